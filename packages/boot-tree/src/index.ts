@@ -1,0 +1,2 @@
+/** @packageDocumentation @bramble/boot-tree */
+export const VERSION = '0.1.0';

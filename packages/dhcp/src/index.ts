@@ -1,0 +1,2 @@
+/** @packageDocumentation @bramble/dhcp */
+export const VERSION = '0.1.0';

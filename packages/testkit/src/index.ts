@@ -1,0 +1,4 @@
+export * from './netns.js';
+export * from './ports.js';
+export * from './process.js';
+export * from './tools.js';

@@ -1,0 +1,2 @@
+/** @packageDocumentation @bramble/tftp */
+export const VERSION = '0.1.0';

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian programs Bramble's tests run against (real peers), when any is missing.
+# Needs root (apt-get). Idempotent: a machine that has them all does nothing.
+set -euo pipefail
+PKGS=(
+  tftp-hpa atftp curl busybox dnsmasq tftpd-hpa udhcpc tshark
+  nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
+  mtools dosfstools e2fsprogs fdisk xz-utils gzip zip unzip p7zip-full rsync attr acl libcap2-bin
+  iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client whois
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-peers: all ${#PKGS[@]} test peers present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-peers: missing ${missing[*]}; run this script as root (apt-get install)" >&2
+  exit 1
+fi
+echo "install-peers: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections || true
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Debian starts some of these as services on install; tests start their own instances on their own ports.
+for s in dnsmasq tftpd-hpa isc-dhcp-server kea-dhcp4-server nfs-ganesha rpcbind; do
+  (command -v systemctl >/dev/null && systemctl stop "$s" 2>/dev/null) || service "$s" stop 2>/dev/null || true
+done
