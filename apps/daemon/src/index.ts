@@ -1,2 +1,39 @@
 /** @packageDocumentation brambled as a library: the daemon wiring, for the CLI's `serve` and tests. */
+
+export { type BootPath, macDir, modelFromFirstFile, parseBootPath } from './boot-path.js';
+export { type Daemon, type DaemonOptions, startDaemon } from './daemon.js';
+export { type DiscoveredPi, Discovery, readDiscovered } from './discovery.js';
+export { BrambledError, PrivilegeError } from './errors.js';
+export { createLogger } from './logger.js';
+export {
+  formatPath,
+  Ipv4,
+  ListenAddress,
+  type LoadedManifest,
+  loadManifest,
+  Mac,
+  Manifest,
+  ManifestError,
+  type ManifestInput,
+  ManifestNode,
+  type ManifestProblem,
+  manifestJsonSchema,
+  NfsVersion,
+  PiModelName,
+  parseManifest,
+  parseManifestText,
+  resolveManifest,
+  Serial,
+} from './manifest.js';
+export { Metrics, type NodeActivity } from './metrics.js';
+export { createReloader, type Reloader, type ReloadResult } from './reload.js';
+export { type RunOptions, runDaemon } from './run.js';
+export {
+  type ActivatedSockets,
+  activatedSockets,
+  canBindPort,
+  checkBindPrivilege,
+  type ListenFd,
+  listenFds,
+} from './systemd.js';
 export { VERSION } from './version.js';

@@ -1,2 +1,39 @@
-/** @packageDocumentation @bramble/virtual-pi */
-export const VERSION = '0.1.0';
+/**
+ * @packageDocumentation
+ * @bramble/virtual-pi — simulates each Raspberry Pi model's network boot (DHCP + TFTP) against any server, and
+ * says whether a real Pi would boot, or the first thing that would stop it.
+ */
+export { bootVirtualPi, tftpPrefixFor } from './boot.js';
+export { autoInitramfsName } from './boot-files.js';
+export { type Cmdline, cmdlineProblems, type NfsRoot, parseCmdline, parseNfsRoot } from './cmdline.js';
+export { CONFIG_TXT_LIMIT, type ConfigContext, type ConfigTxt, parseConfigTxt } from './config-txt.js';
+export {
+  buildDiscover,
+  buildRequest,
+  type DhcpClientOptions,
+  judgeOffer,
+  type OfferVerdict,
+} from './dhcp-client.js';
+export { VirtualPiError, type VirtualPiErrorCode } from './errors.js';
+export { defaultMac, macPrefix, normaliseMac, normaliseSerial } from './identity.js';
+export { MODELS, modelSpec } from './models/index.js';
+export type {
+  DhcpProfile,
+  ModelSpec,
+  PiIdentity,
+  PiModel,
+  StepNeed,
+  TftpProfile,
+  TftpStep,
+} from './models/types.js';
+export { PI_MODELS } from './models/types.js';
+export { type BootOptions, BootOptionsSchema, type DhcpTarget, DhcpTargetSchema } from './options.js';
+export {
+  type BootReport,
+  type BootStep,
+  type DhcpSummary,
+  type FetchedFile,
+  formatReport,
+  type StepOutcome,
+} from './report.js';
+export { bootStorm, type StormOptions, type StormReport, serialRange } from './storm.js';

@@ -1,0 +1,235 @@
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { basename, relative, resolve } from 'node:path';
+import type { ImageInspection } from '@bramble/image';
+import type { Command } from 'commander';
+import { confirm } from '../confirm.js';
+import { editManifest, globals, manifestFor, outputFor } from '../context.js';
+import { CliError, UsageError } from '../errors.js';
+import { formatBytes, type Output } from '../output.js';
+import { loadBootTree, loadImage } from '../packages.js';
+import { ensureExtracted, isExtracted, storedImage } from '../store.js';
+
+/** `2024-11-19-raspios-bookworm-arm64-lite.img.xz` -> `2024-11-19-raspios-bookworm-arm64-lite` */
+export function imageNameFromFile(file: string): string {
+  return basename(file)
+    .replace(/\.(img\.xz|img\.gz|img|zip|xz|gz)$/i, '')
+    .replace(/[^a-zA-Z0-9._-]/g, '-');
+}
+
+export function register(program: Command): void {
+  const image = program
+    .command('image')
+    .description('manage OS images (add, ls, inspect, rm, extract)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bramble image add bookworm ./raspios-bookworm-arm64-lite.img.xz\n  bramble image ls --json',
+    );
+
+  image
+    .command('add')
+    .description('add an image to the manifest and extract it into the image store')
+    .argument('<name>', 'name the nodes refer to')
+    .argument('<file>', '.img, .img.xz, .zip or .img.gz')
+    .option('--no-extract', 'only record it; extract when a node needs it')
+    .option('--force', 'extract again even if an up-to-date extraction exists')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bramble image add bookworm ./2024-11-19-raspios-bookworm-arm64-lite.img.xz',
+    )
+    .action(async (name: string, file: string, opts: { extract: boolean; force?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const out = outputFor(g);
+      if (!/^[a-zA-Z0-9._-]+$/.test(name))
+        throw new UsageError(`image name '${name}' may only hold letters, digits, . _ -`);
+      if (!existsSync(file)) throw new CliError('NOT_FOUND', `image file ${file} does not exist`);
+      await manifestFor(g);
+      const m = await editManifest(g.config, (doc) => {
+        const rel = relative(resolve(g.config, '..'), resolve(file));
+        doc.setIn(['images', name], rel.startsWith('..') ? resolve(file) : `./${rel}`);
+      });
+      out.print(`added image ${name} (${file})`);
+      if (opts.extract) await ensureExtracted(storedImage(m, name), out, { force: opts.force ?? false });
+    });
+
+  image
+    .command('ls')
+    .description('list the images of the manifest')
+    .addHelpText('after', '\nExamples:\n  bramble image ls\n  bramble image ls --json')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const out = outputFor(g);
+      const m = await manifestFor(g);
+      const bt = await loadBootTree().catch(() => undefined);
+      const rows = [];
+      for (const name of Object.keys(m.manifest.images)) {
+        const img = storedImage(m, name);
+        const extracted = await isExtracted(img);
+        let release: string | undefined;
+        if (extracted && bt?.detectRelease)
+          release = await bt.detectRelease(img.rootDir).then(
+            (r) => r.codename,
+            () => undefined,
+          );
+        rows.push({
+          name,
+          file: img.file,
+          exists: existsSync(img.file),
+          extracted,
+          release,
+          nodes: m.manifest.nodes.filter((n) => n.image === name).length,
+        });
+      }
+      out.table(
+        rows,
+        [
+          { key: 'name', header: 'NAME' },
+          { key: 'release', header: 'RELEASE' },
+          { key: 'extracted', header: 'EXTRACTED', format: (v) => (v ? 'yes' : 'no') },
+          { key: 'nodes', header: 'NODES', align: 'right' },
+          { key: 'file', header: 'FILE', format: (v, r) => `${String(v)}${r.exists ? '' : ' (missing)'}` },
+        ],
+        { empty: 'no images: add one with bramble image add NAME FILE' },
+      );
+    });
+
+  image
+    .command('inspect')
+    .description('show partitions, file systems, labels, OS release, PARTUUIDs and boot files of an image')
+    .argument('<image>', 'image file, or the name of an image in the manifest')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bramble image inspect ./raspios.img.xz\n  bramble image inspect bookworm --json',
+    )
+    .action(async (arg: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const out = outputFor(g);
+      let file = arg;
+      if (!existsSync(arg)) {
+        const m = existsSync(g.config) ? await manifestFor(g) : undefined;
+        const f = m?.imageFiles[arg];
+        if (!f)
+          throw new CliError('NOT_FOUND', `${arg} is neither an image file nor an image in the manifest`);
+        file = f;
+      }
+      const info = await (await loadImage()).inspectImage(file);
+      if (g.json) return out.data(info);
+      printInspection(out, file, info);
+    });
+
+  image
+    .command('rm')
+    .description('remove an image from the manifest and delete its extraction')
+    .argument('<name>')
+    .addHelpText('after', '\nExamples:\n  bramble image rm bullseye --yes')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const out = outputFor(g);
+      const m = await manifestFor(g);
+      if (!(name in m.manifest.images)) throw new CliError('NOT_FOUND', `no image '${name}' in ${g.config}`);
+      const users = m.manifest.nodes.filter((n) => n.image === name).map((n) => n.hostname);
+      if (users.length > 0)
+        throw new CliError(
+          'IN_USE',
+          `image ${name} is used by ${users.join(', ')}: remove those nodes first`,
+        );
+      const img = storedImage(m, name);
+      if (!(await confirm(`remove image ${name} and delete ${img.dir}?`, g)))
+        return out.print('nothing removed');
+      await editManifest(g.config, (doc) => {
+        doc.deleteIn(['images', name]);
+      });
+      await rm(img.dir, { recursive: true, force: true });
+      out.print(`removed image ${name}`);
+    });
+
+  image
+    .command('extract')
+    .description("extract an image's boot and root partitions into directories (or tar archives)")
+    .argument('<image>', 'image file')
+    .requiredOption('--boot <dir>', 'where the boot partition goes')
+    .requiredOption('--root <dir>', 'where the root partition goes')
+    .option(
+      '--tar',
+      'write POSIX pax archives (<dir>.tar) instead of trees: keeps ownership and xattrs without root',
+    )
+    .option('--allow-non-root', 'extract as a normal user, without ownership/devices/security xattrs')
+    .option('--overwrite', 'write into non-empty destinations')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bramble image extract raspios.img.xz --boot ./boot --root ./root\n  bramble image extract raspios.img.xz --boot boot.tar --root root.tar --tar',
+    )
+    .action(
+      async (
+        file: string,
+        opts: { boot: string; root: string; tar?: boolean; allowNonRoot?: boolean; overwrite?: boolean },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const out = outputFor(g);
+        if (!existsSync(file)) throw new CliError('NOT_FOUND', `image file ${file} does not exist`);
+        const image = await loadImage();
+        const disk = await image.openImage(file);
+        let parts: { boot: number; root: number };
+        try {
+          parts = {
+            boot: disk.partitions.find((p) => p.fsType?.startsWith('fat'))?.number ?? 1,
+            root: disk.partitions.find((p) => p.fsType?.startsWith('ext'))?.number ?? 2,
+          };
+        } finally {
+          await disk.close();
+        }
+        const results: Record<string, unknown> = {};
+        for (const [what, partition, to] of [
+          ['boot', parts.boot, opts.boot],
+          ['root', parts.root, opts.root],
+        ] as const) {
+          const bar = out.progress(`extracting ${what}`);
+          results[what] = await image.extract(file, {
+            partition,
+            to,
+            ...(opts.tar ? { format: 'tar' as const } : {}),
+            ...(opts.allowNonRoot ? { allowNonRoot: true } : {}),
+            ...(opts.overwrite ? { overwrite: true } : {}),
+            onProgress: (p) => bar.update(p.bytes ?? 0, p.totalBytes),
+          });
+          bar.done(`extracted partition ${partition} (${what}) to ${to}`);
+        }
+        if (g.json) out.data(results);
+      },
+    );
+}
+
+function printInspection(out: Output, file: string, info: ImageInspection): void {
+  out.print(
+    `${out.bold(file)}: ${info.format}, ${formatBytes(info.size)}, ${info.table} partition table${info.diskId ? ` (disk id ${info.diskId})` : ''}`,
+  );
+  const os = info.osRelease;
+  if (os)
+    out.print(
+      `OS release: ${os.PRETTY_NAME ?? os.NAME ?? '?'}${os.VERSION_CODENAME ? ` (${os.VERSION_CODENAME})` : ''} on partition ${info.rootPartition ?? '?'}`,
+    );
+  out.print();
+  out.table(
+    info.partitions.map((p) => ({ ...p, sizeText: formatBytes(p.size) })),
+    [
+      { key: 'number', header: '#' },
+      { key: 'label', header: 'LABEL' },
+      { key: 'fsType', header: 'FS' },
+      { key: 'sizeText', header: 'SIZE', align: 'right' },
+      { key: 'partuuid', header: 'PARTUUID' },
+    ],
+  );
+  const b = info.bootFiles;
+  if (b) {
+    out.print(`\nboot files (partition ${b.partition}):`);
+    out.print(
+      `  bootcode.bin: ${b.bootcode ? 'yes' : 'no'}, config.txt: ${b.configTxt ? 'yes' : 'no'}, cmdline.txt: ${b.cmdlineTxt ? 'yes' : 'no'}`,
+    );
+    out.print(`  start*.elf: ${b.startElf.join(' ') || '-'}`);
+    out.print(`  fixup*.dat: ${b.fixup.join(' ') || '-'}`);
+    out.print(`  kernels: ${b.kernels.join(' ') || '-'}`);
+    if (b.cmdline) out.print(`  cmdline: ${b.cmdline}`);
+  }
+  for (const w of info.warnings) out.warn(w);
+}

@@ -1,0 +1,76 @@
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { parseManifestText } from 'brambled';
+import { type Command, Option } from 'commander';
+import { confirm } from '../confirm.js';
+import { globals, outputFor } from '../context.js';
+import { UsageError } from '../errors.js';
+
+export function manifestTemplate(o: { server: string; stateDir: string; dhcp: string; nfs: string }): string {
+  return `# bramble.yaml — the cluster manifest (JSON Schema: \`bramble schema\`)
+version: 1
+server:
+  address: ${o.server}        # what the Pis reach: TFTP server and NFS server
+stateDir: ${o.stateDir}       # images/, tftp/, nfs/, discovered.json
+tftp:
+  listen: 0.0.0.0:69
+  singlePort: false           # true: every transfer on port 69 (NAT, containers, firewalls)
+dhcp:
+  mode: ${o.dhcp}             # external: print a config for your DHCP server; proxy: brambled answers Pis
+nfs:
+  kind: ${o.nfs}              # kernel | ganesha | compose
+http:
+  listen: 127.0.0.1:9469      # /healthz /metrics /nodes
+images: {}
+  # bookworm: ./2024-11-19-raspios-bookworm-arm64-lite.img.xz
+nodes: []
+  # - hostname: rpi-k8s-01
+  #   serial: 7a1b2c3d
+  #   model: pi4
+  #   image: bookworm
+`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('init')
+    .description('write a new bramble.yaml')
+    .requiredOption('--server <addr>', 'the address the Pis reach this server at')
+    .option('--state <dir>', 'state directory', '/var/lib/bramble')
+    .addOption(new Option('--dhcp <mode>', 'DHCP mode').choices(['external', 'proxy']).default('external'))
+    .addOption(
+      new Option('--nfs <kind>', 'NFS server kind')
+        .choices(['kernel', 'ganesha', 'compose'])
+        .default('kernel'),
+    )
+    .option('--force', 'overwrite an existing manifest')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  bramble init --server 192.168.1.10
+  bramble init --server 10.0.0.1 --state ./state --dhcp proxy --nfs ganesha -c lab.yaml`,
+    )
+    .action(
+      async (
+        opts: { server: string; state: string; dhcp: string; nfs: string; force?: boolean },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const out = outputFor(g);
+        const text = manifestTemplate({
+          server: opts.server,
+          stateDir: opts.state,
+          dhcp: opts.dhcp,
+          nfs: opts.nfs,
+        });
+        parseManifestText(text, g.config); // validates --server etc. (exit 1 with the problem by path)
+        if (existsSync(g.config)) {
+          if (!opts.force) throw new UsageError(`${g.config} exists: pass --force to overwrite it`);
+          if (!(await confirm(`overwrite ${g.config}?`, g))) return;
+        }
+        await writeFile(g.config, text);
+        out.print(`wrote ${g.config}; next: bramble image add NAME FILE, then bramble node add ...`);
+      },
+    );
+}

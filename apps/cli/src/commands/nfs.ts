@@ -1,0 +1,68 @@
+import type { LoadedManifest } from 'brambled';
+import { type Command, Option } from 'commander';
+import { confirm } from '../confirm.js';
+import { globals, manifestFor, outputFor } from '../context.js';
+import type { Output } from '../output.js';
+import { loadBootTree } from '../packages.js';
+import { readLayouts } from '../store.js';
+import { subnetOf } from './dhcp.js';
+
+/** Clients for nodes without an address: the DHCP subnet of the manifest (never `*`). */
+export function exportScope(m: LoadedManifest): { defaultClients: string } {
+  const { network, netmask } = subnetOf(m.manifest.dhcp.subnet, m.manifest.server.address);
+  const bits = netmask.split('.').reduce((a, o) => a + (Number(o).toString(2).match(/1/g)?.length ?? 0), 0);
+  return { defaultClients: `${network}/${bits}` };
+}
+
+export async function nfsConfigText(m: LoadedManifest, format: string, out?: Output): Promise<string> {
+  const bt = await loadBootTree();
+  const { layouts, missing } = await readLayouts(m);
+  if (missing.length > 0)
+    out?.warn(`not provisioned yet, left out: ${missing.join(', ')} (bramble node add / bramble node adopt)`);
+  if (format === 'ganesha') return bt.ganeshaConfig(layouts, exportScope(m));
+  if (format === 'compose') {
+    for (const w of bt.composeWarnings(layouts)) out?.warn(w);
+    return bt.composeFile(layouts, { tftpRoot: m.tftpRoot, nfsRoot: m.nfsRoot });
+  }
+  return bt.exportsFile(layouts, exportScope(m));
+}
+
+export function register(program: Command): void {
+  const nfs = program.command('nfs').description('NFS exports for the nodes’ roots');
+  nfs
+    .command('config')
+    .description('print the NFS server configuration exporting every node root')
+    .addOption(new Option('--format <format>', 'output').choices(['exports', 'ganesha', 'compose']))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  bramble nfs config --format exports > /etc/exports.d/bramble.exports
+  bramble nfs config --format ganesha > /etc/ganesha/ganesha.conf
+  bramble nfs config --format compose > docker-compose.yaml`,
+    )
+    .action(async (o: { format?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const m = await manifestFor(g);
+      const kind = o.format ?? (m.manifest.nfs.kind === 'kernel' ? 'exports' : m.manifest.nfs.kind);
+      const out = outputFor(g);
+      out.raw(await nfsConfigText(m, kind, out));
+    });
+  nfs
+    .command('apply')
+    .description('write the kernel NFS server exports (exports.d) and run exportfs -ra')
+    .addHelpText('after', '\nExamples:\n  sudo bramble nfs apply --yes')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const out = outputFor(g);
+      const m = await manifestFor(g);
+      if (!(await confirm('write /etc/exports.d/bramble.exports and run exportfs -ra?', g))) return;
+      const bt = await loadBootTree();
+      const { layouts, missing } = await readLayouts(m);
+      if (missing.length > 0) out.warn(`not provisioned yet, left out: ${missing.join(', ')}`);
+      const r = await bt.applyKernelExports(layouts, exportScope(m));
+      out.print(
+        `wrote ${r.file}${r.reloaded ? ' and ran exportfs -ra' : ' (no kernel NFS server here: exportfs not found)'}`,
+      );
+    });
+}

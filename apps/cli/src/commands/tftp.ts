@@ -1,0 +1,172 @@
+import { createWriteStream, existsSync, statSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { WriteHandler } from '@bramble/tftp';
+import { ListenAddress } from 'brambled';
+import type { Command } from 'commander';
+import { globals, outputFor } from '../context.js';
+import { CliError, UsageError } from '../errors.js';
+import { formatBytes, formatMs } from '../output.js';
+import { loadTftp } from '../packages.js';
+
+function intArg(name: string, min: number, max: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new UsageError(`${name} must be an integer ${min}..${max}, got '${v}'`);
+    return n;
+  };
+}
+
+export function register(program: Command): void {
+  const tftp = program.command('tftp').description('a standalone TFTP server and client (@bramble/tftp)');
+
+  tftp
+    .command('serve')
+    .description('serve a directory over TFTP in the foreground')
+    .requiredOption('--root <dir>', 'directory to serve (nothing outside it is ever served)')
+    .option('--listen <addr:port>', 'address and port', '0.0.0.0:69')
+    .option('--single-port', 'run every transfer on the listening port (NAT, containers, firewalls)')
+    .option('--allow-write', 'accept uploads (WRQ) into the root')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sudo bramble tftp serve --root /srv/tftp
+  bramble tftp serve --root ./tftp --listen 127.0.0.1:6969 --single-port`,
+    )
+    .action(
+      async (
+        o: { root: string; listen: string; singlePort?: boolean; allowWrite?: boolean },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const out = outputFor(g);
+        const l = ListenAddress.safeParse(o.listen);
+        if (!l.success) throw new UsageError(`--listen: expected ADDR:PORT, got '${o.listen}'`);
+        if (!existsSync(o.root) || !statSync(o.root).isDirectory())
+          throw new CliError('NOT_FOUND', `--root ${o.root} is not a directory`);
+        const { checkBindPrivilege } = await import('brambled');
+        checkBindPrivilege('TFTP', l.data.port);
+        const mod = await loadTftp();
+        // Uploads land inside the root only (the package's path rules), never over an existing file.
+        const writeHandler: WriteHandler | undefined = o.allowWrite
+          ? async (req) => {
+              const parts = mod.safeComponents(req.file);
+              const target = join(o.root, ...parts);
+              await mkdir(dirname(target), { recursive: true });
+              const ws = createWriteStream(target, { flags: 'wx' });
+              await new Promise<void>((resolve, reject) => {
+                ws.once('open', () => resolve());
+                ws.once('error', () => reject(mod.accessDenied(`${req.file} exists or cannot be created`)));
+              });
+              return ws;
+            }
+          : undefined;
+        const server = mod.createServer({
+          handler: mod.fsHandler(o.root),
+          ...(writeHandler !== undefined ? { writeHandler } : {}),
+          ...(o.singlePort ? { singlePort: true } : {}),
+        });
+        server.on('complete', (e) =>
+          out.note(
+            `${e.remoteAddress} ${e.file}: ${formatBytes(e.bytes ?? 0)} in ${formatMs(e.durationMs ?? 0)}`,
+          ),
+        );
+        server.on('failed', (e) =>
+          out.note(
+            `${e.remoteAddress} ${e.file}: ${e.error instanceof Error ? e.error.message : String(e.error ?? 'failed')}`,
+          ),
+        );
+        await server.listen(l.data);
+        const a = server.address() ?? l.data;
+        out.note(
+          `serving ${o.root} on ${a.address}:${a.port}${o.singlePort ? ' (single port)' : ''}; Ctrl-C stops`,
+        );
+        await new Promise<void>((resolve) => {
+          const stop = () => {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            void server.close({ deadlineMs: 5000 }).then(resolve);
+          };
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
+        });
+      },
+    );
+
+  tftp
+    .command('get')
+    .description('download a file over TFTP')
+    .argument('<host>')
+    .argument('<file>')
+    .option('-o, --output <file>', "where to write it ('-' for stdout; default: the file's base name)")
+    .option('--port <n>', 'server port', intArg('--port', 1, 65535), 69)
+    .option('--blksize <n>', 'RFC 2348 block size', intArg('--blksize', 8, 65464))
+    .option('--windowsize <n>', 'RFC 7440 window size', intArg('--windowsize', 1, 65535))
+    .option('--tsize', 'ask for the transfer size (RFC 2349)')
+    .option('--timeout <s>', 'retransmit timeout in seconds', intArg('--timeout', 1, 255))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  bramble tftp get 192.168.1.10 bootcode.bin
+  bramble tftp get 127.0.0.1 7a1b2c3d/start4.elf --port 6969 --blksize 1468 -o start4.elf
+  bramble tftp get 127.0.0.1 kernel8.img --windowsize 16 -o - | sha256sum`,
+    )
+    .action(
+      async (
+        host: string,
+        file: string,
+        o: {
+          output?: string;
+          port: number;
+          blksize?: number;
+          windowsize?: number;
+          tsize?: boolean;
+          timeout?: number;
+        },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const out = outputFor(g);
+        const mod = await loadTftp();
+        const target = o.output ?? basename(file);
+        const stream = mod.get(host, file, {
+          port: o.port,
+          ...(o.blksize !== undefined ? { blksize: o.blksize } : {}),
+          ...(o.windowsize !== undefined ? { windowsize: o.windowsize } : {}),
+          ...(o.tsize ? { tsize: true } : {}),
+          ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
+        });
+        const partial = target === '-' ? undefined : `${target}.partial`;
+        try {
+          await pipeline(stream, target === '-' ? process.stdout : createWriteStream(partial as string));
+          const stats = await stream.done;
+          if (partial) await rename(partial, target);
+          if (g.json) out.data(stats);
+          else
+            out.note(
+              `${file}: ${formatBytes(stats.bytes)} in ${formatMs(stats.durationMs)} (${stats.blocks} blocks, ${stats.retransmits} retransmits${
+                Object.keys(stats.options).length
+                  ? `, ${Object.entries(stats.options)
+                      .map(([k, v]) => `${k}=${v}`)
+                      .join(' ')}`
+                  : ''
+              })`,
+            );
+        } catch (e) {
+          stream.done.catch(() => undefined);
+          if (partial) await rm(partial, { force: true });
+          const err = e as { code?: string; message?: string };
+          throw new CliError(
+            err.code ?? 'TFTP',
+            `tftp get ${host}:${o.port} ${file}: ${err.message ?? String(e)}`,
+            1,
+            { cause: e },
+          );
+        }
+      },
+    );
+}

@@ -1,0 +1,177 @@
+/**
+ * The image store and node provisioning, composed from @bramble/image and @bramble/boot-tree:
+ * <state>/images/<name>/{boot,root} extracted once per image, then per-node trees.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LoadedManifest, ManifestNode } from 'brambled';
+import type { Output } from './output.js';
+import { loadBootTree, loadImage, type NodeLayout, type NodeSpecInput } from './packages.js';
+
+type ImageModule = Awaited<ReturnType<typeof loadImage>>;
+
+export interface StoredImage {
+  name: string;
+  file: string;
+  dir: string;
+  bootDir: string;
+  rootDir: string;
+}
+
+export function storedImage(m: LoadedManifest, name: string): StoredImage {
+  const dir = join(m.imagesDir, name);
+  return {
+    name,
+    file: m.imageFiles[name] ?? '',
+    dir,
+    bootDir: join(dir, 'boot'),
+    rootDir: join(dir, 'root'),
+  };
+}
+
+interface Marker {
+  file: string;
+  size: number;
+  mtimeMs: number;
+  extractedAt: string;
+}
+
+export async function isExtracted(img: StoredImage): Promise<boolean> {
+  try {
+    const marker = JSON.parse(await readFile(join(img.dir, '.bramble-image.json'), 'utf8')) as Marker;
+    const st = await stat(img.file);
+    return marker.size === st.size && Math.floor(marker.mtimeMs) === Math.floor(st.mtimeMs);
+  } catch {
+    return false;
+  }
+}
+
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Which partitions hold the boot (FAT) and root (ext*) file systems; falls back to 1 and 2. */
+async function pickPartitions(image: ImageModule, file: string): Promise<{ boot: number; root: number }> {
+  try {
+    const disk = await image.openImage(file);
+    try {
+      const boot = disk.partitions.find((p) => p.fsType?.startsWith('fat'))?.number ?? 1;
+      const root = disk.partitions.find((p) => p.fsType?.startsWith('ext'))?.number ?? 2;
+      return { boot, root };
+    } finally {
+      await disk.close();
+    }
+  } catch {
+    return { boot: 1, root: 2 };
+  }
+}
+
+/** Extract an image into the store unless an up-to-date extraction is there. */
+export async function ensureExtracted(
+  img: StoredImage,
+  out: Output,
+  o: { force?: boolean } = {},
+): Promise<boolean> {
+  if (!o.force && (await isExtracted(img))) {
+    out.debug(`image ${img.name} already extracted in ${img.dir}`);
+    return false;
+  }
+  if (!existsSync(img.file)) throw new Error(`image file ${img.file} does not exist`);
+  const image = await loadImage();
+  await rm(img.dir, { recursive: true, force: true });
+  await mkdir(img.dir, { recursive: true });
+  const parts = await pickPartitions(image, img.file);
+  const allowNonRoot = !isRoot();
+  if (allowNonRoot)
+    out.debug('not root: extracting without ownership, device nodes and security.* xattrs (allowNonRoot)');
+  for (const [what, partition, to] of [
+    ['boot', parts.boot, img.bootDir],
+    ['root', parts.root, img.rootDir],
+  ] as const) {
+    const bar = out.progress(`extracting ${img.name} ${what}`);
+    await image.extract(img.file, {
+      partition,
+      to,
+      allowNonRoot,
+      overwrite: true,
+      onProgress: (p) => bar.update(p.bytes ?? 0, p.totalBytes),
+    });
+    bar.done(`extracted ${img.name} ${what} partition to ${to}`);
+  }
+  const st = await stat(img.file);
+  const marker: Marker = {
+    file: img.file,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    extractedAt: new Date().toISOString(),
+  };
+  await writeFile(join(img.dir, '.bramble-image.json'), `${JSON.stringify(marker, null, 2)}\n`);
+  return true;
+}
+
+export function nodeSpec(n: ManifestNode): NodeSpecInput {
+  return {
+    hostname: n.hostname,
+    image: n.image,
+    ...(n.serial !== undefined ? { serial: n.serial } : {}),
+    ...(n.mac !== undefined ? { mac: n.mac } : {}),
+    ...(n.model !== undefined ? { model: n.model } : {}),
+    ...(n.address !== undefined ? { address: n.address } : {}),
+    ...(n.user !== undefined ? { user: n.user.name } : {}),
+    ...(n.user?.passwordHash !== undefined ? { passwordHash: n.user.passwordHash } : {}),
+    ...(n.sshKeys !== undefined ? { sshKeys: n.sshKeys } : {}),
+    ...(n.nfsVersion !== undefined ? { nfsVersion: n.nfsVersion } : {}),
+  };
+}
+
+/** Lay out one node's TFTP and NFS trees from its (extracted) image; the layout is kept in <state>/layouts/. */
+export async function provision(
+  m: LoadedManifest,
+  n: ManifestNode,
+  out: Output,
+  extra: { hostKeyTypes?: ('ed25519' | 'ecdsa' | 'rsa')[] } = {},
+): Promise<NodeLayout> {
+  const img = storedImage(m, n.image);
+  await ensureExtracted(img, out);
+  const bt = await loadBootTree();
+  await mkdir(m.tftpRoot, { recursive: true });
+  await mkdir(m.nfsRoot, { recursive: true });
+  const nfsVersion = n.nfsVersion ?? m.manifest.nfs.version;
+  const layout = await bt.provisionNode({
+    node: { ...nodeSpec(n), ...(nfsVersion !== undefined ? { nfsVersion } : {}) },
+    image: { name: img.name, bootDir: img.bootDir, rootDir: img.rootDir },
+    tftpRoot: m.tftpRoot,
+    nfsRoot: m.nfsRoot,
+    nfsServer: m.manifest.server.address,
+    ...(extra.hostKeyTypes ? { hostKeyTypes: extra.hostKeyTypes } : {}),
+  });
+  await mkdir(join(m.stateDir, 'layouts'), { recursive: true });
+  await writeFile(layoutFile(m, n.hostname), `${JSON.stringify(layout, null, 2)}\n`);
+  for (const c of layout.changes) out.debug(`${n.hostname}: ${c}`);
+  return layout;
+}
+
+export const layoutFile = (m: LoadedManifest, hostname: string) =>
+  join(m.stateDir, 'layouts', `${hostname}.json`);
+
+/** The recorded layouts of the manifest's nodes; nodes never provisioned are listed in `missing`. */
+export async function readLayouts(
+  m: LoadedManifest,
+  hostnames?: readonly string[],
+): Promise<{ layouts: NodeLayout[]; missing: string[] }> {
+  const layouts: NodeLayout[] = [];
+  const missing: string[] = [];
+  for (const n of m.manifest.nodes) {
+    if (hostnames && hostnames.length > 0 && !hostnames.includes(n.hostname)) continue;
+    try {
+      layouts.push(JSON.parse(await readFile(layoutFile(m, n.hostname), 'utf8')) as NodeLayout);
+    } catch {
+      missing.push(n.hostname);
+    }
+  }
+  return { layouts, missing };
+}
+
+/** The directory name a node's TFTP files live under (serial, else MAC with dashes). */
+export function tftpDirName(n: ManifestNode): string {
+  return n.serial ?? (n.mac ?? '').replace(/:/g, '-');
+}

@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { BootTreeError } from '../errors.js';
+import type { NfsVersion } from '../node-spec.js';
+
+/** What the export generators need to know about a provisioned node (a subset of NodeLayout). */
+export interface ExportNode {
+  hostname: string;
+  /** Node IPv4 address; exports are scoped to it. */
+  address?: string | undefined;
+  /** Exported NFS root of the node. */
+  rootPath: string;
+  /** Exported boot (TFTP) directory of the node, mounted at /boot or /boot/firmware. */
+  bootPath: string;
+  nfsVersion: NfsVersion;
+  /** Release boots through an initramfs (Bookworm+): its nfsmount speaks only NFS v2/v3. */
+  usesInitramfs: boolean;
+}
+
+export interface ExportScopeOptions {
+  /** Clients for nodes without an address, e.g. '10.0.0.0/24'. */
+  defaultClients?: string;
+  /** Allow `*` for nodes without an address (never the default). */
+  allowAnyClient?: boolean;
+}
+
+/** The client spec a node's exports are scoped to; throws NO_CLIENT_ADDRESS rather than exporting to `*`. */
+export function clientsFor(n: ExportNode, o: ExportScopeOptions): string {
+  if (n.address) return n.address;
+  if (o.defaultClients) return o.defaultClients;
+  if (o.allowAnyClient) return '*';
+  throw new BootTreeError(
+    'NO_CLIENT_ADDRESS',
+    `node '${n.hostname}' has no address: set its address, pass defaultClients (e.g. '10.0.0.0/24'), or allowAnyClient to export to '*'`,
+  );
+}
+
+/** A stable 31-bit id for an export path (same path → same id on every run and host). */
+export function stableId(path: string): number {
+  const h = createHash('sha256').update(`bramble-export:${path}`).digest();
+  return h.readUInt32BE(0) & 0x7fffffff || 1;
+}
+
+/** Every path a set of nodes exports, sorted, with the node it belongs to. */
+export function exportedPaths(
+  nodes: readonly ExportNode[],
+): { path: string; node: ExportNode; kind: 'root' | 'boot' }[] {
+  const out: { path: string; node: ExportNode; kind: 'root' | 'boot' }[] = [];
+  for (const n of nodes) {
+    out.push({ path: n.rootPath, node: n, kind: 'root' });
+    out.push({ path: n.bootPath, node: n, kind: 'boot' });
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Ids in [min, max] derived from the path hash; collisions are resolved by probing (deterministic for a set). */
+export function assignIds(paths: readonly string[], min: number, max: number): Map<string, number> {
+  const span = max - min + 1;
+  const used = new Set<number>();
+  const out = new Map<string, number>();
+  for (const p of [...new Set(paths)].sort()) {
+    let id = min + (stableId(p) % span);
+    for (let i = 0; i < span && used.has(id); i++) id = min + ((id - min + 1) % span);
+    used.add(id);
+    out.set(p, id);
+  }
+  return out;
+}

@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { writeText } from '../fs-util.js';
+
+export interface CloudInitSeed {
+  hostname: string;
+  user?: string | undefined;
+  passwordHash?: string | undefined;
+  sshKeys?: readonly string[] | undefined;
+}
+
+/**
+ * NoCloud seed files (`meta-data`, `user-data`, `network-config`) for a node's boot directory, for
+ * releases that configure themselves with cloud-init (Trixie). The instance id is per node, so each node
+ * runs its first-boot modules once. Resizing is switched off (no block device on an NFS root) and cloud-init
+ * must not touch the network: the kernel configured eth0 (`ip=dhcp`) and the root file system depends on it.
+ */
+export function cloudInitSeed(o: CloudInitSeed): {
+  'meta-data': string;
+  'user-data': string;
+  'network-config': string;
+} {
+  const metaData = stringify({ 'instance-id': `bramble-${o.hostname}`, 'local-hostname': o.hostname });
+  const cfg: Record<string, unknown> = {
+    hostname: o.hostname,
+    manage_etc_hosts: false,
+    growpart: { mode: 'off' },
+    resize_rootfs: false,
+  };
+  if (o.user) {
+    const u: Record<string, unknown> = {
+      name: o.user,
+      groups: 'users,adm,dialout,audio,netdev,video,plugdev,cdrom,games,input,gpio,spi,i2c,render,sudo',
+      shell: '/bin/bash',
+      lock_passwd: o.passwordHash === undefined,
+    };
+    if (o.passwordHash) u.passwd = o.passwordHash;
+    if (o.sshKeys?.length) u.ssh_authorized_keys = [...o.sshKeys];
+    cfg.users = [u];
+  }
+  cfg.ssh_pwauth = o.passwordHash !== undefined;
+  cfg.enable_ssh = true;
+  const userData = `#cloud-config\n${stringify(cfg, { lineWidth: 0 })}`;
+  const networkConfig =
+    '# bramble: eth0 is configured by the kernel (ip=dhcp) because the root file system is on NFS;\n' +
+    '# cloud-init must not reconfigure it.\nnetwork:\n  config: disabled\n';
+  return { 'meta-data': metaData, 'user-data': userData, 'network-config': networkConfig };
+}
+
+/** Write the seed into the node's boot directory and disable cloud-init network config in the root. */
+export async function writeCloudInitSeed(
+  rootDir: string,
+  nodeBootDir: string,
+  o: CloudInitSeed,
+): Promise<string[]> {
+  const changed: string[] = [];
+  for (const [name, text] of Object.entries(cloudInitSeed(o))) {
+    if (await writeText(join(nodeBootDir, name), text)) changed.push(`boot:${name}`);
+  }
+  const dropIn = join(rootDir, 'etc/cloud/cloud.cfg.d/99-bramble-nfsroot.cfg');
+  if (await writeText(dropIn, '# bramble: NFS root, the kernel owns eth0\nnetwork: {config: disabled}\n')) {
+    changed.push('/etc/cloud/cloud.cfg.d/99-bramble-nfsroot.cfg');
+  }
+  return changed;
+}

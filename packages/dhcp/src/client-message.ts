@@ -1,0 +1,125 @@
+/**
+ * The exact DHCP requests network-boot clients send, for simulators (virtual Pis) and tests.
+ * Option order and contents follow the captures in the Raspberry Pi documentation and rpi-eeprom issues.
+ */
+
+import { DhcpEncodeError } from './errors.js';
+import { ipv4ToBuffer } from './ipv4.js';
+import { DhcpMessageType, OptionCode, Options } from './options/index.js';
+import { BROADCAST_FLAG, chaddrFromMac, type DhcpMessage, emptyMessage } from './packet.js';
+import {
+  encodePiGuid,
+  legacySerialGuid,
+  PI_VENDOR_CLASS,
+  PI3_ROM_GUID,
+  PI3_ROM_XID,
+} from './raspberry-pi.js';
+
+export type ClientKind = 'pi3' | 'pi3b+' | 'pi4' | 'pi5' | 'pxe-pc';
+
+export interface ClientMessageOptions {
+  kind: ClientKind;
+  type: 'discover' | 'request';
+  mac: string;
+  /** 8 hex digits; required for pi3b+, pi4 and pi5. */
+  serial?: string;
+  /** Pi 4/5 board revision code (default 0xc03111 for pi4, 0xd04170 for pi5). */
+  boardRevision?: number;
+  /** Default: PI3_ROM_XID for the Pi 3 family, else derived from the MAC. */
+  xid?: number;
+  /** REQUEST: option 50. */
+  requestedAddress?: string;
+  /** REQUEST: option 54 (the server whose offer was chosen). */
+  serverId?: string;
+  /** REQUEST from a client that already has an address (e.g. PXE boot server request on port 4011). */
+  ciaddr?: string;
+  /** Pi 4 EEPROM `DHCP_OPTION97=0`: legacy serial×4 GUID instead of RPi4+rev+MAC+serial. */
+  legacyGuid?: boolean;
+}
+
+const PI3_PARAMS = [43, 60, 67, 128, 129, 130, 131, 132, 133, 134, 135, 66];
+const PI3BPLUS_PARAMS = [1, 3, 43, 60, 67, 128, 129, 130, 131, 132, 133, 134, 135, 66];
+const PI4_PARAMS = [1, 3, 43, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135];
+const PC_PARAMS = [
+  1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128,
+  129, 130, 131, 132, 133, 134, 135,
+];
+const PC_VENDOR_CLASS = 'PXEClient:Arch:00007:UNDI:003016';
+
+function needSerial(o: ClientMessageOptions): string {
+  if (!o.serial || !/^[0-9a-fA-F]{1,8}$/.test(o.serial)) {
+    throw new DhcpEncodeError(`a ${o.kind} client message needs serial (8 hex digits)`);
+  }
+  return o.serial.toLowerCase().padStart(8, '0');
+}
+
+function guidFor(o: ClientMessageOptions): Buffer {
+  switch (o.kind) {
+    case 'pi3':
+      return PI3_ROM_GUID;
+    case 'pi3b+':
+      return legacySerialGuid(needSerial(o));
+    case 'pi4':
+    case 'pi5': {
+      const serial = needSerial(o);
+      if (o.legacyGuid) return legacySerialGuid(serial);
+      const boardRevision = o.boardRevision ?? (o.kind === 'pi4' ? 0xc03111 : 0xd04170);
+      return encodePiGuid({ model: o.kind, boardRevision, mac: o.mac, serial });
+    }
+    case 'pxe-pc': {
+      const g = Buffer.alloc(16);
+      chaddrFromMac(o.mac).copy(g, 10, 0, 6);
+      g.write('bramble-pc', 0, 'latin1');
+      return g;
+    }
+  }
+}
+
+/**
+ * Build the DISCOVER or REQUEST a given boot client sends. Pi 3 family: xid 0x26f30339, flags 0,
+ * options 53, 55, 93 (0), 94 (1.2.1), 97, 60. Pi 4/5 REQUEST carries no option 60. A PXE PC
+ * (x64 UEFI) sets the broadcast flag and sends option 57.
+ */
+export function buildClientMessage(o: ClientMessageOptions): DhcpMessage {
+  const msg = emptyMessage(1);
+  msg.chaddr = chaddrFromMac(o.mac);
+  const isPi3 = o.kind === 'pi3' || o.kind === 'pi3b+';
+  msg.xid = o.xid ?? (isPi3 ? PI3_ROM_XID : msg.chaddr.readUInt32BE(2));
+  if (o.kind === 'pxe-pc') msg.flags = BROADCAST_FLAG;
+  if (o.ciaddr) msg.ciaddr = o.ciaddr;
+  const opts = msg.options;
+  opts.set(
+    OptionCode.MESSAGE_TYPE,
+    Buffer.from([o.type === 'discover' ? DhcpMessageType.DISCOVER : DhcpMessageType.REQUEST]),
+  );
+  if (o.kind === 'pxe-pc') opts.set(OptionCode.MAX_MESSAGE_SIZE, Options.maxMessageSize.encode(1472));
+  if (o.type === 'request') {
+    if (o.requestedAddress) opts.set(OptionCode.REQUESTED_ADDRESS, ipv4ToBuffer(o.requestedAddress));
+    if (o.serverId) opts.set(OptionCode.SERVER_ID, ipv4ToBuffer(o.serverId));
+  }
+  const params =
+    o.kind === 'pi3'
+      ? PI3_PARAMS
+      : o.kind === 'pi3b+'
+        ? PI3BPLUS_PARAMS
+        : o.kind === 'pxe-pc'
+          ? PC_PARAMS
+          : PI4_PARAMS;
+  opts.set(OptionCode.PARAMETER_LIST, Buffer.from(params));
+  opts.set(OptionCode.CLIENT_ARCH, Options.clientArch.encode([o.kind === 'pxe-pc' ? 7 : 0]));
+  opts.set(
+    OptionCode.CLIENT_NDI,
+    Options.clientNdi.encode(
+      o.kind === 'pxe-pc' ? { type: 1, major: 3, minor: 16 } : { type: 1, major: 2, minor: 1 },
+    ),
+  );
+  opts.set(OptionCode.CLIENT_UUID, Options.clientUuid.encode({ type: 0, guid: guidFor(o) }));
+  const piRequest = o.type === 'request' && (o.kind === 'pi4' || o.kind === 'pi5');
+  if (!piRequest) {
+    opts.set(
+      OptionCode.VENDOR_CLASS_ID,
+      Buffer.from(o.kind === 'pxe-pc' ? PC_VENDOR_CLASS : PI_VENDOR_CLASS, 'latin1'),
+    );
+  }
+  return msg;
+}

@@ -1,0 +1,166 @@
+/**
+ * Raspberry Pi network boot: the reply options the boot ROM / EEPROM bootloader needs, and client detection.
+ * Facts: Raspberry Pi documentation boot-net.adoc, rpi-eeprom release notes (see /shared/reference/pi-netboot.md).
+ */
+import { ipv4ToBuffer } from './ipv4.js';
+import { OptionCode, Options } from './options/index.js';
+import { type DhcpMessage, macOf } from './packet.js';
+import { encodePxeVendorOptions } from './pxe.js';
+
+/**
+ * Raspberry Pi OUIs (the one list used everywhere in Bramble): b8:27:eb (Pi 1-3), dc:a6:32 (Pi 4),
+ * e4:5f:01, d8:3a:dd (later Pi 4 / CM4 / Pi 5), 2c:cf:67 (Pi 5 / CM5).
+ */
+export const RASPBERRY_PI_MAC_PREFIXES: readonly string[] = Object.freeze([
+  'b8:27:eb',
+  'dc:a6:32',
+  'e4:5f:01',
+  'd8:3a:dd',
+  '2c:cf:67',
+]);
+
+/** Option 60 every Pi netboot client sends in DISCOVER (it is also the x86 BIOS PXE UNDI 2.1 string). */
+export const PI_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
+/** Transaction id the Pi 3 family boot ROM uses for every Pi: key clients by MAC, never by xid. */
+export const PI3_ROM_XID = 0x26f30339;
+/** What the ROM looks for inside option 43. */
+export const PI_BOOT_MENU_TEXT = 'Raspberry Pi Boot';
+
+export type RaspberryPiModel = 'pi3' | 'pi3b+' | 'pi4' | 'pi5' | 'unknown';
+
+export interface RaspberryPiClient {
+  model: RaspberryPiModel;
+  /** 8 lowercase hex digits (the TFTP prefix directory), when the client revealed it. */
+  serial?: string;
+  /** Board revision code from option 97 (Pi 4/5), e.g. 0xc03111. */
+  boardRevision?: number;
+  mac: string;
+}
+
+export function isRaspberryPiMac(mac: string): boolean {
+  const m = mac.toLowerCase().replaceAll('-', ':');
+  return RASPBERRY_PI_MAC_PREFIXES.some((p) => m.startsWith(p));
+}
+
+/**
+ * Option 43 as dnsmasq writes it for `pxe-service=0,"Raspberry Pi Boot"`:
+ * `06 01 03 | 0a 04 00 50 58 45 | 09 14 00 00 11 "Raspberry Pi Boot" | ff`.
+ * `trailingSpaces` appends the three spaces the Pi 3B (BCM2837A0) ROM needs.
+ */
+export function raspberryPiOption43(trailingSpaces = false): Buffer {
+  return encodePxeVendorOptions({
+    discoveryControl: 3, // disable broadcast + multicast discovery, as dnsmasq
+    menuPrompt: { timeout: 0, prompt: 'PXE' },
+    bootMenu: [{ type: 0, description: trailingSpaces ? `${PI_BOOT_MENU_TEXT}   ` : PI_BOOT_MENU_TEXT }],
+  });
+}
+
+/**
+ * Options a DHCP/proxyDHCP reply must carry for a Pi to network boot: 54 server id, 60 "PXEClient",
+ * 66 TFTP server (dotted quad, no NUL: the Pi 3 ROM ignores siaddr and reads 66) and 43, in that order,
+ * plus the siaddr to put in the header (Pi 4/5 use 66 or the server id).
+ */
+export function raspberryPiBootOptions(opts: { serverAddress: string; trailingSpaces?: boolean }): {
+  options: Map<number, Buffer>;
+  siaddr: string;
+} {
+  const options = new Map<number, Buffer>();
+  options.set(OptionCode.SERVER_ID, ipv4ToBuffer(opts.serverAddress));
+  options.set(OptionCode.VENDOR_CLASS_ID, Buffer.from('PXEClient', 'latin1'));
+  options.set(OptionCode.TFTP_SERVER_NAME, Options.tftpServerName.encode(opts.serverAddress));
+  options.set(OptionCode.VENDOR_SPECIFIC, raspberryPiOption43(opts.trailingSpaces ?? false));
+  return { options, siaddr: opts.serverAddress };
+}
+
+/** Pi 4/5 option 97 GUID fields (EEPROM default `DHCP_OPTION97`): FourCC, board revision, MAC LSBs, serial. */
+export interface PiGuid {
+  model: 'pi4' | 'pi5';
+  boardRevision: number;
+  macTail: Buffer;
+  serial: string;
+}
+
+const hex8 = (n: number) => n.toString(16).padStart(8, '0');
+
+/**
+ * Decode a Pi 4/5 option 97 GUID. The FourCC is 0x34695052 / 0x35695052 little-endian ("RPi4"/"RPi5" on
+ * the wire; the byte-reversed form seen in one capture is accepted too). Board revision and serial are
+ * read little-endian (inferred from a CM4 capture whose revision bytes were `41 31 a0 00` = 0xa03141).
+ */
+export function decodePiGuid(guid: Buffer): PiGuid | undefined {
+  if (guid.length !== 16) return undefined;
+  const tag = guid.subarray(0, 4).toString('latin1');
+  const model =
+    tag === 'RPi4' || tag === '4iPR' ? 'pi4' : tag === 'RPi5' || tag === '5iPR' ? 'pi5' : undefined;
+  if (!model) return undefined;
+  return {
+    model,
+    boardRevision: guid.readUInt32LE(4),
+    macTail: Buffer.from(guid.subarray(8, 12)),
+    serial: hex8(guid.readUInt32LE(12)),
+  };
+}
+
+/** Encode a Pi 4/5 option 97 GUID (16 bytes, without the type byte). */
+export function encodePiGuid(g: {
+  model: 'pi4' | 'pi5';
+  boardRevision: number;
+  mac: string;
+  serial: string;
+}): Buffer {
+  const out = Buffer.alloc(16);
+  out.write(g.model === 'pi4' ? 'RPi4' : 'RPi5', 0, 'latin1');
+  out.writeUInt32LE(g.boardRevision >>> 0, 4);
+  const macBytes = g.mac.split(/[:-]/).map((x) => Number.parseInt(x, 16));
+  Buffer.from(macBytes.slice(-4)).copy(out, 8);
+  out.writeUInt32LE(Number.parseInt(g.serial, 16) >>> 0, 12);
+  return out;
+}
+
+/** Pi 3B ROM constant GUID: 16 × 0x44. */
+export const PI3_ROM_GUID = Buffer.alloc(16, 0x44);
+
+/** Pi 3B+ (and Pi 4 with DHCP_OPTION97=0): the 32-bit serial repeated four times (little-endian assumed). */
+export function legacySerialGuid(serial: string): Buffer {
+  const out = Buffer.alloc(16);
+  const n = Number.parseInt(serial, 16) >>> 0;
+  for (let i = 0; i < 4; i++) out.writeUInt32LE(n, i * 4);
+  return out;
+}
+
+function repeatedSerial(g: Buffer): string | undefined {
+  if (g.length !== 16) return undefined;
+  const first = g.subarray(0, 4);
+  for (let i = 4; i < 16; i += 4) if (!g.subarray(i, i + 4).equals(first)) return undefined;
+  if (first.readUInt32LE(0) === 0 || g.equals(PI3_ROM_GUID)) return undefined;
+  return hex8(first.readUInt32LE(0));
+}
+
+function safeText(msg: DhcpMessage, code: number): string | undefined {
+  return msg.options.get(code)?.toString('latin1');
+}
+
+/**
+ * Recognise a Raspberry Pi network-boot client from option 97, the MAC prefix and option 60.
+ * Returns undefined for anything that is not a Pi. Never throws on odd options.
+ */
+export function detectRaspberryPi(msg: DhcpMessage): RaspberryPiClient | undefined {
+  const mac = macOf(msg);
+  const piMac = isRaspberryPiMac(mac);
+  const vendor = safeText(msg, OptionCode.VENDOR_CLASS_ID);
+  const raw97 = msg.options.get(OptionCode.CLIENT_UUID);
+  const guid = raw97 && raw97.length === 17 && raw97[0] === 0 ? raw97.subarray(1) : undefined;
+  if (guid) {
+    const g = decodePiGuid(guid);
+    if (g) return { model: g.model, serial: g.serial, boardRevision: g.boardRevision, mac };
+    if (guid.equals(PI3_ROM_GUID) && (piMac || vendor === PI_VENDOR_CLASS)) return { model: 'pi3', mac };
+    const serial = repeatedSerial(guid);
+    if (serial && (piMac || vendor === PI_VENDOR_CLASS)) {
+      const m = mac.toLowerCase();
+      const model: RaspberryPiModel = m.startsWith('b8:27:eb') ? 'pi3b+' : piMac ? 'pi4' : 'unknown';
+      return { model, serial, mac };
+    }
+  }
+  if (piMac) return { model: 'unknown', mac };
+  return undefined;
+}

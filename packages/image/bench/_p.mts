@@ -1,0 +1,21 @@
+import { FileBlockSource } from '../src/block-source.js';
+import { openExt4 } from '../src/ext4/index.js';
+import { extract } from '../src/extract/index.js';
+import { execa } from 'execa';
+import { mkdir, symlink, writeFile, rm } from 'node:fs/promises';
+const T = '/dev/shm/pt/tree';
+await rm('/dev/shm/pt', { recursive: true, force: true });
+await mkdir(T, { recursive: true });
+for (let d = 0; d < 50; d++) { await mkdir(`${T}/d${d}`); for (let i = 0; i < 60; i++) { await writeFile(`${T}/d${d}/f${i}`, 'x'.repeat(500)); await symlink(`f${i}`, `${T}/d${d}/l${i}`); } }
+await execa('mkfs.ext4', ['-q', '-F', '-d', T, '/dev/shm/pt/img', '64M']);
+const src = await FileBlockSource.open('/dev/shm/pt/img');
+const fs = await openExt4(src);
+let t = performance.now();
+let n = 0; for await (const _ of fs.walk('/')) n++;
+console.log('walk', n, performance.now() - t);
+t = performance.now();
+await extract(fs, { to: '/dev/shm/pt/out' });
+console.log('extract', performance.now() - t);
+t = performance.now();
+await execa('cp', ['-a', T, '/dev/shm/pt/cp']);
+console.log('cp -a', performance.now() - t);

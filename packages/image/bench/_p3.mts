@@ -1,0 +1,11 @@
+import { MetaHelper } from '../src/extract/meta-helper.js';
+import { mkdir, writeFile, rm } from 'node:fs/promises';
+await rm('/dev/shm/pt/h', { recursive: true, force: true });
+await mkdir('/dev/shm/pt/h');
+for (let i = 0; i < 6000; i++) await writeFile(`/dev/shm/pt/h/f${i}`, 'x');
+const t = performance.now();
+const h = new MetaHelper('/usr/bin/python3');
+for (let i = 0; i < 6000; i++) await h.send({ p: `/dev/shm/pt/h/f${i}`, k: 'file', u: 1, g: 1, m: 0o644, at: '1000000000123456789', mt: '1000000000123456789' });
+console.log('sent', performance.now() - t);
+await h.finish();
+console.log('done', performance.now() - t);

@@ -1,0 +1,62 @@
+import { mkdir, open } from 'node:fs/promises';
+import { ImageError } from '../errors.js';
+import type { FileSystem } from '../filesystem.js';
+import { commitDestination, discardPartial, prepareDestination } from './destination.js';
+import { ExtractOptions, type ExtractResult } from './options.js';
+import { ProgressTracker } from './progress.js';
+import { type ExtractSource, resolveFileSystem } from './resolve.js';
+import { writeTree } from './to-dir.js';
+import { writeTar } from './to-tar.js';
+import { countTotals } from './totals.js';
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/**
+ * Extract one partition's file system to a directory (`format: 'dir'`, the default) or a POSIX
+ * pax archive (`format: 'tar'`), with contents, holes, modes, numeric owners, ns times, links,
+ * devices, fifos, sockets and xattrs. Writes `<to>.partial` and renames it on success; removes it
+ * on failure or cancellation. Without root, directory extraction fails with NEEDS_ROOT unless
+ * `allowNonRoot` (which skips ownership, device nodes and security.* / trusted.* xattrs).
+ */
+export async function extract(image: ExtractSource, options: ExtractOptions): Promise<ExtractResult> {
+  const o = ExtractOptions.parse(options);
+  const format = o.format ?? 'dir';
+  const started = performance.now();
+  const privileged = isRoot();
+  if (format === 'dir' && !privileged && !o.allowNonRoot) {
+    throw new ImageError(
+      'NEEDS_ROOT',
+      'extracting a tree with its ownership, device nodes and security.* xattrs needs root: run as root, pass allowNonRoot: true to skip those parts (the tree will differ from the image), or use format: "tar" to write a lossless archive without root',
+    );
+  }
+  const progress = new ProgressTracker(o.onProgress, o.signal);
+  progress.check();
+  const partial = await prepareDestination(o.to, o.overwrite ?? false);
+  const { fs, release } = await resolveFileSystem(image, o.partition, o.allowDirty ?? false);
+  try {
+    await countTotals(fs, progress);
+    let counts: Omit<ExtractResult, 'format' | 'to' | 'durationMs'>;
+    if (format === 'dir') {
+      await mkdir(partial, { mode: 0o700 });
+      counts = await writeTree(fs, partial, { privileged, concurrency: o.concurrency ?? 4 }, progress);
+    } else {
+      const fh = await open(partial, 'wx', 0o644);
+      try {
+        counts = await writeTar(fs as FileSystem, fh, progress);
+      } finally {
+        await fh.close();
+      }
+    }
+    progress.check();
+    await commitDestination(partial, o.to);
+    progress.emit('finish', true);
+    return { format, to: o.to, ...counts, durationMs: performance.now() - started };
+  } catch (e) {
+    await discardPartial(partial);
+    throw e;
+  } finally {
+    await release();
+  }
+}

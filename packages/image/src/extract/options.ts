@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/** Progress of an extraction, for a progress bar: bytes and files done of the totals. */
+export interface ExtractProgress {
+  phase: 'scan' | 'write' | 'finish';
+  bytes: number;
+  totalBytes: number;
+  files: number;
+  totalFiles: number;
+}
+
+export interface ExtractResult {
+  format: 'dir' | 'tar';
+  /** The final path (directory or .tar file). */
+  to: string;
+  /** Entries written (directories, files, links, specials), the root included. */
+  entries: number;
+  files: number;
+  directories: number;
+  symlinks: number;
+  hardlinks: number;
+  devices: number;
+  fifos: number;
+  sockets: number;
+  /** File content bytes read from the image (hard links counted once). */
+  bytes: number;
+  /** What was left out on purpose: non-root `allowNonRoot` runs, or sockets in tar (tar cannot hold them). */
+  skipped: { ownership: boolean; devices: number; xattrs: number; sockets: number };
+  durationMs: number;
+}
+
+export const ExtractOptions = z.object({
+  /** Partition number (1-based) or label; ignored when a FileSystem is passed. */
+  partition: z.union([z.number().int().min(1), z.string().min(1)]).optional(),
+  /** Destination directory (format 'dir') or archive file (format 'tar'). */
+  to: z.string().min(1),
+  format: z.enum(['dir', 'tar']).optional(),
+  /** Without root: skip ownership, device nodes and security.* and trusted.* xattrs instead of failing. */
+  allowNonRoot: z.boolean().optional(),
+  /** Replace an existing non-empty destination. */
+  overwrite: z.boolean().optional(),
+  /** Accept an ext4 file system whose journal needs recovery. */
+  allowDirty: z.boolean().optional(),
+  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal).optional(),
+  onProgress: z.custom<(p: ExtractProgress) => void>((v) => typeof v === 'function').optional(),
+  /** Files written in parallel (dir mode). */
+  concurrency: z.number().int().min(1).max(64).optional(),
+});
+export type ExtractOptions = z.input<typeof ExtractOptions>;

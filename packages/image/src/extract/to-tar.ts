@@ -1,0 +1,157 @@
+import type { FileHandle } from 'node:fs/promises';
+import { ImageError } from '../errors.js';
+import type { FileSystem, FsNode, Stat } from '../filesystem.js';
+import type { ExtractResult } from './options.js';
+import { BLOCK, padding, paxHeader, paxRecord, paxTime, TypeFlag, ustarHeader } from './pax.js';
+import type { ProgressTracker } from './progress.js';
+
+const CHUNK = 1024 * 1024;
+
+/** Buffers small writes into ~1 MiB appends. */
+class Sink {
+  private parts: Buffer[] = [];
+  private size = 0;
+  written = 0;
+  constructor(private readonly fh: FileHandle) {}
+  async push(b: Buffer): Promise<void> {
+    this.parts.push(b);
+    this.size += b.length;
+    if (this.size >= CHUNK) await this.flush();
+  }
+  async flush(): Promise<void> {
+    if (this.size === 0) return;
+    const buf = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.size);
+    this.parts = [];
+    this.size = 0;
+    let done = 0;
+    while (done < buf.length) {
+      const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, this.written + done);
+      done += bytesWritten;
+    }
+    this.written += buf.length;
+  }
+}
+
+const TYPE: Record<string, string> = {
+  file: TypeFlag.FILE,
+  directory: TypeFlag.DIRECTORY,
+  symlink: TypeFlag.SYMLINK,
+  char: TypeFlag.CHAR,
+  block: TypeFlag.BLOCK,
+  fifo: TypeFlag.FIFO,
+};
+
+function archiveName(path: string, s: Stat): string {
+  if (path === '/') return './';
+  const rel = path.replace(/^\/+/, '');
+  return s.type === 'directory' ? `${rel}/` : rel;
+}
+
+/**
+ * Stream the tree as a POSIX pax archive: every entry gets a pax header with path, uid, gid,
+ * mtime/atime (ns), linkpath, size and SCHILY.xattr.<name> (binary values intact), then a ustar
+ * header; hard links are type 1, devices 3/4 with devmajor/devminor, fifos 6. Sockets cannot be
+ * archived (tar has no type for them) and are counted as skipped. Holes are written as zeros.
+ */
+export async function writeTar(
+  fs: FileSystem,
+  fh: FileHandle,
+  progress: ProgressTracker,
+): Promise<Omit<ExtractResult, 'format' | 'to' | 'durationMs'>> {
+  const out = new Sink(fh);
+  const first = new Map<number, string>();
+  const r: Omit<ExtractResult, 'format' | 'to' | 'durationMs'> = {
+    entries: 0,
+    files: 0,
+    directories: 0,
+    symlinks: 0,
+    hardlinks: 0,
+    devices: 0,
+    fifos: 0,
+    sockets: 0,
+    bytes: 0,
+    skipped: { ownership: false, devices: 0, xattrs: 0, sockets: 0 },
+  };
+  for await (const { path, node } of fs.walk('/')) {
+    progress.check();
+    const s = node.stat;
+    progress.files++;
+    if (s.type === 'socket') {
+      r.skipped.sockets++;
+      continue;
+    }
+    const name = archiveName(path, s);
+    let type = TYPE[s.type] as string;
+    let linkname: string | undefined;
+    let size = 0;
+    if (s.type === 'file') {
+      const leader = s.nlink > 1 ? first.get(s.ino) : undefined;
+      if (leader !== undefined) {
+        type = TypeFlag.HARDLINK;
+        linkname = leader;
+        r.hardlinks++;
+      } else {
+        if (s.nlink > 1) first.set(s.ino, name);
+        size = s.size;
+        r.files++;
+      }
+    } else if (s.type === 'symlink') {
+      linkname = await fs.readlink(node);
+      r.symlinks++;
+    } else if (s.type === 'directory') r.directories++;
+    else if (s.type === 'fifo') r.fifos++;
+    else r.devices++;
+    r.entries++;
+
+    const recs: Buffer[] = [
+      paxRecord('path', name),
+      paxRecord('uid', String(s.uid)),
+      paxRecord('gid', String(s.gid)),
+      paxRecord('mtime', paxTime(s.mtimeNs)),
+      paxRecord('atime', paxTime(s.atimeNs)),
+    ];
+    if (linkname !== undefined) recs.push(paxRecord('linkpath', linkname));
+    if (size > 0o77777777777) recs.push(paxRecord('size', String(size)));
+    if (type !== TypeFlag.HARDLINK) {
+      for (const x of await fs.xattrs(node)) recs.push(paxRecord(`SCHILY.xattr.${x.name}`, x.value));
+    }
+    await out.push(paxHeader(recs, name.split('/').filter(Boolean).pop() ?? 'root'));
+    const fields = {
+      name,
+      mode: s.mode,
+      uid: s.uid,
+      gid: s.gid,
+      size,
+      mtime: Number(s.mtimeNs / 1_000_000_000n),
+      type,
+      ...(linkname !== undefined ? { linkname } : {}),
+      ...(s.rdev ? { devmajor: s.rdev.major, devminor: s.rdev.minor } : {}),
+    };
+    await out.push(ustarHeader(fields));
+    if (size > 0) await copyData(fs, node, size, out, progress);
+    r.bytes += size;
+    progress.emit('write');
+  }
+  await out.push(Buffer.alloc(BLOCK * 2));
+  await out.flush();
+  return r;
+}
+
+async function copyData(
+  fs: FileSystem,
+  node: FsNode,
+  size: number,
+  out: Sink,
+  progress: ProgressTracker,
+): Promise<void> {
+  for (let pos = 0; pos < size; pos += CHUNK) {
+    progress.check();
+    const buf = await fs.read(node, pos, Math.min(CHUNK, size - pos));
+    if (buf.length !== Math.min(CHUNK, size - pos)) {
+      throw new ImageError('CORRUPT_FILESYSTEM', `short read of inode ${node.ino} at ${pos}`);
+    }
+    await out.push(buf);
+    progress.bytes += buf.length;
+  }
+  await out.push(padding(size));
+}

@@ -1,0 +1,153 @@
+import { lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isRoot } from '@bramble/testkit';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FileBlockSource } from '../src/block-source.js';
+import { ImageError } from '../src/errors.js';
+import { openExt4 } from '../src/ext4/index.js';
+import { type ExtractProgress, extract } from '../src/extract/index.js';
+import {
+  type BuiltImage,
+  buildImage,
+  buildTree,
+  dumpTree,
+  FEATURE_SETS,
+  type FeatureSet,
+  normaliseLinks,
+  withMount,
+} from './ext4-tree.js';
+
+describe.runIf(isRoot())('extract to a directory (loop mount oracle)', () => {
+  let work: string;
+  let tree: string;
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'bramble-extract-'));
+    tree = join(work, 'tree');
+    await buildTree(tree);
+  });
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  for (const features of Object.keys(FEATURE_SETS) as FeatureSet[]) {
+    describe(features, () => {
+      let img: BuiltImage;
+      beforeAll(async () => {
+        img = await buildImage(tree, features);
+      });
+      afterAll(async () => {
+        await img?.cleanup();
+      });
+
+      it('writes a tree identical to the mounted file system', async () => {
+        const oracle = normaliseLinks(await withMount(img.path, (mnt) => dumpTree(mnt)));
+        const src = await FileBlockSource.open(img.path);
+        const to = join(img.dir, 'out');
+        const events: ExtractProgress[] = [];
+        try {
+          const fs = await openExt4(src);
+          const r = await extract(fs, { to, onProgress: (p) => events.push(p) });
+          expect(r.format).toBe('dir');
+          expect(r.hardlinks).toBe(2);
+          expect(r.devices).toBe(3);
+          expect(r.fifos).toBe(1);
+          expect(r.sockets).toBe(1);
+          expect(r.skipped).toEqual({ ownership: false, devices: 0, xattrs: 0, sockets: 0 });
+        } finally {
+          await src.close();
+        }
+        const mine = normaliseLinks(await dumpTree(to));
+        expect(Object.keys(mine).sort()).toEqual(Object.keys(oracle).sort());
+        for (const [p, e] of Object.entries(oracle))
+          expect({ path: p, ...mine[p] }).toEqual({ path: p, ...e });
+        // holes stay holes: the 64 MiB sparse file occupies about its 70 kB of data
+        const st = await stat(join(to, 'sparse.img'));
+        expect(st.size).toBe(64 * 1024 * 1024);
+        expect(st.blocks * 512).toBeLessThan(2 * 1024 * 1024);
+        // progress reached the totals
+        const last = events[events.length - 1];
+        expect(last?.phase).toBe('finish');
+        expect(last?.files).toBe(last?.totalFiles);
+        expect(last?.bytes).toBeGreaterThan(0);
+        await expect(lstat(`${to}.partial`)).rejects.toThrow();
+      });
+    });
+  }
+
+  describe('destination and privilege rules', () => {
+    let img: BuiltImage;
+    beforeAll(async () => {
+      img = await buildImage(tree, 'debian');
+    });
+    afterAll(async () => {
+      vi.restoreAllMocks();
+      await img?.cleanup();
+    });
+
+    it('refuses a non-empty destination unless overwrite, and replaces it with overwrite', async () => {
+      const src = await FileBlockSource.open(img.path);
+      try {
+        const fs = await openExt4(src);
+        const to = join(img.dir, 'occupied');
+        await mkdir(to);
+        await writeFile(join(to, 'keep-me'), 'x');
+        const err = await extract(fs, { to }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ImageError);
+        expect((err as ImageError).code).toBe('DESTINATION_NOT_EMPTY');
+        expect(await readdir(to)).toEqual(['keep-me']);
+        await extract(fs, { to, overwrite: true });
+        expect((await readdir(to)).includes('keep-me')).toBe(false);
+        expect((await readdir(to)).includes('hello.txt')).toBe(true);
+      } finally {
+        await src.close();
+      }
+    });
+
+    it('cancels with ABORTED and leaves neither the destination nor <to>.partial', async () => {
+      const src = await FileBlockSource.open(img.path);
+      try {
+        const fs = await openExt4(src);
+        const to = join(img.dir, 'aborted');
+        const ac = new AbortController();
+        const err = await extract(fs, {
+          to,
+          signal: ac.signal,
+          onProgress: (p) => {
+            if (p.phase === 'write' && p.files > 100) ac.abort();
+          },
+        }).catch((e: unknown) => e);
+        expect((err as ImageError).code).toBe('ABORTED');
+        await expect(lstat(to)).rejects.toThrow();
+        await expect(lstat(`${to}.partial`)).rejects.toThrow();
+      } finally {
+        await src.close();
+      }
+    });
+
+    it('without root: one NEEDS_ROOT error naming allowNonRoot and tar; allowNonRoot skips only the privileged parts', async () => {
+      const src = await FileBlockSource.open(img.path);
+      const spy = vi.spyOn(process, 'getuid').mockReturnValue(1000);
+      try {
+        const fs = await openExt4(src);
+        const to = join(img.dir, 'nonroot');
+        const err = await extract(fs, { to }).catch((e: unknown) => e);
+        expect((err as ImageError).code).toBe('NEEDS_ROOT');
+        expect((err as Error).message).toMatch(/allowNonRoot/);
+        expect((err as Error).message).toMatch(/tar/);
+        await expect(lstat(to)).rejects.toThrow();
+        const r = await extract(fs, { to, allowNonRoot: true });
+        expect(r.skipped.ownership).toBe(true);
+        expect(r.skipped.devices).toBe(3);
+        expect(r.skipped.xattrs).toBeGreaterThanOrEqual(2); // security.capability, trusted.secret
+        const sudo = await stat(join(to, 'bin', 'sudo'));
+        expect(sudo.mode & 0o7777).toBe(0o4755);
+        await expect(lstat(join(to, 'dev', 'null'))).rejects.toThrow();
+        expect((await lstat(join(to, 'dev', 'fifo'))).isFIFO()).toBe(true);
+      } finally {
+        spy.mockRestore();
+        await src.close();
+      }
+    });
+  });
+});

@@ -1,0 +1,11 @@
+import { createServer, fsHandler } from '../src/index.ts';
+import { execa } from 'execa';
+const s = createServer({ handler: fsHandler(process.env.ROOT ?? '/tmp/tftpsmoke'), timeoutMs: 200, retries: 5 });
+for (const ev of ['complete','failed','aborted'] as const) s.on(ev, (e) => console.log('  ', ev, e.file, e.blocks, e.bytes, e.retransmits, e.options, e.durationMs.toFixed(0), e.error?.message));
+const a = await s.listen({ address: '127.0.0.1', port: 0 });
+const argv = process.argv.slice(2).map((x) => x.replace('PORT', String(a.port)));
+const t = performance.now();
+const r = await execa(argv[0]!, argv.slice(1), { reject: false });
+console.log(r.exitCode, r.stderr.slice(0, 300), (performance.now() - t).toFixed(0), 'ms');
+await new Promise((r) => setTimeout(r, 300));
+await s.close();

@@ -1,0 +1,193 @@
+/**
+ * The receiving side of a transfer (client RRQ, server WRQ): RFC 1350 §2 lock-step generalised to an
+ * RFC 7440 window. ACKs every `windowsize` blocks and at the final (short) block; on an out-of-order
+ * block it ACKs the last in-order block once (RFC 7440 §4); on timeout it re-sends its last ACK.
+ */
+import { wireBlock } from './block.js';
+import { ErrorCode, TftpError, TftpTimeoutError } from './errors.js';
+import { writeAck } from './packet.js';
+import type { MachineIo } from './sender.js';
+
+export interface Sink {
+  /** Take one payload. Return false to hold the next ACK until `Receiver.resume()` (back-pressure). */
+  write(data: Buffer): boolean;
+  /** All data received; resolve when it is stored. The final ACK is sent after this. */
+  end(): void | Promise<void>;
+}
+
+export interface ReceiverOptions {
+  blksize: number;
+  windowsize: number;
+  timeoutMs: number;
+  retries: number;
+  /** Rollover the peer uses after block 65535; undefined => detect (accept 0 or 1). */
+  rollover?: 0 | 1;
+  /** Packet to re-send until the first DATA arrives (server: OACK or ACK 0; client after OACK: ACK 0). */
+  initial?: Buffer;
+  sink: Sink;
+  io: MachineIo;
+}
+
+export class Receiver {
+  bytes = 0;
+  blocks = 0;
+  retransmits = 0;
+  private readonly o: ReceiverOptions;
+  private rollTo: 0 | 1 | undefined;
+  private readonly ack = Buffer.alloc(4);
+  private sinceAck = 0;
+  private oooAcked = false;
+  private holding = false;
+  private ending = false;
+  private complete = false;
+  private done = false;
+  private tries = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerMs: number;
+
+  constructor(o: ReceiverOptions) {
+    this.o = o;
+    this.rollTo = o.rollover;
+    this.timerMs = o.timeoutMs;
+  }
+
+  get finished(): boolean {
+    return this.complete;
+  }
+
+  /** Send the initial packet (if any) and start the timeout. */
+  start(): void {
+    if (this.o.initial) this.o.io.send(this.o.initial, this.o.initial.length);
+    this.arm();
+  }
+
+  private expected(): number {
+    return wireBlock(this.blocks + 1, this.rollTo ?? 0);
+  }
+
+  onData(wire: number, data: Buffer): void {
+    if (this.done) {
+      // Dally (RFC 1350 §6): the final ACK was lost and the sender repeats the last DATA.
+      if (this.complete && wire === wireBlock(this.blocks, this.rollTo ?? 0)) this.sendAck();
+      return;
+    }
+    if (this.ending) return;
+    let inOrder = wire === this.expected();
+    if (!inOrder && this.rollTo === undefined && this.blocks + 1 > 0xffff && wire === 1) {
+      // The sender rolls over to 1 instead of 0 (tftp-hpa `rollover=1`, some embedded servers).
+      this.rollTo = 1;
+      inOrder = true;
+    }
+    if (!inOrder) {
+      if (this.holding) return;
+      // RFC 7440 §4: out-of-order or repeated block — acknowledge the last block received in order, once.
+      if (!this.oooAcked) {
+        this.oooAcked = true;
+        this.sendAck();
+      }
+      return;
+    }
+    if (this.blocks + 1 > 0xffff && this.rollTo === undefined) this.rollTo = 0;
+    if (data.length > this.o.blksize) {
+      this.stop();
+      const msg = `DATA block of ${data.length} bytes exceeds the negotiated blksize ${this.o.blksize}`;
+      this.o.io.fail(new TftpError('PROTOCOL', msg), { code: ErrorCode.ILLEGAL_OPERATION, message: msg });
+      return;
+    }
+    this.blocks++;
+    this.bytes += data.length;
+    this.oooAcked = false;
+    this.tries = 0;
+    if (this.timerMs !== this.o.timeoutMs) {
+      this.timerMs = this.o.timeoutMs;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    let more = true;
+    try {
+      more = this.o.sink.write(data);
+    } catch (e) {
+      this.failSink(e);
+      return;
+    }
+    if (data.length < this.o.blksize) {
+      this.ending = true;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      Promise.resolve()
+        .then(() => this.o.sink.end())
+        .then(
+          () => {
+            if (this.done) return;
+            this.sendAck();
+            this.complete = true;
+            this.stop();
+            this.o.io.finish();
+          },
+          (e) => this.failSink(e),
+        );
+      return;
+    }
+    this.sinceAck++;
+    if (this.sinceAck >= this.o.windowsize) {
+      if (more) this.sendAck();
+      else this.hold();
+    } else if (!more) this.hold();
+    this.arm();
+  }
+
+  /** The sink drained: send a held ACK. */
+  resume(): void {
+    if (!this.holding || this.done) return;
+    this.holding = false;
+    this.sendAck();
+    this.arm();
+  }
+
+  stop(): void {
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private hold(): void {
+    this.holding = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private failSink(e: unknown): void {
+    if (this.done) return;
+    this.stop();
+    const err = e instanceof TftpError ? e : new TftpError('SINK_ERROR', `storing data failed: ${String(e)}`, { cause: e });
+    this.o.io.fail(err, { code: ErrorCode.DISK_FULL, message: 'Write error' });
+  }
+
+  private sendAck(): void {
+    this.sinceAck = 0;
+    writeAck(this.ack, wireBlock(this.blocks, this.rollTo ?? 0));
+    this.o.io.send(this.ack, 4);
+  }
+
+  private arm(): void {
+    if (this.done || this.holding || this.ending) return;
+    if (this.timer) this.timer.refresh();
+    else this.timer = setTimeout(() => this.onTimeout(), this.timerMs);
+  }
+
+  private onTimeout(): void {
+    this.timer = undefined;
+    if (this.done || this.holding || this.ending) return;
+    this.tries++;
+    if (this.tries > this.o.retries) {
+      this.stop();
+      this.o.io.fail(new TftpTimeoutError(`no DATA after ${this.o.retries} retransmissions`));
+      return;
+    }
+    this.timerMs = Math.min(this.timerMs * 2, Math.max(16_000, this.o.timeoutMs));
+    this.retransmits++;
+    if (this.blocks === 0 && this.o.initial) this.o.io.send(this.o.initial, this.o.initial.length);
+    else this.sendAck();
+    this.arm();
+  }
+}

@@ -1,0 +1,62 @@
+/** Public types shared by the server, handlers and events. */
+import type { Writable } from 'node:stream';
+import type { TftpError } from './errors.js';
+import type { ReadResponse } from './source.js';
+
+/** What a handler knows about a request. */
+export interface RequestContext {
+  /** File name after remap rules and the rewrite hook. */
+  file: string;
+  /** File name exactly as the client sent it. */
+  requestedFile: string;
+  mode: 'octet' | 'netascii';
+  /** Options the client requested (names lower-cased). */
+  options: Readonly<Record<string, string>>;
+  remoteAddress: string;
+  remotePort: number;
+  /** Local address the request arrived on (the address the transfer replies from). */
+  localAddress: string;
+  /** WRQ only: size announced with RFC 2349 tsize. */
+  size?: number;
+}
+
+/**
+ * Read handler: return a source (Buffer, Readable, `{ stream, size }`, `{ file }` or a `ReadSource`),
+ * or throw `notFound()` / `accessDenied()` (any `TftpRequestError`). Returning `null` means not found.
+ */
+export type ReadHandler = (req: RequestContext) => ReadResponse | null | Promise<ReadResponse | null>;
+
+/** Write handler: return a Writable that receives the file, or throw `accessDenied()` etc. */
+export type WriteHandler = (req: RequestContext) => Writable | Promise<Writable>;
+
+/** Rewrite hook, run after remap rules: return a new name, or `null` to refuse with ERROR 2. */
+export type RewriteHook = (file: string, req: Omit<RequestContext, 'file'>) => string | null | Promise<string | null>;
+
+/** Payload of every server event. */
+export interface TransferEvent {
+  file: string;
+  requestedFile: string;
+  direction: 'read' | 'write';
+  mode: 'octet' | 'netascii';
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  /** Negotiated options (the OACK sent; empty if none). */
+  options: Record<string, string>;
+  bytes: number;
+  blocks: number;
+  retransmits: number;
+  durationMs: number;
+  error?: TftpError;
+}
+
+/** Statistics of a client transfer. */
+export interface TransferStats {
+  file: string;
+  bytes: number;
+  blocks: number;
+  retransmits: number;
+  durationMs: number;
+  /** Negotiated options (the server's OACK; empty if the server sent none). */
+  options: Record<string, string>;
+}

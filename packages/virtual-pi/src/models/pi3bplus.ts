@@ -1,0 +1,19 @@
+import { PI3BPLUS_PARAMETER_LIST, pi3bplusUuid } from './common.js';
+import { pi3b } from './pi3b.js';
+import type { ModelSpec } from './types.js';
+
+/** Pi 3 Model B+ (BCM2837B0): the 3B ROM with its bugs fixed — no trailing spaces, serial-based option 97. */
+export const pi3bplus: ModelSpec = {
+  ...pi3b,
+  model: 'pi3b+',
+  name: 'Raspberry Pi 3 Model B+',
+  configFilters: ['pi3', 'pi3+'],
+  boardRevision: 0xa020d3,
+  dhcp: {
+    ...pi3b.dhcp,
+    parameterList: PI3BPLUS_PARAMETER_LIST,
+    uuid: pi3bplusUuid,
+    option43NeedsTrailingSpaces: false,
+  },
+  files: { ...pi3b.files, dtb: 'bcm2710-rpi-3-b-plus.dtb' },
+};

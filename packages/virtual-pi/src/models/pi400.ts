@@ -1,0 +1,14 @@
+import { eepromUuid } from './common.js';
+import { PI4_DHCP, pi4 } from './pi4.js';
+import type { ModelSpec } from './types.js';
+
+/** Raspberry Pi 400: a Pi 4 in a keyboard, its own device tree. */
+export const pi400: ModelSpec = {
+  ...pi4,
+  model: 'pi400',
+  name: 'Raspberry Pi 400',
+  configFilters: ['pi4', 'pi400'],
+  boardRevision: 0xc03130,
+  dhcp: { ...PI4_DHCP, uuid: eepromUuid('pi4', 0xc03130) },
+  files: { ...pi4.files, dtb: 'bcm2711-rpi-400.dtb' },
+};

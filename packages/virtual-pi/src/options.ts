@@ -1,0 +1,66 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { VirtualPiError } from './errors.js';
+import { PI_MODELS } from './models/types.js';
+
+const port = z.number().int().min(1).max(65535);
+const ipv4 = z.ipv4();
+
+/** Where the virtual Pi sends its DHCP packets. */
+export const DhcpTargetSchema = z.object({
+  /** Destination of DISCOVER/REQUEST: a server address or '255.255.255.255'. */
+  server: ipv4,
+  port: port.optional(),
+  /** Local port (68 as on a real Pi; needs root). */
+  clientPort: z.number().int().min(0).max(65535).optional(),
+  /** Local address to bind; default 0.0.0.0 (also receives broadcast replies). */
+  localAddress: ipv4.optional(),
+  attempts: z.number().int().min(1).max(20).optional(),
+  retryIntervalMs: z.number().int().min(50).max(60_000).optional(),
+  offerWaitMs: z.number().int().min(0).max(10_000).optional(),
+});
+
+export const BootOptionsSchema = z.object({
+  model: z.enum(PI_MODELS as unknown as [string, ...string[]]),
+  serial: z.string().min(1).max(18),
+  mac: z.string().optional(),
+  /** false = skip DHCP (like TFTP_IP + static CLIENT_IP in the EEPROM): needs `tftp.host`. */
+  dhcp: z.union([DhcpTargetSchema, z.literal(false)]).optional(),
+  /** TFTP server: overrides what DHCP says (EEPROM TFTP_IP); `port` also applies to the DHCP-chosen server. */
+  tftp: z.object({ host: ipv4.optional(), port: port.optional(), localAddress: ipv4.optional() }).optional(),
+  /** Pi 4/5 TFTP_PREFIX: 'serial' (default), 'mac', 'none', or a custom TFTP_PREFIX_STR (e.g. 'tftp_test/'). */
+  tftpPrefix: z.string().max(32).optional(),
+  /** Whole-boot limit (default 120 s). */
+  timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+});
+
+export type DhcpTarget = z.infer<typeof DhcpTargetSchema>;
+
+export interface BootOptions {
+  model: import('./models/types.js').PiModel;
+  /** Board serial: 8 hex digits (longer forms keep their last 8; a leading 10000000 is ignored). */
+  serial: string;
+  /** Default: the model's OUI + the serial's low 3 bytes. */
+  mac?: string;
+  dhcp?: DhcpTarget | false;
+  tftp?: { host?: string; port?: number; localAddress?: string };
+  tftpPrefix?: 'serial' | 'mac' | 'none' | (string & {});
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+export function parseBootOptions(o: BootOptions): BootOptions {
+  const { signal, logger, ...rest } = o;
+  const r = BootOptionsSchema.safeParse(rest);
+  if (!r.success) {
+    throw new VirtualPiError('INVALID_OPTIONS', `invalid virtual Pi options: ${z.prettifyError(r.error)}`);
+  }
+  if (o.dhcp === false && !o.tftp?.host) {
+    throw new VirtualPiError('INVALID_OPTIONS', 'dhcp: false needs tftp.host (the TFTP server to boot from)');
+  }
+  if (o.dhcp === undefined && !o.tftp?.host) {
+    throw new VirtualPiError('INVALID_OPTIONS', 'give dhcp: { server } (or dhcp: false with tftp.host)');
+  }
+  return o;
+}

@@ -1,0 +1,127 @@
+import { createServer, fsHandler, type TftpServer } from '@bramble/tftp';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bootVirtualPi, formatReport, PI_MODELS, type PiModel } from '../src/index.js';
+import { makeTftpTree, sha256, type Tree } from './helpers/tree.js';
+
+const serial = '7a1b2c3d';
+
+/** A Bramble TFTP server (createServer + fsHandler) on loopback, serving a generated tree. */
+async function serve(tree: Tree): Promise<{ server: TftpServer; port: number; requests: string[] }> {
+  const server = createServer({ handler: fsHandler(tree.root) });
+  const requests: string[] = [];
+  server.on('request', (e: { file: string }) => requests.push(e.file));
+  const addr = await server.listen({ address: '127.0.0.1', port: 0 });
+  return { server, port: addr.port, requests };
+}
+
+describe('virtual Pis against the Bramble TFTP server on loopback', () => {
+  let tree: Tree;
+  let srv: Awaited<ReturnType<typeof serve>>;
+  beforeAll(async () => {
+    tree = await makeTftpTree({ dirs: [serial], nfsServer: '10.0.0.1' });
+    srv = await serve(tree);
+  });
+  afterAll(async () => {
+    await srv?.server.close();
+    await tree?.cleanup();
+  });
+  afterEach(() => {
+    srv.requests.length = 0;
+  });
+
+  it.each(PI_MODELS.map((m) => [m]))('%s boots from its serial directory', async (model) => {
+    const r = await bootVirtualPi({
+      model: model as PiModel,
+      serial,
+      dhcp: false,
+      tftp: { host: '127.0.0.1', port: srv.port },
+    });
+    expect(r.verdict, formatReport(r)).toBe('would boot');
+    expect(r.prefix).toBe(`${serial}/`);
+    expect(r.nfsRoot).toEqual({ server: '10.0.0.1', path: `/srv/bramble/nfs/${serial}`, version: '3' });
+    // Every fetched file is byte-identical to the tree.
+    for (const f of r.files) expect(f.sha256, f.path).toBe(sha256(tree.files.get(f.path)!));
+    const fetched = r.files.map((f) => f.path);
+    if (model.startsWith('pi3')) {
+      expect(srv.requests.slice(0, 3)).toEqual(['bootcode.bin', 'bootsig.bin', `${serial}/start.elf`]);
+      expect(fetched).toContain(`${serial}/start.elf`);
+      expect(r.kernel).toBe(`${serial}/kernel8.img`);
+    } else if (model === 'pi5') {
+      expect(srv.requests[0]).toBe(`${serial}/config.txt`);
+      expect(fetched.some((f) => f.includes('start'))).toBe(false);
+      expect(r.kernel).toBe(`${serial}/kernel_2712.img`);
+      expect(r.initramfs).toBe(`${serial}/initramfs_2712`);
+      expect(r.files.find((f) => f.path.endsWith('kernel_2712.img'))?.options.blksize).toBe('1468');
+    } else {
+      expect(srv.requests[0]).toBe(`${serial}/start4.elf`);
+      expect(fetched).toEqual(
+        expect.arrayContaining([`${serial}/start4.elf`, `${serial}/fixup4.dat`, `${serial}/initramfs8`]),
+      );
+      expect(r.files.find((f) => f.path.endsWith('kernel8.img'))?.options.blksize).toBe('1024');
+    }
+    expect(fetched).toContain(`${serial}/overlays/vc4-kms-v3d.dtbo`);
+    expect(r.totalBytes).toBeGreaterThan(100_000);
+  });
+
+  it('Pi 4 TFTP_PREFIX modes: MAC directory and custom string', async () => {
+    const mac = 'dc:a6:32:01:36:c2';
+    const t = await makeTftpTree({ dirs: ['dc-a6-32-01-36-c2', 'rack1'] });
+    const s = await serve(t);
+    try {
+      const byMac = await bootVirtualPi({
+        model: 'pi4',
+        serial,
+        mac,
+        tftpPrefix: 'mac',
+        dhcp: false,
+        tftp: { host: '127.0.0.1', port: s.port },
+      });
+      expect(byMac.verdict, formatReport(byMac)).toBe('would boot');
+      expect(byMac.prefix).toBe('dc-a6-32-01-36-c2/');
+      const custom = await bootVirtualPi({
+        model: 'pi5',
+        serial,
+        tftpPrefix: 'rack1/',
+        dhcp: false,
+        tftp: { host: '127.0.0.1', port: s.port },
+      });
+      expect(custom.verdict).toBe('would boot');
+      expect(s.requests).toContain('rack1/config.txt');
+    } finally {
+      await s.server.close();
+      await t.cleanup();
+    }
+  });
+
+  it('Pi 5 falls back from kernel_2712.img to kernel8.img (and its initramfs8)', async () => {
+    const t = await makeTftpTree({ dirs: [serial], omit: ['kernel_2712.img'] });
+    const s = await serve(t);
+    try {
+      const r = await bootVirtualPi({
+        model: 'pi5',
+        serial,
+        dhcp: false,
+        tftp: { host: '127.0.0.1', port: s.port },
+      });
+      expect(r.verdict).toBe('would boot');
+      expect(r.kernel).toBe(`${serial}/kernel8.img`);
+      expect(r.initramfs).toBe(`${serial}/initramfs8`);
+    } finally {
+      await s.server.close();
+      await t.cleanup();
+    }
+  });
+
+  it('an aborted boot rejects with VirtualPiError ABORTED', async () => {
+    const ac = new AbortController();
+    const p = bootVirtualPi({
+      model: 'pi3b',
+      serial,
+      dhcp: false,
+      tftp: { host: '127.0.0.1', port: srv.port },
+      signal: ac.signal,
+    });
+    ac.abort();
+    await expect(p).rejects.toMatchObject({ name: 'VirtualPiError', code: 'ABORTED' });
+  });
+});

@@ -1,0 +1,112 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { createVethPair, type Peer, requireTool, startPeer, type VethLink, waitFor } from '@bramble/testkit';
+import type { BootReport, StormReport } from '../../src/index.js';
+
+const run = promisify(execFile);
+const here = import.meta.dirname;
+const TSX = resolve(here, '../../../../node_modules/.bin/tsx');
+const RUNNER = resolve(here, 'ns-runner.ts');
+const TSCONFIG = resolve(here, 'tsconfig.ns.json');
+
+/**
+ * Two namespaces joined by a veth pair: dnsmasq (DHCP + TFTP) in `server`, virtual Pis in `pi`.
+ * dnsmasq is configured as the official Raspberry Pi network-boot guide does, plus `dhcp-broadcast` so a
+ * client without an address receives its replies.
+ */
+export interface NetbootLab {
+  link: VethLink;
+  serverAddress: string;
+  dnsmasq?: Peer;
+  startDnsmasq(o: {
+    tftpRoot: string;
+    pxe?: string | false;
+    proxy?: boolean;
+    extra?: string[];
+  }): Promise<Peer>;
+  stopDnsmasq(): Promise<void>;
+  /** Boot in the `pi` namespace (real ports 67/68, broadcast). */
+  boot(o: Record<string, unknown>, timeoutMs?: number): Promise<BootReport>;
+  storm(o: Record<string, unknown>, timeoutMs?: number): Promise<StormReport>;
+  destroy(): Promise<void>;
+}
+
+export async function createNetbootLab(tag: string): Promise<NetbootLab> {
+  const dnsmasqBin = requireTool('dnsmasq');
+  requireTool('ip');
+  const link = await createVethPair(tag);
+  // The Pi namespace needs a route for 255.255.255.255 (limited broadcast leaves via the veth).
+  await run('ip', ['-n', link.b.name, 'route', 'add', 'default', 'dev', link.ifB], { timeout: 10_000 });
+  const subnet = link.addrA.split('.').slice(0, 3).join('.');
+  const lab: NetbootLab = {
+    link,
+    serverAddress: link.addrA,
+    async startDnsmasq(o) {
+      await lab.stopDnsmasq();
+      const args = [
+        ...link.a.prefix,
+        dnsmasqBin,
+        '-d',
+        '--conf-file=/dev/null',
+        '--port=0',
+        `--interface=${link.ifA}`,
+        '--bind-interfaces',
+        '--user=root',
+        '--group=root',
+        '--pid-file=',
+        `--dhcp-leasefile=${o.tftpRoot}.leases`,
+        o.proxy
+          ? `--dhcp-range=${subnet}.255,proxy`
+          : `--dhcp-range=${subnet}.100,${subnet}.199,255.255.255.0`,
+        '--dhcp-broadcast',
+        '--no-ping',
+        '--enable-tftp',
+        `--tftp-root=${o.tftpRoot}`,
+        '--log-dhcp',
+        ...(o.pxe === false ? [] : [`--pxe-service=0,"${o.pxe ?? 'Raspberry Pi Boot'}"`]),
+        ...(o.extra ?? []),
+      ];
+      const peer = startPeer(args);
+      lab.dnsmasq = peer;
+      await waitFor(() => peer.output().includes('TFTP root is') || peer.proc.exitCode !== null, 10_000);
+      if (peer.proc.exitCode !== null) throw new Error(`dnsmasq exited: ${peer.output()}`);
+      return peer;
+    },
+    async stopDnsmasq() {
+      await lab.dnsmasq?.stop();
+      delete lab.dnsmasq;
+    },
+    async boot(o, timeoutMs = 60_000) {
+      const r = await run(
+        link.b.prefix[0]!,
+        [...link.b.prefix.slice(1), TSX, '--tsconfig', TSCONFIG, RUNNER, JSON.stringify(o)],
+        {
+          timeout: timeoutMs,
+          maxBuffer: 64 * 1024 * 1024,
+        },
+      );
+      return JSON.parse(r.stdout) as BootReport;
+    },
+    async storm(o, timeoutMs = 120_000) {
+      const r = await run(
+        link.b.prefix[0]!,
+        [
+          ...link.b.prefix.slice(1),
+          TSX,
+          '--tsconfig',
+          TSCONFIG,
+          RUNNER,
+          JSON.stringify({ ...o, storm: true }),
+        ],
+        { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      );
+      return JSON.parse(r.stdout) as StormReport;
+    },
+    async destroy() {
+      await lab.stopDnsmasq();
+      await link.destroy();
+    },
+  };
+  return lab;
+}
