@@ -12,7 +12,14 @@ export async function tempDir(tag: string): Promise<string> {
   return d;
 }
 
+export interface RunResult {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+}
+
 /** Run the built binary; never throws on a non-zero exit. */
-export function bramble(args: readonly string[], opts: Options = {}) {
-  return execa('node', [bin, ...args], { reject: false, timeout: 120_000, stdin: 'ignore', ...opts });
+export async function bramble(args: readonly string[], opts: Options = {}): Promise<RunResult> {
+  const r = await execa('node', [bin, ...args], { reject: false, timeout: 120_000, stdin: 'ignore', ...opts });
+  return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }

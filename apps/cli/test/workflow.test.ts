@@ -1,7 +1,8 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bramble, sampleImage, tempDir } from './helpers.js';
+import { freeUdpPort, startPeer, waitFor } from '@bramble/testkit';
+import { bin, bramble, sampleImage, tempDir } from './helpers.js';
 
 describe('bramble: the one-shot workflow on the sample image', () => {
   it('node add extracts, provisions and prints DHCP; ls/check/configs/adopt/rm work on the result', async () => {
@@ -9,14 +10,15 @@ describe('bramble: the one-shot workflow on the sample image', () => {
     const cfg = join(dir, 'bramble.yaml');
     await copyFile(sampleImage, join(dir, 'raspios.img.xz'));
     const add = await bramble(
-      ['node', 'add', 'rpi-k8s-01', '--serial', '10000000 7A1B2C3D'.replace(' ', ''), '--image', './raspios.img.xz', '--nfs-server', '192.168.1.10', '--address', '192.168.1.21', '--state', './state'],
+      ['node', 'add', 'rpi-k8s-01', '--serial', '10000000 7A1B2C3D'.replace(' ', ''), '--image', './raspios.img.xz', '--nfs-server', '192.168.1.10', '--address', '192.168.1.21', '--mac', 'DC-A6-32-01-36-C2', '--state', './state'],
       { cwd: dir },
     );
     expect(add.exitCode, String(add.stderr)).toBe(0);
     expect(String(add.stdout)).toContain('rpi-k8s-01');
     expect(String(add.stdout)).toContain('Raspberry Pi Boot'); // the DHCP hint
     const manifest = await readFile(cfg, 'utf8');
-    expect(manifest).toContain('serial: 7a1b2c3d'.replace('7a1b2c3d', '"10000000') === '' ? '' : 'rpi-k8s-01');
+    expect(manifest).toMatch(/serial: ['"]?7a1b2c3d/);
+    expect(manifest).toContain('mac: dc:a6:32:01:36:c2');
     // the patched cmdline of the node
     const cmdline = await readFile(join(dir, 'state', 'tftp', '7a1b2c3d', 'cmdline.txt'), 'utf8');
     expect(cmdline).toMatch(/root=\/dev\/nfs nfsroot=192\.168\.1\.10:\S*\/state\/nfs\/rpi-k8s-01,vers=3/);
@@ -37,6 +39,24 @@ describe('bramble: the one-shot workflow on the sample image', () => {
       expect(r.exitCode, `${format}: ${String(r.stderr)}`).toBe(0);
       expect(String(r.stdout).length).toBeGreaterThan(20);
     }
+
+    // serve + doctor: static checks pass, a simulated Pi 4 boots against `bramble serve`
+    const doctor = await bramble(['doctor', '--json'], { cwd: dir });
+    expect(doctor.exitCode, doctor.stdout).toBe(0);
+    const port = await freeUdpPort();
+    const serve = startPeer(['node', bin, 'serve', '--tftp-listen', `127.0.0.1:${port}`, '--http-listen', '127.0.0.1:0'], { cwd: dir });
+    try {
+      await waitFor(() => serve.output().includes('HTTP on'), 20_000);
+      const sim = await bramble(['doctor', '--simulate', '--model', 'pi4', '--serial', '7a1b2c3d', '--server', `127.0.0.1:${port}`], { cwd: dir });
+      expect(sim.exitCode, sim.stdout + sim.stderr).toBe(0);
+      expect(sim.stdout).toContain('would boot');
+    } finally {
+      await serve.stop();
+    }
+    // an image in use cannot be removed
+    const rmImage = await bramble(['image', 'rm', 'raspios', '--yes'], { cwd: dir });
+    expect(rmImage.exitCode).toBe(1);
+    expect(rmImage.stderr).toContain('used by rpi-k8s-01');
 
     // adopt a Pi the daemon discovered
     await writeFile(

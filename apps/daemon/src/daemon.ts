@@ -51,6 +51,9 @@ export interface Daemon {
 
 const BOOT_GAP_MS = 30_000;
 
+/** Package loggers speak only of errors unless the daemon runs at debug or trace. */
+const quietLevel = (l: Logger) => (l.isLevelEnabled('debug') ? l.level : 'error');
+
 interface NodeIndex {
   bySerial: Map<string, NodeActivity>;
   byMacDir: Map<string, NodeActivity>;
@@ -112,7 +115,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
   const server: TftpServer = createServer({
     handler: fsHandler(current.tftpRoot),
-    ...(logger ? { logger: logger.child({ component: 'tftp' }) } : {}),
+    // The package logs every missing file at warn; the daemon already logs one line per boot step.
+    ...(logger ? { logger: logger.child({ component: 'tftp' }, { level: quietLevel(logger) }) } : {}),
     singlePort: current.manifest.tftp.singlePort,
     ...(current.manifest.tftp.blksizeMax !== undefined
       ? { blksizeMax: current.manifest.tftp.blksizeMax }
@@ -227,7 +231,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       port,
       pxePort,
       ...(current.manifest.dhcp.listen !== undefined ? { listenAddress: current.manifest.dhcp.listen } : {}),
-      ...(logger ? { logger: logger.child({ component: 'dhcp' }) } : {}),
+      ...(logger ? { logger: logger.child({ component: 'dhcp' }, { level: quietLevel(logger) }) } : {}),
       ...(o.sockets?.dhcp ? { socket: o.sockets.dhcp } : {}),
       ...(o.sockets?.pxe ? { pxeSocket: o.sockets.pxe } : {}),
     });
@@ -278,6 +282,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   // Reloads
   const reloader: Reloader = createReloader({
     path: current.path,
+    initialHash: current.hash,
     watch: o.watch ?? true,
     logger,
     apply: async (m) => {

@@ -3,6 +3,7 @@
  * path, and the JSON Schema for editors. Shared by the daemon and the CLI (which imports it from
  * 'brambled').
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -195,6 +196,8 @@ export interface LoadedManifest {
   imagesDir: string;
   /** image name -> absolute image file path */
   imageFiles: Record<string, string>;
+  /** sha256 of the manifest text this was loaded from (reloads compare it). */
+  hash?: string;
 }
 
 /** One problem in a manifest, by path: `nodes[2].serial: expected 8 hex digits`. */
@@ -309,7 +312,7 @@ export async function loadManifest(path: string): Promise<LoadedManifest> {
   } catch (e) {
     throw new ManifestError(path, [{ path: '', message: `cannot read: ${(e as Error).message}` }]);
   }
-  return resolveManifest(parseManifestText(text, path), path);
+  return { ...resolveManifest(parseManifestText(text, path), path), hash: createHash('sha256').update(text).digest('hex') };
 }
 
 /** The manifest's JSON Schema (draft 2020-12), for editors: `bramble schema > bramble.schema.json`. */

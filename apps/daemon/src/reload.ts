@@ -26,8 +26,10 @@ export function createReloader(o: {
   watch?: boolean | undefined;
   debounceMs?: number | undefined;
   onResult?: ((r: ReloadResult) => void) | undefined;
+  /** Hash of the manifest text currently applied (LoadedManifest.hash). */
+  initialHash?: string | undefined;
 }): Reloader {
-  let lastHash = '';
+  let lastHash = o.initialHash ?? '';
   let chain: Promise<ReloadResult> | undefined;
   const hashOf = async () => {
     try {
@@ -38,9 +40,6 @@ export function createReloader(o: {
       return '';
     }
   };
-  void hashOf().then((h) => {
-    if (!lastHash) lastHash = h;
-  });
 
   const doReload = async (reason: string): Promise<ReloadResult> => {
     const hash = await hashOf();
@@ -48,8 +47,8 @@ export function createReloader(o: {
     try {
       const m = await loadManifest(o.path);
       await o.apply(m);
-      result = { ok: true, changed: hash !== lastHash, manifest: m };
-      lastHash = hash;
+      result = { ok: true, changed: (m.hash ?? hash) !== lastHash, manifest: m };
+      lastHash = m.hash ?? hash;
       o.logger?.info({ event: 'reload', reason, nodes: m.manifest.nodes.length }, 'manifest reloaded');
     } catch (e) {
       const problems =

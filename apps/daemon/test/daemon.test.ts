@@ -7,6 +7,25 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpGet, manifestYaml, sha, tempDir, tftpHpaGet, writeTree } from './helpers.js';
 
+describe('brambled: manifest file watch', () => {
+  it('reloads when the manifest file changes (no signal needed)', async () => {
+    const dir = await tempDir('watch');
+    await writeFile(join(dir, 'bramble.yaml'), manifestYaml({ stateDir: './state' }));
+    const d = await startDaemon({ manifestPath: join(dir, 'bramble.yaml'), watch: true, httpListen: false });
+    try {
+      expect(d.nodes().map((n) => n.hostname)).toEqual(['rpi-a']);
+      await writeFile(
+        join(dir, 'bramble.yaml'),
+        manifestYaml({ stateDir: './state', nodes: [{ hostname: 'rpi-a', serial: '1a2b3c01' }, { hostname: 'rpi-b', serial: '1a2b3c02' }] }),
+      );
+      await waitFor(() => d.nodes().length === 2, 10_000);
+      expect(d.metrics.reloads.ok).toBe(1);
+    } finally {
+      await d.close({ deadlineMs: 500 });
+    }
+  });
+});
+
 describe('brambled (in-process) against tftp-hpa', () => {
   let dir: string;
   let daemon: Daemon;

@@ -52,6 +52,7 @@ export interface ProvisionOptions {
 }
 
 export interface NodeLayout extends ExportNode {
+  /** The node spec without its plain `password` (layouts are stored as JSON by the CLI). */
   node: NodeSpec;
   image: string;
   release: ReleaseInfo;
@@ -66,6 +67,12 @@ export interface NodeLayout extends ExportNode {
   cmdline: string;
   /** What changed on this run (empty on an idempotent re-run). */
   changes: string[];
+}
+
+/** A NodeSpec safe to store: the plain password is dropped (its hash lives in the node root). */
+function withoutSecrets(node: NodeSpec): NodeSpec {
+  const { password: _password, ...rest } = node;
+  return rest;
 }
 
 /**
@@ -94,6 +101,13 @@ export async function provisionNode(o: ProvisionOptions): Promise<NodeLayout> {
   const rootPath = join(nfsRoot, node.hostname);
   const sig = o.signal ? { signal: o.signal } : {};
   const lg = log ? { logger: log } : {};
+  const userMode = o.userMode ?? 'bake';
+  if (userMode === 'userconf' && node.sshKeys?.length && !release.usesCloudInit) {
+    throw new BootTreeError(
+      'INVALID_INPUT',
+      `node '${node.hostname}': sshKeys need userMode 'bake' on ${release.codename} (the userconf.txt user only exists after first boot)`,
+    );
+  }
 
   // TFTP side
   const shared = await installImageBoot(tftpRoot, o.image, {
@@ -144,15 +158,8 @@ export async function provisionNode(o: ProvisionOptions): Promise<NodeLayout> {
     passwordHash =
       stored && (await verifyPassword(node.password, stored)) ? stored : await hashPassword(node.password);
   }
-  const userMode = o.userMode ?? 'bake';
   if (node.user) {
     if (userMode === 'userconf') {
-      if (node.sshKeys?.length && !release.usesCloudInit) {
-        throw new BootTreeError(
-          'INVALID_INPUT',
-          `node '${node.hostname}': sshKeys need userMode 'bake' (the userconf.txt user only exists after first boot)`,
-        );
-      }
       if (passwordHash && (await writeUserconf(tftpDir, node.user, passwordHash))) {
         changes.push(`tftp:${dirName}/userconf.txt`);
       }
@@ -175,7 +182,7 @@ export async function provisionNode(o: ProvisionOptions): Promise<NodeLayout> {
   }
   log?.info({ changes: changes.length, tftpDir, rootPath, nfsVersion }, 'node provisioned');
   return {
-    node,
+    node: withoutSecrets(node),
     hostname: node.hostname,
     address: node.address,
     image: o.image.name,
@@ -215,7 +222,7 @@ export async function resolveNodeLayout(o: {
   const dirName = tftpDirName(node);
   const tftpDir = join(tftpRoot, dirName);
   return {
-    node,
+    node: withoutSecrets(node),
     hostname: node.hostname,
     address: node.address,
     image: o.image.name,

@@ -14,7 +14,13 @@ import { join } from 'node:path';
 import { isRoot, requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkNodes, formatProblem, type NodeLayout, provisionNode } from '../src/index.js';
+import {
+  checkNodes,
+  formatProblem,
+  type NodeLayout,
+  provisionNode,
+  resolveNodeLayout,
+} from '../src/index.js';
 import { makeImage } from './helpers/synthetic-image.js';
 
 let work: string;
@@ -264,6 +270,7 @@ describe('idempotence and checks', () => {
       nfsServer: '127.0.0.1',
     });
     expect(again.changes).toEqual([]);
+    expect(JSON.stringify(again)).not.toContain('correct horse');
     expect(await read(join(nfsRoot, 'node1/etc/ssh/ssh_host_ed25519_key'))).toBe(before);
     expect((await read(join(nfsRoot, 'node1/etc/passwd'))).match(/^alice:/gm)).toHaveLength(1);
     expect((await read(join(nfsRoot, 'node1/etc/fstab'))).match(/bramble/g)).toHaveLength(1);
@@ -275,7 +282,17 @@ describe('idempotence and checks', () => {
     });
     expect(problems.map(formatProblem)).toEqual([
       'warning node2: the node directory is named by MAC (dc-a6-32-01-36-c2); the Pi only asks for it with TFTP_PREFIX=2 — fix: set TFTP_PREFIX=2 in the bootloader EEPROM config (rpi-eeprom-config --edit), or use the serial',
+      'warning node2: no user configured: bookworm images have no usable default login (the first user is locked until userconf.txt or the first-boot wizard sets one) — fix: set user and password/passwordHash (and sshKeys) in the node spec',
     ]);
+    // the same layout can be rebuilt from the manifest without provisioning
+    const again = await resolveNodeLayout({
+      node: layouts[0]!.node,
+      image: bookworm,
+      tftpRoot,
+      nfsRoot,
+      nfsServer: '127.0.0.1',
+    });
+    expect({ ...again, changes: layouts[0]!.changes }).toEqual(layouts[0]);
   });
 
   it('checkNodes finds a missing kernel, SD lines, wrong NFS version, unexported root and duplicates', async () => {
@@ -346,5 +363,21 @@ describe('other modes and bad input', () => {
         node: { hostname: 'ok', serial: '12345678', image: 'bookworm-lite' },
       }),
     ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(
+      provisionNode({
+        ...base,
+        userMode: 'userconf',
+        node: {
+          hostname: 'uc',
+          serial: '87654321',
+          image: 'bookworm-lite',
+          user: 'carol',
+          sshKeys: [userKey],
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    // rejected before anything was written
+    await expect(lstat(join(tftpRoot, '87654321'))).rejects.toThrow();
+    await expect(lstat(join(nfsRoot, 'uc'))).rejects.toThrow();
   });
 });

@@ -12,7 +12,7 @@
 import { chmod, chown, link, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { dumpTree, normaliseLinks, type DumpEntry } from '../test/ext4-tree.js';
+import { type DumpEntry, dumpTree, normaliseLinks } from '../test/ext4-tree.js';
 
 const HERE = import.meta.dirname;
 const WORK = process.env.BENCH_WORK ?? '/tmp/bramble-bench';
@@ -55,7 +55,14 @@ async function genTree(root: string): Promise<TreeStats> {
   const r = rng(7);
   const s: TreeStats = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
   const dirs: string[] = [];
-  for (const top of ['usr/share/doc', 'usr/lib/aarch64-linux-gnu', 'usr/share/locale', 'etc', 'usr/bin', 'var/lib/dpkg/info']) {
+  for (const top of [
+    'usr/share/doc',
+    'usr/lib/aarch64-linux-gnu',
+    'usr/share/locale',
+    'etc',
+    'usr/bin',
+    'var/lib/dpkg/info',
+  ]) {
     for (let i = 0; i < 160; i++) {
       const d = join(root, top, `pkg-${i.toString().padStart(4, '0')}`);
       await mkdir(d, { recursive: true });
@@ -87,7 +94,10 @@ async function genTree(root: string): Promise<TreeStats> {
   }
   for (let i = 0; i < 2000; i++) {
     const d = dirs[r() % dirs.length] as string;
-    const target = i % 3 === 0 ? `/usr/lib/aarch64-linux-gnu/pkg-${(i % 160).toString().padStart(4, '0')}/a-rather-long-library-name-${i}.so.1.2.3` : `file-${i}.txt`;
+    const target =
+      i % 3 === 0
+        ? `/usr/lib/aarch64-linux-gnu/pkg-${(i % 160).toString().padStart(4, '0')}/a-rather-long-library-name-${i}.so.1.2.3`
+        : `file-${i}.txt`;
     await symlink(target, join(d, `link-${i}`));
     s.symlinks++;
   }
@@ -110,7 +120,8 @@ async function genTree(root: string): Promise<TreeStats> {
   await chown(join(root, 'home/pi'), 1000, 1000);
   await mkdir(join(root, 'var/log/journal'), { recursive: true });
   await execa('setfacl', ['-m', 'g:4:rx', '-d', '-m', 'g:4:rx', join(root, 'var/log/journal')]);
-  for (let i = 0; i < 100 && i < small.length; i++) await execa('setfattr', ['-n', 'user.mime_type', '-v', 'text/plain', small[i] as string]);
+  for (let i = 0; i < 100 && i < small.length; i++)
+    await execa('setfattr', ['-n', 'user.mime_type', '-v', 'text/plain', small[i] as string]);
   return s;
 }
 
@@ -124,7 +135,10 @@ interface Timed {
 async function timed(cmd: string, args: string[], opts: { shell?: boolean } = {}): Promise<Timed> {
   const marker = '@@TIME@@';
   const r = opts.shell
-    ? await execa('/usr/bin/time', ['-f', `${marker}%e %M`, 'sh', '-c', [cmd, ...args].join(' ')], { reject: false, maxBuffer: 1e9 })
+    ? await execa('/usr/bin/time', ['-f', `${marker}%e %M`, 'sh', '-c', [cmd, ...args].join(' ')], {
+        reject: false,
+        maxBuffer: 1e9,
+      })
     : await execa('/usr/bin/time', ['-f', `${marker}%e %M`, cmd, ...args], { reject: false, maxBuffer: 1e9 });
   const line = r.stderr.split('\n').find((l) => l.startsWith(marker)) ?? '';
   const [sec, rss] = line.slice(marker.length).split(' ');
@@ -153,7 +167,8 @@ function withoutAtime(d: Record<string, DumpEntry>): Record<string, Omit<DumpEnt
 function diff(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
   const out: string[] = [];
   for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) out.push(`${k}: ${JSON.stringify(a[k])} vs ${JSON.stringify(b[k])}`);
+    if (JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+      out.push(`${k}: ${JSON.stringify(a[k])} vs ${JSON.stringify(b[k])}`);
     if (out.length >= 10) break;
   }
   return out;
@@ -165,8 +180,13 @@ async function main(): Promise<void> {
   await rm(OUT, { recursive: true, force: true });
   await mkdir(WORK, { recursive: true });
   await mkdir(OUT, { recursive: true });
-  const child = ['--import', 'tsx', join(HERE, 'extract-child.ts')];
-  const results: Record<string, unknown> = { date: new Date().toISOString(), host: { cpus: (await import('node:os')).cpus().length, node: process.version } };
+  // Measure the built package (dist), as users run it: build it first.
+  await execa('npx', ['tsup'], { cwd: join(HERE, '..') });
+  const child = [join(HERE, 'extract-child.mjs')];
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    host: { cpus: (await import('node:os')).cpus().length, node: process.version },
+  };
   try {
     const tree = join(OUT, 'tree');
     let t = performance.now();
@@ -177,13 +197,38 @@ async function main(): Promise<void> {
     const fsImg = join(WORK, 'root.ext4');
     const fsBytes = Math.ceil((stats.bytes * 1.2 + 200 * MiB) / (8 * MiB)) * 8 * MiB;
     t = performance.now();
-    await execa('mkfs.ext4', ['-q', '-F', '-O', '^64bit,^huge_file', '-L', 'rootfs', '-d', tree, fsImg, `${fsBytes / 1024}k`]);
+    await execa('mkfs.ext4', [
+      '-q',
+      '-F',
+      '-O',
+      '^64bit,^huge_file',
+      '-L',
+      'rootfs',
+      '-d',
+      tree,
+      fsImg,
+      `${fsBytes / 1024}k`,
+    ]);
     await rm(tree, { recursive: true, force: true });
     const disk = join(WORK, 'disk.img');
     await execa('truncate', ['-s', String(fsBytes + 2 * MiB), disk]);
-    await execa('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', disk], { input: 'label: dos\nlabel-id: 0x12345678\nstart=2048, type=83\n' });
-    await execa('dd', [`if=${fsImg}`, `of=${disk}`, 'bs=4M', 'seek=1M', 'oflag=seek_bytes', 'conv=notrunc,sparse', 'status=none']);
-    results.image = { bytes: fsBytes, features: '-O ^64bit,^huge_file (+ Debian 12 mke2fs.conf ext4 defaults)', builtSeconds: (performance.now() - t) / 1000 };
+    await execa('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', disk], {
+      input: 'label: dos\nlabel-id: 0x12345678\nstart=2048, type=83\n',
+    });
+    await execa('dd', [
+      `if=${fsImg}`,
+      `of=${disk}`,
+      'bs=4M',
+      'seek=1M',
+      'oflag=seek_bytes',
+      'conv=notrunc,sparse',
+      'status=none',
+    ]);
+    results.image = {
+      bytes: fsBytes,
+      features: '-O ^64bit,^huge_file (+ Debian 12 mke2fs.conf ext4 defaults)',
+      builtSeconds: (performance.now() - t) / 1000,
+    };
     console.log('image', results.image);
 
     // Warm the page cache for everyone alike.
@@ -192,14 +237,24 @@ async function main(): Promise<void> {
     const bramble = join(OUT, 'bramble');
     const b = await timed('node', [...child, disk, '1', bramble, 'dir']);
     const bj = JSON.parse(b.stdout.trim().split('\n').pop() as string);
-    results.bramble = { ...b, stdout: undefined, ...rate(stats, b.seconds), phases: { openMs: bj.openMs, scanMs: bj.scanMs, writeMs: bj.writeMs }, result: bj.result };
+    results.bramble = {
+      ...b,
+      stdout: undefined,
+      ...rate(stats, b.seconds),
+      phases: { openMs: bj.openMs, scanMs: bj.scanMs, writeMs: bj.writeMs },
+      result: bj.result,
+    };
     console.log('bramble', b.seconds);
 
     const mnt = join(WORK, 'mnt');
     const rsyncOut = join(OUT, 'rsync');
     await mkdir(mnt);
     await mkdir(rsyncOut);
-    const rs = await timed(`mount -o loop,ro,offset=${MiB} ${disk} ${mnt} && rsync -aHAX ${mnt}/ ${rsyncOut}/; s=$?; umount -d ${mnt}; exit $s`, [], { shell: true });
+    const rs = await timed(
+      `mount -o loop,ro,offset=${MiB} ${disk} ${mnt} && rsync -aHAX ${mnt}/ ${rsyncOut}/; s=$?; umount -d ${mnt}; exit $s`,
+      [],
+      { shell: true },
+    );
     results.mountRsync = { ...rs, stdout: undefined, ...rate(stats, rs.seconds) };
     console.log('mount+rsync', rs.seconds);
 
@@ -207,7 +262,13 @@ async function main(): Promise<void> {
     const mine = withoutAtime(normaliseLinks(await dumpTree(bramble)));
     const theirs = withoutAtime(normaliseLinks(await dumpTree(rsyncOut)));
     const d = diff(mine, theirs);
-    results.identicalToRsync = { identical: d.length === 0, entries: Object.keys(mine).length, differences: d, note: 'atime excluded: rsync -a does not preserve it', compareSeconds: (performance.now() - t) / 1000 };
+    results.identicalToRsync = {
+      identical: d.length === 0,
+      entries: Object.keys(mine).length,
+      differences: d,
+      note: 'atime excluded: rsync -a does not preserve it',
+      compareSeconds: (performance.now() - t) / 1000,
+    };
     console.log('identical', results.identicalToRsync);
     await rm(rsyncOut, { recursive: true, force: true });
     await rm(bramble, { recursive: true, force: true });
@@ -221,26 +282,47 @@ async function main(): Promise<void> {
 
     const sz = join(OUT, '7z');
     const z = await timed('7z', ['x', '-y', `-o${sz}`, fsImg]);
-    results.sevenZip = { ...z, stdout: undefined, ...rate(stats, z.seconds), version: (await execa('7z', ['i'], { reject: false })).stdout.split('\n').find((l) => l.includes('7-Zip')) };
+    results.sevenZip = {
+      ...z,
+      stdout: undefined,
+      ...rate(stats, z.seconds),
+      version: (await execa('7z', ['i'], { reject: false })).stdout
+        .split('\n')
+        .find((l) => l.includes('7-Zip')),
+    };
     console.log('7z', z.seconds);
     await rm(sz, { recursive: true, force: true });
 
     const tarOut = join(OUT, 'root.tar');
     const bt = await timed('node', [...child, disk, '1', tarOut, 'tar']);
     const btj = JSON.parse(bt.stdout.trim().split('\n').pop() as string);
-    results.brambleTar = { ...bt, stdout: undefined, ...rate(stats, bt.seconds), tarBytes: (await stat(tarOut)).size, phases: { scanMs: btj.scanMs, writeMs: btj.writeMs } };
+    results.brambleTar = {
+      ...bt,
+      stdout: undefined,
+      ...rate(stats, bt.seconds),
+      tarBytes: (await stat(tarOut)).size,
+      phases: { scanMs: btj.scanMs, writeMs: btj.writeMs },
+    };
     console.log('bramble tar', bt.seconds);
     await rm(tarOut, { force: true });
 
     const xzPath = `${disk}.xz`;
     t = performance.now();
     await execa('xz', ['-T0', '-1', '-k', '-f', disk]);
-    results.xzCompress = { seconds: (performance.now() - t) / 1000, bytes: (await stat(xzPath)).size, level: '-1 -T0 (multi-block)' };
+    results.xzCompress = {
+      seconds: (performance.now() - t) / 1000,
+      bytes: (await stat(xzPath)).size,
+      level: '-1 -T0 (multi-block)',
+    };
     const xzOnly = await timed(`xz -T0 -dc ${xzPath} > /dev/null`, [], { shell: true });
     results.xzDecompressOnly = { ...xzOnly, stdout: undefined };
     const bx = await timed('node', [...child, xzPath, '1', join(OUT, 'bramble-xz'), 'dir']);
     const bxj = JSON.parse(bx.stdout.trim().split('\n').pop() as string);
-    results.brambleFromXz = { ...bx, stdout: undefined, phases: { decompressMs: bxj.openMs, scanMs: bxj.scanMs, writeMs: bxj.writeMs } };
+    results.brambleFromXz = {
+      ...bx,
+      stdout: undefined,
+      phases: { decompressMs: bxj.openMs, scanMs: bxj.scanMs, writeMs: bxj.writeMs },
+    };
     console.log('xz', xzOnly.seconds, 'bramble from xz', bx.seconds);
     await rm(join(OUT, 'bramble-xz'), { recursive: true, force: true });
 

@@ -84,7 +84,8 @@ async function loadOpenExt4(): Promise<OpenExt4> {
  */
 export async function openImage(path: string, options: OpenImageOptions = {}): Promise<DiskImage> {
   const parsed = OpenImageOptionsSchema.safeParse(options);
-  if (!parsed.success) throw new ImageError('IO', `invalid openImage options: ${parsed.error.message}`);
+  if (!parsed.success)
+    throw new ImageError('INVALID_OPTIONS', `invalid openImage options: ${parsed.error.message}`);
   const opts = options;
   if (opts.signal?.aborted) throw new ImageError('ABORTED', `opening ${path} was aborted`);
   const { format } = await detectFileFormat(path);
@@ -116,20 +117,10 @@ export async function openImage(path: string, options: OpenImageOptions = {}): P
       if (probe.uuid !== undefined) p.fsUuid = probe.uuid;
       if (p.label === undefined && probe.label !== undefined) p.label = probe.label;
     }
-    // FAT labels from the BPB can be stale; the root-directory volume label wins (as blkid).
-    for (const p of table.partitions) {
-      if (p.fsType?.startsWith('fat')) {
-        try {
-          const fs = await openFat(new SliceSource(source, p.start, p.size));
-          if (fs.label !== undefined) {
-            if (p.label === p.fsLabel) p.label = fs.label;
-            p.fsLabel = fs.label;
-          }
-        } catch {
-          /* reported when the partition is opened */
-        }
-      }
-    }
+    opts.logger?.debug(
+      { path, format, table: table.table, diskId: table.diskId, partitions: table.partitions },
+      'image opened',
+    );
     return new OpenedImage(
       path,
       format,

@@ -20,7 +20,8 @@ export type ImageErrorCode =
   | 'NEEDS_ROOT'
   | 'DECOMPRESS_FAILED'
   | 'ABORTED'
-  | 'IO';
+  | 'IO'
+  | 'INVALID_OPTIONS';
 
 export class ImageError extends Error {
   readonly code: ImageErrorCode;

@@ -1,5 +1,4 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
@@ -9,6 +8,8 @@ import { ImageError } from '../src/errors.js';
 import { crc32c } from '../src/ext4/crc32c.js';
 import { openExt4 } from '../src/ext4/index.js';
 import { extract } from '../src/extract/index.js';
+import { checkedRelativePath } from '../src/extract/safe-path.js';
+import { scratchDir } from './ext4-tree.js';
 
 const BS = 4096;
 const SB = 1024;
@@ -64,7 +65,7 @@ describe('corrupt ext4 images give typed errors quickly', () => {
   beforeAll(async () => {
     const mkfs = requireTool('mkfs.ext4');
     requireTool('debugfs');
-    work = await mkdtemp(join(tmpdir(), 'bramble-corrupt-'));
+    work = await mkdtemp(join(scratchDir(), 'bramble-corrupt-'));
     const tree = join(work, 'tree');
     await mkdir(join(tree, 'sub'), { recursive: true });
     await writeFile(join(tree, 'hello'), 'hello\n');
@@ -174,6 +175,18 @@ describe('corrupt ext4 images give typed errors quickly', () => {
     const err = await walkAll(b).catch((e: unknown) => e);
     expect((err as ImageError).code).toBe('CORRUPT_FILESYSTEM');
     expect((err as Error).message).toMatch(/beyond/);
+  });
+
+  it("a name holding '/' (path traversal) → CORRUPT_FILESYSTEM, and extraction refuses unsafe paths", async () => {
+    const b = Buffer.from(plainImg);
+    const blk = await firstBlock(plainPath, '/sub');
+    // third entry of /sub's first block is 'data': name starts at +8 of the entry at byte 24
+    expect(b.subarray(blk * BS + 32, blk * BS + 36).toString()).toBe('data');
+    b.write('d/ta', blk * BS + 32, 'latin1');
+    expect(await code(walkAll(b))).toBe('CORRUPT_FILESYSTEM');
+    expect(() => checkedRelativePath('/a/../../etc')).toThrow(ImageError);
+    expect(() => checkedRelativePath('/a//b')).toThrow(ImageError);
+    expect(checkedRelativePath('/usr/bin/sudo')).toBe('usr/bin/sudo');
   });
 
   it('record length running off the block → CORRUPT_FILESYSTEM', async () => {

@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isRoot } from '@bramble/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import {
   FEATURE_SETS,
   type FeatureSet,
   normaliseLinks,
+  scratchDir,
   withMount,
 } from './ext4-tree.js';
 
@@ -22,7 +22,7 @@ describe.runIf(isRoot())('ext4 reader against the kernel (loop mount oracle)', (
   let work: string;
   let tree: string;
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'bramble-ext4-tree-'));
+    work = await mkdtemp(join(scratchDir(), 'bramble-ext4-tree-'));
     tree = join(work, 'tree');
     await buildTree(tree);
   });

@@ -4,11 +4,25 @@
  * nanosecond and post-2038 timestamps, then htree-indexed with `e2fsck -fD`. The oracle is the
  * kernel: `mount -o loop,ro` and a Python dump of every entry's metadata.
  */
+import { accessSync, constants } from 'node:fs';
 import { link, mkdir, mkdtemp, open, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
+
+/**
+ * Where test trees, images and extractions go: tmpfs (/dev/shm) when available, which supports
+ * every xattr namespace, ACLs and device nodes, and spares the shared disk; else the OS temp dir.
+ */
+export function scratchDir(): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+}
 
 export const FEATURE_SETS = {
   debian: ['-t', 'ext4'],
@@ -127,7 +141,7 @@ export async function buildImage(tree: string, features: FeatureSet, sizeMb = 96
   const mkfs = requireTool('mkfs.ext4');
   const e2fsck = requireTool('e2fsck');
   requireTool('mount');
-  const dir = await mkdtemp(join(tmpdir(), `bramble-ext4-${features}-`));
+  const dir = await mkdtemp(join(scratchDir(), `bramble-ext4-${features}-`));
   const path = join(dir, 'fs.img');
   await execa(mkfs, ['-q', '-F', ...FEATURE_SETS[features], '-L', 'rootfs', '-d', tree, path, `${sizeMb}M`], {
     env: { MKE2FS_CONFIG: '/etc/mke2fs.conf' },
@@ -140,7 +154,7 @@ export async function buildImage(tree: string, features: FeatureSet, sizeMb = 96
 
 /** Loop-mount an image (read-only unless ro=false), run fn, always unmount and detach. */
 export async function withMount<T>(img: string, fn: (mnt: string) => Promise<T>, ro = true): Promise<T> {
-  const mnt = await mkdtemp(join(tmpdir(), 'bramble-mnt-'));
+  const mnt = await mkdtemp(join(scratchDir(), 'bramble-mnt-'));
   await execa('mount', ['-o', ro ? 'loop,ro,noatime' : 'loop', img, mnt]);
   try {
     return await fn(mnt);

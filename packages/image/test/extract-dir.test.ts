@@ -1,5 +1,4 @@
 import { lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isRoot } from '@bramble/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -15,6 +14,7 @@ import {
   FEATURE_SETS,
   type FeatureSet,
   normaliseLinks,
+  scratchDir,
   withMount,
 } from './ext4-tree.js';
 
@@ -22,7 +22,7 @@ describe.runIf(isRoot())('extract to a directory (loop mount oracle)', () => {
   let work: string;
   let tree: string;
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'bramble-extract-'));
+    work = await mkdtemp(join(scratchDir(), 'bramble-extract-'));
     tree = join(work, 'tree');
     await buildTree(tree);
   });

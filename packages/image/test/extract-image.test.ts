@@ -1,11 +1,22 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, lstat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { isRoot, requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extract } from '../src/extract/index.js';
-import { buildDisk, buildExt4, buildFat, compress, makeTempDir, mcopyOut, PI_BOOT_FILES, pseudoRandom, removeDir, writeTree } from './helpers/images.js';
+import {
+  buildDisk,
+  buildExt4,
+  buildFat,
+  compress,
+  makeTempDir,
+  mcopyOut,
+  PI_BOOT_FILES,
+  pseudoRandom,
+  removeDir,
+  writeTree,
+} from './helpers/images.js';
 
 async function contents(root: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -14,7 +25,10 @@ async function contents(root: string): Promise<Record<string, string>> {
       const p = join(dir, name);
       const st = await lstat(p);
       if (st.isDirectory()) await visit(p);
-      else out[relative(root, p)] = createHash('sha256').update(await readFile(p)).digest('hex');
+      else
+        out[relative(root, p)] = createHash('sha256')
+          .update(await readFile(p))
+          .digest('hex');
     }
   };
   await visit(root);
@@ -29,15 +43,33 @@ describe('extract from whole disk images (openImage: MBR, FAT boot, ext4 root, .
   beforeAll(async () => {
     requireTool('tar');
     dir = await makeTempDir('extract-disk');
-    bootTree = await writeTree(join(dir, 'boot-tree'), { ...PI_BOOT_FILES, 'config.txt': 'arm_64bit=1\n', 'overlays/README': 'overlays\n' });
+    bootTree = await writeTree(join(dir, 'boot-tree'), {
+      ...PI_BOOT_FILES,
+      'config.txt': 'arm_64bit=1\n',
+      'overlays/README': 'overlays\n',
+    });
     rootTree = await writeTree(join(dir, 'root-tree'), {
       'etc/os-release': 'ID=debian\nVERSION_CODENAME=bookworm\n',
       'usr/bin/tool': pseudoRandom(200_000, 9),
       'var/empty/': '',
     });
-    const boot = await buildFat(join(dir, 'boot.fat'), { fatBits: 32, sizeMiB: 40, label: 'bootfs', fromDir: bootTree });
+    const boot = await buildFat(join(dir, 'boot.fat'), {
+      fatBits: 32,
+      sizeMiB: 40,
+      label: 'bootfs',
+      fromDir: bootTree,
+    });
     const root = await buildExt4(join(dir, 'root.ext4'), { sizeMiB: 32, label: 'rootfs', fromDir: rootTree });
-    disk = (await buildDisk(join(dir, 'disk.img'), { table: 'mbr', diskId: '12345678', partitions: [{ image: boot, type: 'c' }, { image: root, type: '83' }] })).path;
+    disk = (
+      await buildDisk(join(dir, 'disk.img'), {
+        table: 'mbr',
+        diskId: '12345678',
+        partitions: [
+          { image: boot, type: 'c' },
+          { image: root, type: '83' },
+        ],
+      })
+    ).path;
   });
   afterAll(async () => {
     await removeDir(dir);

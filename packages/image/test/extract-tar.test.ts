@@ -1,5 +1,4 @@
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isRoot, requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
@@ -16,6 +15,7 @@ import {
   dumpTree,
   type FeatureSet,
   normaliseLinks,
+  scratchDir,
   withMount,
 } from './ext4-tree.js';
 
@@ -50,7 +50,7 @@ describe.runIf(isRoot())('extract to a pax archive, applied by GNU tar (loop mou
   let tree: string;
   beforeAll(async () => {
     requireTool('tar');
-    work = await mkdtemp(join(tmpdir(), 'bramble-tar-'));
+    work = await mkdtemp(join(scratchDir(), 'bramble-tar-'));
     tree = join(work, 'tree');
     await buildTree(tree);
   });

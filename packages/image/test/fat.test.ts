@@ -95,12 +95,14 @@ describe.each([
   { bits: 12 as const, sizeMiB: 4, spc: 2 },
   { bits: 16 as const, sizeMiB: 20, spc: 1 },
   { bits: 32 as const, sizeMiB: 34, spc: 1 },
-])('FAT$bits against mtools', ({ bits, sizeMiB, spc }) => {
+  { bits: 16 as const, sizeMiB: 24, spc: 1, sectorSize: 4096 },
+])('FAT$bits against mtools (sector size $sectorSize)', ({ bits, sizeMiB, spc, sectorSize }) => {
   let img: string;
   let fs: FatFileSystem;
   let src: FileBlockSource;
   beforeAll(async () => {
-    img = await buildFat(join(dir, `fat${bits}.img`), {
+    img = await buildFat(join(dir, `fat${bits}-${sectorSize ?? 512}.img`), {
+      ...(sectorSize ? { sectorSize } : {}),
       fatBits: bits,
       sizeMiB,
       label: 'BRAMBLE',
@@ -134,8 +136,18 @@ describe.each([
     expect(ours).toContain('/ünïcødé-名前.txt');
   });
 
+  it('config.txt is stored as CONFIG  TXT with case bits and no long name, and read back lowercase', async () => {
+    const n = await fs.lookup('/config.txt');
+    const raw = await readFile(img);
+    const entry = raw.subarray(n.ino * 32, n.ino * 32 + 32);
+    expect(entry.subarray(0, 11).toString('latin1')).toBe('CONFIG  TXT');
+    expect(entry[0x0c]).toBe(0x18);
+    expect(raw[n.ino * 32 - 32 + 0x0b]).not.toBe(0x0f);
+    expect((await fs.readdir(fs.root)).map((e) => e.name)).toContain('config.txt');
+  });
+
   it('reads the same sizes, contents and mtimes as mcopy -s -m', async () => {
-    const out = join(dir, `out${bits}`);
+    const out = join(dir, `out${bits}-${sectorSize ?? 512}`);
     await (await import('node:fs/promises')).mkdir(out);
     await mcopyOut(img, 0, out);
     const oracle = await hostTree(out);
@@ -315,6 +327,41 @@ describe('corrupt FAT volumes give typed errors quickly', () => {
     await expect(fs.read(await fs.lookup('/big.bin'), 0, 10_000)).rejects.toMatchObject({
       code: 'CORRUPT_FILESYSTEM',
     });
+  });
+
+  it('a long name whose checksum does not match its 8.3 entry falls back to the short name', async () => {
+    const img = await buildFat(join(dir, 'lfn.img'), { fatBits: 16, sizeMiB: 20 });
+    const t = await writeTree(join(dir, 'lfn-tree'), { 'A Long Name.txt': 'x' });
+    await mcopyInto(img, 0, t);
+    const b = await readFile(img);
+    const fs = (await openFat(new BufferSource(b))) as FatFileSystem;
+    const n = await fs.lookup('/A Long Name.txt');
+    expect((await fs.readdir(await fs.lookup('/'))).map((e) => e.name)).toEqual(['A Long Name.txt']);
+    // The LFN entries sit right before the short entry; corrupt the checksum byte of the one just before.
+    const lfnOff = n.ino * 32 - 32;
+    expect(b[lfnOff + 0x0b]).toBe(0x0f);
+    b[lfnOff + 13] = ((b[lfnOff + 13] as number) + 1) & 0xff;
+    const names = (await (await openFat(new BufferSource(b))).readdir(await fs.lookup('/'))).map(
+      (e) => e.name,
+    );
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(/^ALONGN~\d\.TXT$/);
+  });
+
+  it('uses the active FAT when FAT32 mirroring is off', async () => {
+    const b = copy();
+    const fatBytes = bpb.fatSectors * bpb.bytesPerSector;
+    b.fill(0, bpb.fatOffset, bpb.fatOffset + fatBytes); // FAT 0 wiped: reading through it must fail
+    await expect(
+      (async () => {
+        const fs = await openFat(new BufferSource(b));
+        await fs.read(await fs.lookup('/big.bin'), 0, 10_000);
+      })(),
+    ).rejects.toMatchObject({ name: 'ImageError' });
+    b.writeUInt16LE(0x81, 0x28); // mirroring off, FAT 1 active
+    const fs = await openFat(new BufferSource(b));
+    const n = await fs.lookup('/big.bin');
+    expect(sha256(await fs.read(n, 0, n.stat.size))).toBe(sha256(pseudoRandom(10_000, 9)));
   });
 
   it('root directory cluster out of range', async () => {

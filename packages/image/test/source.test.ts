@@ -8,6 +8,7 @@ import { openImage } from '../src/disk-image.js';
 import type { FileSystem } from '../src/filesystem.js';
 import { detectFormat } from '../src/source/detect.js';
 import { SparseWriter } from '../src/source/sparse-writer.js';
+import { xzUncompressedSize } from '../src/source/xz-index.js';
 import {
   buildDisk,
   buildFat,
@@ -69,6 +70,19 @@ async function digest(fs: FileSystem): Promise<string[]> {
   return out;
 }
 
+describe('xz index', () => {
+  it('sums the uncompressed sizes of every block of every concatenated stream', async () => {
+    const one = await packed('xz', 'index-one.xz');
+    const two = join(dir, 'index-two.xz');
+    const b = await readFile(one);
+    await writeFile(two, Buffer.concat([b, Buffer.alloc(8), b]));
+    const size = (await stat(raw)).size;
+    expect(await xzUncompressedSize(one)).toBe(size);
+    expect(await xzUncompressedSize(two)).toBe(2 * size);
+    expect(await xzUncompressedSize(raw)).toBeUndefined();
+  });
+});
+
 describe('format detection', () => {
   it('detects from magic bytes, not names', () => {
     expect(detectFormat(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 4]))).toBe('xz');
@@ -115,10 +129,14 @@ describe('compressed images read exactly like the raw one', () => {
     const tmpDir = join(dir, `tmp-${format}-${xzDecoder ?? ''}`);
     await mkdir(tmpDir);
     const progress: number[] = [];
+    const totals = new Set<number | undefined>();
     const img = await openImage(file, {
       tmpDir,
       ...(xzDecoder ? { xzDecoder } : {}),
-      onProgress: (p) => progress.push(p.bytes),
+      onProgress: (p) => {
+        progress.push(p.bytes);
+        totals.add(p.total);
+      },
     });
     try {
       expect(img.format).toBe(format);
@@ -127,6 +145,8 @@ describe('compressed images read exactly like the raw one', () => {
       expect(await digest(await img.openFileSystem(1))).toEqual(expected);
       expect(progress.length).toBeGreaterThan(1);
       expect(progress.at(-1)).toBe(img.source.size);
+      // xz (from its index) and zip (central directory) know the total from the start; gzip does not.
+      if (format !== 'gz') expect([...totals]).toEqual([img.source.size]);
       // The temporary copy is sparse: far less allocated than its length.
       const tmp = await stat((img.source as FileBlockSource).path);
       expect(tmp.blocks * 512).toBeLessThan(tmp.size / 2);
@@ -157,6 +177,22 @@ describe('failures are typed and leave no temporary files', () => {
     pre.abort();
     await expect(openImage(file, { tmpDir, signal: pre.signal })).rejects.toMatchObject({ code: 'ABORTED' });
   });
+
+  it.each(['program', 'wasm'] as const)(
+    'aborts .xz decompression (%s decoder) and removes the partial file',
+    async (xzDecoder) => {
+      const file = await packed('xz', `abort-${xzDecoder}.xz`);
+      const ac = new AbortController();
+      const err = await openImage(file, {
+        tmpDir,
+        xzDecoder,
+        signal: ac.signal,
+        onProgress: () => ac.abort(),
+      }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'ImageError', code: 'ABORTED' });
+      expect(await readdir(tmpDir)).toEqual([]);
+    },
+  );
 
   it.each(['program', 'wasm'] as const)('truncated .xz (%s decoder)', async (xzDecoder) => {
     const file = await packed('xz', `trunc-${xzDecoder}.xz`);
@@ -190,6 +226,13 @@ describe('failures are typed and leave no temporary files', () => {
     await writeFile(broken, Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), pseudoRandom(5000, 8)]));
     await expect(openImage(broken, { tmpDir })).rejects.toMatchObject({ code: 'DECOMPRESS_FAILED' });
     expect(await readdir(tmpDir)).toEqual([]);
+  });
+
+  it('invalid options', async () => {
+    await expect(openImage(raw, { xzDecoder: 'fastest' as never })).rejects.toMatchObject({
+      code: 'INVALID_OPTIONS',
+    });
+    await expect(openImage(raw, { tmpDir: '' })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
   });
 
   it('missing, empty and non-image files', async () => {

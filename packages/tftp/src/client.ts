@@ -2,19 +2,26 @@
  * The TFTP client: `get` (stream), `fetchFile` (buffer), `probeSize` (firmware-style tsize probe) and `put`.
  * A request with no blksize/windowsize/tsize/timeout/extraOptions is a plain RFC 1350 request with no options.
  */
-import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ErrorCode, TftpAbortError, TftpConfigError, TftpError, TftpRemoteError, TftpTimeoutError } from './errors.js';
-import { fromNetascii, toNetascii } from './netascii.js';
-import { type Negotiated, acceptOack } from './options.js';
-import { Opcode, decode, encode, errorPacket, peekOpcode } from './packet.js';
+import {
+  ErrorCode,
+  TftpAbortError,
+  TftpConfigError,
+  TftpError,
+  TftpRemoteError,
+  TftpTimeoutError,
+} from './errors.js';
+import { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
+import { acceptOack, type Negotiated } from './options.js';
+import { decode, encode, errorPacket, Opcode, peekOpcode } from './packet.js';
 import { Receiver, type Sink } from './receiver.js';
 import { type MachineIo, Sender } from './sender.js';
-import { type ReadSource, bufferSource, streamSource } from './source.js';
+import { bufferSource, type ReadSource, streamSource } from './source.js';
 import type { TransferStats } from './types.js';
 
 export const ClientOptionsSchema = z
@@ -102,10 +109,13 @@ class Exchange {
       this.hostIp = isIP(host) === 4 ? host : (await lookup(host, { family: 4 })).address;
       await new Promise<void>((resolve, reject) => {
         this.socket.once('error', reject);
-        this.socket.bind({ port: 0, ...(this.o.localAddress ? { address: this.o.localAddress } : {}) }, () => {
-          this.socket.off('error', reject);
-          resolve();
-        });
+        this.socket.bind(
+          { port: 0, ...(this.o.localAddress ? { address: this.o.localAddress } : {}) },
+          () => {
+            this.socket.off('error', reject);
+            resolve();
+          },
+        );
       });
     } catch (e) {
       this.fail(new TftpError('SOCKET', `cannot reach ${host}: ${(e as Error).message}`, { cause: e }));
@@ -159,7 +169,11 @@ class Exchange {
     if (rinfo.port !== this.tid) {
       // RFC 1350 §4: another source port is not our transfer: ERROR 5 to it, transfer undisturbed.
       if (op !== Opcode.ERROR)
-        this.socket.send(errorPacket(ErrorCode.UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+        this.socket.send(
+          errorPacket(ErrorCode.UNKNOWN_TID, 'Unknown transfer ID'),
+          rinfo.port,
+          rinfo.address,
+        );
       return;
     }
     this.onPacket(op, msg);
@@ -235,7 +249,13 @@ interface ReadRun {
 }
 
 /** Shared RRQ machinery: negotiates, then feeds DATA into `sink`. */
-function runRead(host: string, file: string, o: Resolved, sink: Sink, onStats: (s: TransferStats) => void): ReadRun {
+function runRead(
+  host: string,
+  file: string,
+  o: Resolved,
+  sink: Sink,
+  onStats: (s: TransferStats) => void,
+): ReadRun {
   const requested = requestedOptions(o, undefined);
   const request = encode({ op: Opcode.RRQ, filename: file, mode: o.mode, options: requested });
   const x = new Exchange(o, file);
@@ -309,7 +329,11 @@ function runRead(host: string, file: string, o: Resolved, sink: Sink, onStats: (
  * Download `file` as a stream. `done` resolves with the transfer statistics when the last block arrived
  * (and rejects with a `TftpError`; the stream then errors too if it has an 'error' listener).
  */
-export function get(host: string, file: string, opts?: ClientOptions): Readable & { done: Promise<TransferStats> } {
+export function get(
+  host: string,
+  file: string,
+  opts?: ClientOptions,
+): Readable & { done: Promise<TransferStats> } {
   const o = parseOptions(opts);
   let run: ReadRun | undefined;
   const decoder = o.mode === 'netascii' ? { parts: [] as Buffer[] } : undefined;
@@ -362,6 +386,31 @@ export async function fetchFile(
 }
 
 /**
+ * Download `file`, handing each DATA payload to `onData` as it arrives (no stream, no buffering): the cheapest
+ * way to hash or count a file. Resolves with the transfer statistics.
+ */
+export async function download(
+  host: string,
+  file: string,
+  onData: (chunk: Buffer) => void,
+  opts?: ClientOptions,
+): Promise<TransferStats> {
+  const o = parseOptions(opts);
+  const decoder = o.mode === 'netascii' ? new NetasciiDecoder() : undefined;
+  const sink: Sink = {
+    write: (d) => {
+      onData(decoder ? decoder.write(d) : d);
+      return true;
+    },
+    end: () => {
+      if (decoder) onData(decoder.end());
+    },
+  };
+  const run = runRead(host, file, o, sink, () => {});
+  return (await run.x.promise) as TransferStats;
+}
+
+/**
  * RRQ with tsize=0 (plus blksize etc. if given); on the OACK answer ERROR 8 "Early terminate", as Pi and
  * UEFI firmware do, and return the announced size (undefined if the server sent no tsize / no OACK).
  */
@@ -397,7 +446,12 @@ export async function probeSize(
 }
 
 /** Upload `data` as `file` (WRQ). */
-export async function put(host: string, file: string, data: Buffer | Readable, opts?: ClientOptions): Promise<TransferStats> {
+export async function put(
+  host: string,
+  file: string,
+  data: Buffer | Readable,
+  opts?: ClientOptions,
+): Promise<TransferStats> {
   const o = parseOptions(opts);
   let source: ReadSource;
   if (Buffer.isBuffer(data)) source = bufferSource(o.mode === 'netascii' ? toNetascii(data) : data);

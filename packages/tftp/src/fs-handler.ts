@@ -11,8 +11,8 @@ import { constants } from 'node:fs';
 import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { z } from 'zod';
-import { TftpConfigError, TftpRequestError, accessDenied, notFound } from './errors.js';
-import { type ReadSource, bufferSource } from './source.js';
+import { accessDenied, notFound, TftpConfigError, TftpRequestError } from './errors.js';
+import { bufferSource, type ReadSource } from './source.js';
 import type { ReadHandler, RequestContext } from './types.js';
 
 export const FsHandlerOptionsSchema = z.object({

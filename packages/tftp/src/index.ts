@@ -2,44 +2,66 @@
  * @bramble/tftp — an embeddable TFTP server and client (RFC 1350, 2347, 2348, 2349, 7440).
  * @packageDocumentation
  */
-export { get, fetchFile, probeSize, put, ClientOptionsSchema, type ClientOptions } from './client.js';
 export {
-  TftpError,
-  TftpRemoteError,
-  TftpTimeoutError,
-  TftpPacketError,
-  TftpRequestError,
-  TftpAbortError,
-  TftpConfigError,
+  type ClientOptions,
+  ClientOptionsSchema,
+  download,
+  fetchFile,
+  get,
+  probeSize,
+  put,
+} from './client.js';
+export {
+  accessDenied,
   ErrorCode,
   notFound,
-  accessDenied,
+  TftpAbortError,
+  TftpConfigError,
+  TftpError,
+  TftpPacketError,
+  TftpRemoteError,
+  TftpRequestError,
+  TftpTimeoutError,
 } from './errors.js';
+export { type FsHandlerOptions, FsHandlerOptionsSchema, fsHandler, safeComponents } from './fs-handler.js';
+export { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
+export { acceptOack, type Negotiated, negotiateServer, type RolloverPolicy } from './options.js';
 export {
-  createServer,
-  TftpServer,
-  type ListenOptions,
-  type CloseOptions,
-  type ServerAddress,
-  type TftpServerEvents,
-} from './server.js';
-export { ServerOptionsSchema, type ServerOptions } from './server-options.js';
-export { fsHandler, safeComponents, FsHandlerOptionsSchema, type FsHandlerOptions } from './fs-handler.js';
-export { compileRemap, RemapRuleSchema, type RemapRule, type RemapResult } from './remap.js';
-export { bufferSource, fileSource, streamSource, toReadSource, type ReadSource, type ReadResponse } from './source.js';
-export {
-  encode,
+  type AckPacket,
+  type DataPacket,
   decode,
+  type ErrorPacket,
+  encode,
   encodingLength,
+  type OackPacket,
   Opcode,
   type Packet,
   type RequestPacket,
-  type DataPacket,
-  type AckPacket,
-  type ErrorPacket,
-  type OackPacket,
 } from './packet.js';
-export { negotiateServer, acceptOack, type Negotiated, type RolloverPolicy } from './options.js';
-export { toNetascii, fromNetascii, NetasciiDecoder } from './netascii.js';
-export type { RequestContext, ReadHandler, WriteHandler, RewriteHook, TransferEvent, TransferStats } from './types.js';
+export { compileRemap, type RemapResult, type RemapRule, RemapRuleSchema } from './remap.js';
+export {
+  type CloseOptions,
+  createServer,
+  type ListenOptions,
+  type ServerAddress,
+  TftpServer,
+  type TftpServerEvents,
+} from './server.js';
+export { type ServerOptions, ServerOptionsSchema } from './server-options.js';
+export {
+  bufferSource,
+  fileSource,
+  type ReadResponse,
+  type ReadSource,
+  streamSource,
+  toReadSource,
+} from './source.js';
+export type {
+  ReadHandler,
+  RequestContext,
+  RewriteHook,
+  TransferEvent,
+  TransferStats,
+  WriteHandler,
+} from './types.js';
 export const VERSION = '0.1.0';

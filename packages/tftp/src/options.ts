@@ -104,10 +104,7 @@ export function negotiateServer(
 }
 
 /** Client side: check an OACK against what was requested (RFC 2347 §2) and derive the transfer parameters. */
-export function acceptOack(
-  requested: Record<string, string>,
-  oack: Record<string, string>,
-): Negotiated {
+export function acceptOack(requested: Record<string, string>, oack: Record<string, string>): Negotiated {
   const out: Negotiated = { blksize: DEFAULT_BLKSIZE, windowsize: 1, oack: { ...oack } };
   const fail = (why: string): never => {
     throw new TftpError('OPTION_NEGOTIATION', `server OACK rejected: ${why}`);

@@ -159,7 +159,10 @@ export class Receiver {
   private failSink(e: unknown): void {
     if (this.done) return;
     this.stop();
-    const err = e instanceof TftpError ? e : new TftpError('SINK_ERROR', `storing data failed: ${String(e)}`, { cause: e });
+    const err =
+      e instanceof TftpError
+        ? e
+        : new TftpError('SINK_ERROR', `storing data failed: ${String(e)}`, { cause: e });
     this.o.io.fail(err, { code: ErrorCode.DISK_FULL, message: 'Write error' });
   }
 

@@ -57,7 +57,9 @@ export function compileRemap(
     try {
       re = new RegExp(source, flags);
     } catch (e) {
-      throw new TftpConfigError(`remap rule ${i}: invalid regular expression ${JSON.stringify(source)}`, { cause: e });
+      throw new TftpConfigError(`remap rule ${i}: invalid regular expression ${JSON.stringify(source)}`, {
+        cause: e,
+      });
     }
     if (r.action === 'rewrite' && r.replace === undefined)
       throw new TftpConfigError(`remap rule ${i}: 'rewrite' needs a 'replace' string`);
@@ -72,7 +74,9 @@ export function compileRemap(
       if (!r.re.test(name)) continue;
       if (r.deny) return { file: name, denied: true, rule: i };
       r.re.lastIndex = 0;
-      const rep = r.replace.replaceAll('{ip}', ctx.remoteAddress).replaceAll('{iphex}', ipHex(ctx.remoteAddress));
+      const rep = r.replace
+        .replaceAll('{ip}', ctx.remoteAddress)
+        .replaceAll('{iphex}', ipHex(ctx.remoteAddress));
       name = name.replace(r.re, rep);
       if (r.stop) break;
     }

@@ -4,8 +4,8 @@
  * ACK never triggers a resend (RFC 1123 §4.2.3.1, Sorcerer's Apprentice).
  */
 import { wireBlock } from './block.js';
-import type { RolloverPolicy } from './options.js';
 import { ErrorCode, TftpError, TftpTimeoutError } from './errors.js';
+import type { RolloverPolicy } from './options.js';
 import type { ReadSource } from './source.js';
 
 export interface MachineIo {
@@ -215,7 +215,8 @@ export class Sender {
     this.chunkValid = true;
   }
 
-  private async pump(): Promise<void> {
+  /** Send every block the window allows. Synchronous unless a chunk must be read from the source. */
+  private pump(): void {
     if (this.pumping) {
       this.again = true;
       return;
@@ -224,48 +225,72 @@ export class Sender {
     try {
       do {
         this.again = false;
-        const W = this.slots.length;
-        while (!this.done) {
-          const b = this.nextToSend;
-          if (b > this.lastAcked + W) break;
-          if (this.finalBlock !== undefined && b > this.finalBlock) break;
-          if (this.o.rollover === 'refuse' && b > 0xffff) {
-            this.stop();
-            const msg = 'File too large for 65535 blocks; request a larger blksize';
-            this.o.io.fail(new TftpError('TOO_LARGE', msg), { code: ErrorCode.NOT_DEFINED, message: msg });
-            return;
-          }
-          const slot = this.slots[b % W] as Buffer;
-          let len = this.fromChunk(b, slot);
-          if (len < 0) {
-            await this.refill(b);
-            if (this.done) return;
-            if (b !== this.nextToSend) continue;
-            len = this.fromChunk(b, slot);
-            if (len < 0) len = 0;
-          }
-          if (len < this.o.blksize) {
-            this.finalBlock = b;
-            this.lastShortBytes = len;
-          }
-          slot[0] = 0;
-          slot[1] = 3;
-          const w = wireBlock(b, this.rollTo);
-          slot[2] = w >>> 8;
-          slot[3] = w & 0xff;
-          if (b <= this.sentUpTo) this.retransmits++;
-          else this.sentUpTo = b;
-          this.nextToSend = b + 1;
-          this.o.io.send(slot, 4 + len);
+        const stalled = this.sendWindow();
+        if (stalled > 0) {
+          // Hand over to the async refill; `pumping` stays set until it is done.
+          this.refillAndPump(stalled);
+          return;
         }
       } while (this.again && !this.done);
       this.arm();
     } catch (e) {
-      this.stop();
-      const err = e instanceof TftpError ? e : new TftpError('SOURCE_ERROR', `reading the source failed: ${String(e)}`, { cause: e });
-      this.o.io.fail(err, { code: ErrorCode.NOT_DEFINED, message: 'Read error' });
-    } finally {
-      this.pumping = false;
+      this.sourceFailed(e);
     }
+    this.pumping = false;
+  }
+
+  private async refillAndPump(b: number): Promise<void> {
+    try {
+      await this.refill(b);
+    } catch (e) {
+      this.pumping = false;
+      this.sourceFailed(e);
+      return;
+    }
+    this.pumping = false;
+    if (!this.done) this.pump();
+  }
+
+  private sourceFailed(e: unknown): void {
+    if (this.done) return;
+    this.stop();
+    const err =
+      e instanceof TftpError
+        ? e
+        : new TftpError('SOURCE_ERROR', `reading the source failed: ${String(e)}`, { cause: e });
+    this.o.io.fail(err, { code: ErrorCode.NOT_DEFINED, message: 'Read error' });
+  }
+
+  /** Returns 0 when the window is sent, or the block whose data must first be read. */
+  private sendWindow(): number {
+    const W = this.slots.length;
+    while (!this.done) {
+      const b = this.nextToSend;
+      if (b > this.lastAcked + W) break;
+      if (this.finalBlock !== undefined && b > this.finalBlock) break;
+      if (this.o.rollover === 'refuse' && b > 0xffff) {
+        this.stop();
+        const msg = 'File too large for 65535 blocks; request a larger blksize';
+        this.o.io.fail(new TftpError('TOO_LARGE', msg), { code: ErrorCode.NOT_DEFINED, message: msg });
+        return 0;
+      }
+      const slot = this.slots[b % W] as Buffer;
+      const len = this.fromChunk(b, slot);
+      if (len < 0) return b;
+      if (len < this.o.blksize) {
+        this.finalBlock = b;
+        this.lastShortBytes = len;
+      }
+      slot[0] = 0;
+      slot[1] = 3;
+      const w = wireBlock(b, this.rollTo);
+      slot[2] = w >>> 8;
+      slot[3] = w & 0xff;
+      if (b <= this.sentUpTo) this.retransmits++;
+      else this.sentUpTo = b;
+      this.nextToSend = b + 1;
+      this.o.io.send(slot, 4 + len);
+    }
+    return 0;
   }
 }

@@ -6,7 +6,8 @@ import { MAX_BLKSIZE, MAX_WINDOWSIZE, MIN_BLKSIZE } from './options.js';
 import { RemapRuleSchema } from './remap.js';
 import type { ReadHandler, RewriteHook, WriteHandler } from './types.js';
 
-const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `${what} must be a function` });
+const fn = <T>(what: string) =>
+  z.custom<T>((v) => typeof v === 'function', { message: `${what} must be a function` });
 const port = z.number().int().min(0).max(65535);
 
 export const ServerOptionsSchema = z
@@ -15,7 +16,9 @@ export const ServerOptionsSchema = z
     handler: fn<ReadHandler>('handler'),
     /** Serves write requests; writes are refused with ERROR 2 when omitted. */
     writeHandler: fn<WriteHandler>('writeHandler').optional(),
-    logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
+    logger: z
+      .custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function')
+      .optional(),
     /** All transfers on the listening socket, demultiplexed by client address and port (NAT/containers/firewalls). */
     singlePort: z.boolean().default(false),
     /** Per-transfer ports are taken from this inclusive range. */
@@ -52,7 +55,9 @@ export const ServerOptionsSchema = z
       .min(0)
       .default(16 * 1024 * 1024),
     /** A pre-bound UDP socket to serve on (systemd socket activation); `listen()` then binds nothing. */
-    socket: z.custom<Socket>((v) => typeof v === 'object' && v !== null && typeof (v as Socket).send === 'function').optional(),
+    socket: z
+      .custom<Socket>((v) => typeof v === 'object' && v !== null && typeof (v as Socket).send === 'function')
+      .optional(),
   })
   .strict();
 

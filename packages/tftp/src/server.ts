@@ -3,20 +3,28 @@
  * and per-transfer sockets or single-port demultiplexing. The protocol state machines live in
  * sender.ts / receiver.ts; this file only wires them to sockets and events.
  */
-import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import type { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import { ErrorCode, TftpConfigError, TftpError, TftpRemoteError, TftpRequestError, accessDenied, notFound } from './errors.js';
+import {
+  accessDenied,
+  ErrorCode,
+  notFound,
+  TftpConfigError,
+  TftpError,
+  TftpRemoteError,
+  TftpRequestError,
+} from './errors.js';
 import { NetasciiDecoder, toNetascii } from './netascii.js';
 import { type Negotiated, negotiateServer } from './options.js';
-import { Opcode, type RequestPacket, decode, encode, errorPacket, peekOpcode } from './packet.js';
+import { decode, encode, errorPacket, Opcode, peekOpcode, type RequestPacket } from './packet.js';
 import { Receiver, type Sink } from './receiver.js';
 import { compileRemap } from './remap.js';
 import { Sender } from './sender.js';
 import { type ResolvedServerOptions, type ServerOptions, ServerOptionsSchema } from './server-options.js';
-import { type ReadSource, bufferSource, toReadSource } from './source.js';
+import { bufferSource, type ReadSource, toReadSource } from './source.js';
 import type { ReadHandler, RequestContext, TransferEvent, WriteHandler } from './types.js';
 
 export interface ListenOptions {
@@ -127,7 +135,9 @@ class Transfer {
 
   stats(): { bytes: number; blocks: number; retransmits: number } {
     const m = this.sender ?? this.receiver;
-    return m ? { bytes: m.bytes, blocks: m.blocks, retransmits: m.retransmits } : { bytes: 0, blocks: 0, retransmits: 0 };
+    return m
+      ? { bytes: m.bytes, blocks: m.blocks, retransmits: m.retransmits }
+      : { bytes: 0, blocks: 0, retransmits: 0 };
   }
 }
 
@@ -195,7 +205,9 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       }
     } catch (e) {
       await this.closeListeners();
-      throw new TftpError('LISTEN_FAILED', `cannot listen on ${address}:${port}: ${(e as Error).message}`, { cause: e });
+      throw new TftpError('LISTEN_FAILED', `cannot listen on ${address}:${port}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     this.log.info({ addresses: addrs, port, singlePort: this.o.singlePort }, 'TFTP server listening');
     return this.address();
@@ -232,7 +244,11 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
     for (const t of [...this.transfers.values()]) {
       if (!t.ended) {
-        t.socket?.send(errorPacket(ErrorCode.NOT_DEFINED, 'Server shutting down'), t.remote.port, t.remote.address);
+        t.socket?.send(
+          errorPacket(ErrorCode.NOT_DEFINED, 'Server shutting down'),
+          t.remote.port,
+          t.remote.address,
+        );
         this._finish(t, 'failed', new TftpError('SHUTDOWN', 'server closed before the transfer finished'));
       }
       this.dispose(t);
@@ -287,14 +303,22 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       req = p as RequestPacket;
     } catch (e) {
       // Malformed request: ERROR 4 (RFC 1350 §5 "Illegal TFTP operation").
-      l.socket.send(errorPacket(ErrorCode.ILLEGAL_OPERATION, `Malformed request: ${(e as Error).message}`), rinfo.port, rinfo.address);
+      l.socket.send(
+        errorPacket(ErrorCode.ILLEGAL_OPERATION, `Malformed request: ${(e as Error).message}`),
+        rinfo.port,
+        rinfo.address,
+      );
       return;
     }
     const perClient = this.perClient.get(rinfo.address) ?? 0;
     if (this.active >= this.o.maxTransfers || perClient >= this.o.maxTransfersPerClient) {
       this.log.warn({ client: key, file: req.filename, active: this.active }, 'transfer limit reached');
       if (this.o.onLimit === 'error')
-        l.socket.send(errorPacket(ErrorCode.NOT_DEFINED, 'Server busy, try again later'), rinfo.port, rinfo.address);
+        l.socket.send(
+          errorPacket(ErrorCode.NOT_DEFINED, 'Server busy, try again later'),
+          rinfo.port,
+          rinfo.address,
+        );
       return;
     }
     const t = new Transfer(this, req, rinfo, l);
@@ -339,7 +363,9 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       code = ErrorCode.NOT_DEFINED;
       message = e.message;
     } else {
-      err = new TftpError('HANDLER_ERROR', `handler failed: ${String((e as Error)?.message ?? e)}`, { cause: e });
+      err = new TftpError('HANDLER_ERROR', `handler failed: ${String((e as Error)?.message ?? e)}`, {
+        cause: e,
+      });
       code = ErrorCode.NOT_DEFINED;
       message = 'Internal server error';
       this.log.error({ err: e, file: t.file }, 'TFTP handler threw');
@@ -458,7 +484,11 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       w.on('error', (e) => {
         if (t.ended) return;
         t.socket?.send(errorPacket(ErrorCode.DISK_FULL, 'Write error'), t.remote.port, t.remote.address);
-        this._finish(t, 'failed', new TftpError('SINK_ERROR', `write handler stream failed: ${e.message}`, { cause: e }));
+        this._finish(
+          t,
+          'failed',
+          new TftpError('SINK_ERROR', `write handler stream failed: ${e.message}`, { cause: e }),
+        );
       });
       receiver = new Receiver({
         blksize: neg.blksize,
@@ -528,7 +558,14 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     else this.perClient.set(t.remote.address, n);
     const ev = this.event(t, error);
     if (outcome === 'complete') this.log.debug({ ...ev, error: undefined }, 'transfer complete');
-    else if (outcome === 'aborted') this.log.debug({ file: ev.file, client: t.key, err: error?.message }, 'transfer aborted by client');
+    else if (outcome === 'aborted')
+      this.log.debug({ file: ev.file, client: t.key, err: error?.message }, 'transfer aborted by client');
+    else if (error instanceof TftpRequestError)
+      // Refusals (missing files, denied names) are routine during network boot: firmware probes for files.
+      this.log.debug(
+        { file: ev.file, client: t.key, code: error.tftpCode, err: error.message },
+        'request refused',
+      );
     else this.log.warn({ file: ev.file, client: t.key, err: error?.message }, 'transfer failed');
     // Dally after a completed write (RFC 1350 §6) so a lost final ACK can be repeated.
     if (outcome === 'complete' && t.write) {
@@ -596,7 +633,8 @@ async function netasciiSource(src: ReadSource, max: number): Promise<ReadSource>
       if (n <= 0) break;
       parts.push(Buffer.from(buf.subarray(0, n)));
       pos += n;
-      if (pos > max) throw new TftpRequestError('TOO_LARGE', ErrorCode.NOT_DEFINED, 'File too large for netascii mode');
+      if (pos > max)
+        throw new TftpRequestError('TOO_LARGE', ErrorCode.NOT_DEFINED, 'File too large for netascii mode');
     }
   } finally {
     await src.close();

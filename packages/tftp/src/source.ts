@@ -104,9 +104,11 @@ export function streamSource(stream: Readable, size?: number): ReadSource {
   return {
     size,
     async read(target, offset, length, position) {
-      if (position < base) throw new TftpError('STREAM_REWIND', 'stream source cannot rewind past released data');
+      if (position < base)
+        throw new TftpError('STREAM_REWIND', 'stream source cannot rewind past released data');
       for (let i = 0; i < 1_000_000; i++) {
-        if (failure) throw new TftpError('SOURCE_ERROR', `read source failed: ${failure.message}`, { cause: failure });
+        if (failure)
+          throw new TftpError('SOURCE_ERROR', `read source failed: ${failure.message}`, { cause: failure });
         if (base + buffered >= position + length || ended) break;
         if (stream.isPaused()) stream.resume();
         await new Promise<void>((r) => {
@@ -140,7 +142,11 @@ export type ReadResponse =
   | { file: string };
 
 function isReadSource(v: object): v is ReadSource {
-  return typeof (v as ReadSource).read === 'function' && typeof (v as ReadSource).close === 'function' && 'size' in v;
+  return (
+    typeof (v as ReadSource).read === 'function' &&
+    typeof (v as ReadSource).close === 'function' &&
+    'size' in v
+  );
 }
 
 function isReadable(v: object): v is Readable {

@@ -30,7 +30,10 @@ export type ReadHandler = (req: RequestContext) => ReadResponse | null | Promise
 export type WriteHandler = (req: RequestContext) => Writable | Promise<Writable>;
 
 /** Rewrite hook, run after remap rules: return a new name, or `null` to refuse with ERROR 2. */
-export type RewriteHook = (file: string, req: Omit<RequestContext, 'file'>) => string | null | Promise<string | null>;
+export type RewriteHook = (
+  file: string,
+  req: Omit<RequestContext, 'file'>,
+) => string | null | Promise<string | null>;
 
 /** Payload of every server event. */
 export interface TransferEvent {

@@ -1,29 +1,42 @@
 /** Codec, negotiation, netascii, block numbering and remap: pure units, with fast-check round trips. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { wireBlock } from '../src/block.js';
 import {
-  NetasciiDecoder,
-  type Packet,
-  TftpPacketError,
   acceptOack,
   compileRemap,
   decode,
   encode,
   encodingLength,
   fromNetascii,
+  NetasciiDecoder,
   negotiateServer,
+  type Packet,
+  TftpPacketError,
   toNetascii,
 } from '../src/index.js';
-import { wireBlock } from '../src/block.js';
 
 const str = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !s.includes('\0'));
 const optName = fc.stringMatching(/^[a-z][a-z0-9]{0,11}$/);
 const opts = fc.dictionary(optName, str, { maxKeys: 6 });
 const packet: fc.Arbitrary<Packet> = fc.oneof(
-  fc.record({ op: fc.constantFrom(1 as const, 2 as const), filename: str, mode: fc.constantFrom('octet', 'netascii'), options: opts }),
-  fc.record({ op: fc.constant(3 as const), block: fc.integer({ min: 0, max: 65535 }), data: fc.uint8Array({ maxLength: 600 }).map((u) => Buffer.from(u)) }),
+  fc.record({
+    op: fc.constantFrom(1 as const, 2 as const),
+    filename: str,
+    mode: fc.constantFrom('octet', 'netascii'),
+    options: opts,
+  }),
+  fc.record({
+    op: fc.constant(3 as const),
+    block: fc.integer({ min: 0, max: 65535 }),
+    data: fc.uint8Array({ maxLength: 600 }).map((u) => Buffer.from(u)),
+  }),
   fc.record({ op: fc.constant(4 as const), block: fc.integer({ min: 0, max: 65535 }) }),
-  fc.record({ op: fc.constant(5 as const), code: fc.integer({ min: 0, max: 8 }), message: fc.string({ maxLength: 60 }).filter((s) => !s.includes('\0')) }),
+  fc.record({
+    op: fc.constant(5 as const),
+    code: fc.integer({ min: 0, max: 8 }),
+    message: fc.string({ maxLength: 60 }).filter((s) => !s.includes('\0')),
+  }),
   fc.record({ op: fc.constant(6 as const), options: opts }),
 );
 
@@ -95,14 +108,20 @@ describe('negotiation', () => {
     expect(n.windowsize).toBe(16);
   });
   it('no tsize when the size is unknown or in netascii; WRQ echoes the client size', () => {
-    expect(negotiateServer({ tsize: '0' }, { write: false, octet: true, size: undefined, limits }).oack).toEqual({});
+    expect(
+      negotiateServer({ tsize: '0' }, { write: false, octet: true, size: undefined, limits }).oack,
+    ).toEqual({});
     expect(negotiateServer({ tsize: '0' }, { write: false, octet: false, size: 5, limits }).oack).toEqual({});
-    expect(negotiateServer({ tsize: '77' }, { write: true, octet: true, size: undefined, limits }).oack).toEqual({ tsize: '77' });
+    expect(
+      negotiateServer({ tsize: '77' }, { write: true, octet: true, size: undefined, limits }).oack,
+    ).toEqual({ tsize: '77' });
   });
   it('client rejects OACK options it did not request or values above its request', () => {
     expect(() => acceptOack({ blksize: '512' }, { tsize: '5' })).toThrowError(/not requested/);
     expect(() => acceptOack({ blksize: '512' }, { blksize: '1024' })).toThrowError(/blksize/);
-    expect(acceptOack({ blksize: '1468', windowsize: '8' }, { blksize: '1024', windowsize: '4' })).toMatchObject({ blksize: 1024, windowsize: 4 });
+    expect(
+      acceptOack({ blksize: '1468', windowsize: '8' }, { blksize: '1024', windowsize: '4' }),
+    ).toMatchObject({ blksize: 1024, windowsize: 4 });
   });
 });
 
@@ -143,7 +162,10 @@ describe('remap rules', () => {
       { match: 'never', replace: 'x' },
       { match: '^host$', replace: 'hosts/{ip}' },
     ]);
-    expect(m('/boot/a.CFG', { remoteAddress: '10.0.0.1', write: false })).toEqual({ file: 'boot/a.cfg', denied: false });
+    expect(m('/boot/a.CFG', { remoteAddress: '10.0.0.1', write: false })).toEqual({
+      file: 'boot/a.cfg',
+      denied: false,
+    });
     expect(m('upload/x', { remoteAddress: '10.0.0.1', write: false }).denied).toBe(true);
     expect(m('upload/x', { remoteAddress: '10.0.0.1', write: true }).denied).toBe(false);
     expect(m('host', { remoteAddress: '10.0.0.1', write: false }).file).toBe('hosts/10.0.0.1');

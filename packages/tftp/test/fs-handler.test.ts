@@ -4,8 +4,8 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRoot } from '@bramble/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TftpRequestError, fetchFile, fsHandler, safeComponents } from '../src/index.js';
-import { type TestServer, startServer, tempDir } from './helpers.js';
+import { fetchFile, fsHandler, safeComponents, TftpRequestError } from '../src/index.js';
+import { startServer, type TestServer, tempDir } from './helpers.js';
 
 let base: string;
 let root: string;
@@ -95,7 +95,9 @@ describe('path traversal table', () => {
         const { data } = await fetchFile('127.0.0.1', name, { port: srv.port });
         expect(data.toString(), name).toBe(want);
       } else {
-        await expect(fetchFile('127.0.0.1', name, { port: srv.port }), name).rejects.toMatchObject({ tftpCode: want });
+        await expect(fetchFile('127.0.0.1', name, { port: srv.port }), name).rejects.toMatchObject({
+          tftpCode: want,
+        });
       }
     }
   });
@@ -111,13 +113,25 @@ describe('path traversal table', () => {
     const big = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
     await writeFile(join(root, 'big.bin'), big);
     const h = fsHandler(root, { cacheFileMax: 1024 * 1024 });
-    const ctx = { file: 'big.bin', requestedFile: 'big.bin', mode: 'octet' as const, options: {}, remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1' };
+    const ctx = {
+      file: 'big.bin',
+      requestedFile: 'big.bin',
+      mode: 'octet' as const,
+      options: {},
+      remoteAddress: '127.0.0.1',
+      remotePort: 1,
+      localAddress: '127.0.0.1',
+    };
     const s = (await h(ctx)) as { buffer?: Buffer; size: number; close(): Promise<void> };
     expect(s.buffer).toBeUndefined();
     await s.close();
     const small = (await h({ ...ctx, file: 'ok.txt' })) as { buffer?: Buffer };
     expect(small.buffer?.toString()).toBe('ok');
-    const { data } = await fetchFile('127.0.0.1', 'big.bin', { port: srv.port, blksize: 1468, windowsize: 8 });
+    const { data } = await fetchFile('127.0.0.1', 'big.bin', {
+      port: srv.port,
+      blksize: 1468,
+      windowsize: 8,
+    });
     expect(data.equals(big)).toBe(true);
   });
 });

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Packet, createServer, encode, fetchFile, type TftpServer } from '../src/index.js';
+import { createServer, encode, fetchFile, type Packet, type TftpServer } from '../src/index.js';
 
 const FILE = randomBytes(100_000);
 let server: TftpServer;
@@ -70,7 +70,8 @@ function mutate(r: () => number): Buffer {
   }
   if (kind < 0.65) return Buffer.concat([base, randomBytes(Math.floor(r() * 40))]); // trailing junk / odd sizes
   const b = Buffer.from(base);
-  for (let i = 0, n = 1 + Math.floor(r() * 4); i < n; i++) b[Math.floor(r() * b.length)] = Math.floor(r() * 256);
+  for (let i = 0, n = 1 + Math.floor(r() * 4); i < n; i++)
+    b[Math.floor(r() * b.length)] = Math.floor(r() * 256);
   if (r() < 0.3) b.fill(0x41, Math.floor(r() * b.length)); // remove NUL terminators
   return b;
 }
@@ -94,7 +95,11 @@ describe('fuzz', () => {
       livePort = ri.port;
     });
     await new Promise<void>((res) => live.bind(0, '127.0.0.1', () => res()));
-    live.send(encode({ op: 1, filename: 'f', mode: 'octet', options: { blksize: '512' } }), port, '127.0.0.1');
+    live.send(
+      encode({ op: 1, filename: 'f', mode: 'octet', options: { blksize: '512' } }),
+      port,
+      '127.0.0.1',
+    );
     const TOTAL = 100_000;
     for (let i = 0; i < TOTAL; i++) {
       const s = sockets[i % sockets.length];

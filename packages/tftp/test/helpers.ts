@@ -3,7 +3,13 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, fsHandler, type ServerOptions, type TftpServer, type TransferEvent } from '../src/index.js';
+import {
+  createServer,
+  fsHandler,
+  type ServerOptions,
+  type TftpServer,
+  type TransferEvent,
+} from '../src/index.js';
 
 export const SIZES = { empty: 0, s511: 511, s512: 512, s513: 513, m3: 3 * 1024 * 1024 } as const;
 

@@ -3,11 +3,11 @@
  */
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Peer, freeUdpPort, requireTool, startPeer, waitFor } from '@bramble/testkit';
+import { freeUdpPort, type Peer, requireTool, startPeer, waitFor } from '@bramble/testkit';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TftpRemoteError, fetchFile, get, probeSize, put } from '../src/index.js';
-import { SIZES, makeFile, sha256, tempDir } from './helpers.js';
+import { fetchFile, get, probeSize, put, TftpRemoteError } from '../src/index.js';
+import { makeFile, SIZES, sha256, tempDir } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -32,7 +32,18 @@ beforeAll(async () => {
 
   hpaPort = await freeUdpPort();
   peers.push(
-    startPeer([requireTool('in.tftpd'), '-L', '-c', '-p', '-u', 'root', '-s', dir, '-a', `127.0.0.1:${hpaPort}`]),
+    startPeer([
+      requireTool('in.tftpd'),
+      '-L',
+      '-c',
+      '-p',
+      '-u',
+      'root',
+      '-s',
+      dir,
+      '-a',
+      `127.0.0.1:${hpaPort}`,
+    ]),
   );
   peers.push(
     startPeer([
@@ -50,7 +61,10 @@ beforeAll(async () => {
       `--tftp-root=${dir}`,
     ]),
   );
-  await waitFor(async () => (await udpBound(hpaPort)).length > 0 && (await udpBound(0, dnsmasqAddr)).length > 0, 10_000);
+  await waitFor(
+    async () => (await udpBound(hpaPort)).length > 0 && (await udpBound(0, dnsmasqAddr)).length > 0,
+    10_000,
+  );
 });
 afterAll(async () => {
   for (const p of peers) await p.stop();
@@ -66,13 +80,20 @@ describe('dnsmasq peer', () => {
     for (const l of mine) expect(l).toContain(`${dnsmasqAddr}:`);
   });
 
-  it.each([[512], [1024], [1468], [65464]])('fetchFile every size at blksize %i, byte-identical', async (blksize) => {
-    for (const name of Object.keys(SIZES)) {
-      const { data, stats } = await fetchFile(dnsmasqAddr, name, { port: dnsmasqPort, blksize, tsize: true });
-      expect(sha256(data), name).toBe(sums[name]);
-      expect(stats.options.tsize).toBe(String(SIZES[name as keyof typeof SIZES]));
-    }
-  });
+  it.each([[512], [1024], [1468], [65464]])(
+    'fetchFile every size at blksize %i, byte-identical',
+    async (blksize) => {
+      for (const name of Object.keys(SIZES)) {
+        const { data, stats } = await fetchFile(dnsmasqAddr, name, {
+          port: dnsmasqPort,
+          blksize,
+          tsize: true,
+        });
+        expect(sha256(data), name).toBe(sums[name]);
+        expect(stats.options.tsize).toBe(String(SIZES[name as keyof typeof SIZES]));
+      }
+    },
+  );
 
   it('probeSize returns tsize and dnsmasq accepts the early terminate', async () => {
     const r = await probeSize(dnsmasqAddr, 'm3', { port: dnsmasqPort, blksize: 1024 });
@@ -94,7 +115,12 @@ describe('dnsmasq peer', () => {
 describe('tftpd-hpa peer', () => {
   it.each([[512], [1468], [65464]])('fetchFile every size at blksize %i, byte-identical', async (blksize) => {
     for (const name of Object.keys(SIZES)) {
-      const { data } = await fetchFile('127.0.0.1', name, { port: hpaPort, blksize, tsize: true, timeout: 2 });
+      const { data } = await fetchFile('127.0.0.1', name, {
+        port: hpaPort,
+        blksize,
+        tsize: true,
+        timeout: 2,
+      });
       expect(sha256(data), name).toBe(sums[name]);
     }
   });
@@ -110,7 +136,11 @@ describe('tftpd-hpa peer', () => {
   });
 
   it('windowsize is not echoed by tftp-hpa 5.2, so the client falls back to lock-step', async () => {
-    const { data, stats } = await fetchFile('127.0.0.1', 'm3', { port: hpaPort, blksize: 1468, windowsize: 16 });
+    const { data, stats } = await fetchFile('127.0.0.1', 'm3', {
+      port: hpaPort,
+      blksize: 1468,
+      windowsize: 16,
+    });
     expect(sha256(data)).toBe(sums.m3);
     expect(stats.options.windowsize).toBeUndefined();
     expect(stats.options.blksize).toBe('1468');

@@ -7,7 +7,7 @@ import { requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchFile, get } from '../src/index.js';
-import { SIZES, type TestServer, makeFile, sha256, sha256File, startServer, tempDir } from './helpers.js';
+import { makeFile, SIZES, sha256, sha256File, startServer, type TestServer, tempDir } from './helpers.js';
 
 const BLKSIZES = [512, 1024, 1468, 65464] as const;
 const HUNDRED_MB = 100 * 1024 * 1024;
@@ -34,7 +34,13 @@ afterAll(async () => {
   await cleanup?.();
 });
 
-async function peerGet(peer: keyof typeof tools, file: string, blksize: number, out: string, windowsize?: number) {
+async function peerGet(
+  peer: keyof typeof tools,
+  file: string,
+  blksize: number,
+  out: string,
+  windowsize?: number,
+) {
   const host = '127.0.0.1';
   const port = String(srv.port);
   let args: string[];
@@ -43,8 +49,18 @@ async function peerGet(peer: keyof typeof tools, file: string, blksize: number, 
       args = [host, port, '-m', 'binary', '-c', 'get', file, out];
       break;
     case 'atftp':
-      args = ['--option', `blksize ${blksize}`, ...(windowsize ? ['--option', `windowsize ${windowsize}`] : []),
-        '-g', '-r', file, '-l', out, host, port];
+      args = [
+        '--option',
+        `blksize ${blksize}`,
+        ...(windowsize ? ['--option', `windowsize ${windowsize}`] : []),
+        '-g',
+        '-r',
+        file,
+        '-l',
+        out,
+        host,
+        port,
+      ];
       break;
     case 'curl':
       args = ['-sS', '--tftp-blksize', String(blksize), '-o', out, `tftp://${host}:${port}/${file}`];
@@ -72,21 +88,24 @@ describe('RRQ byte-identical with real clients', () => {
     });
   }
 
-  it.each(BLKSIZES.map((b) => [b]))('own client blksize %i (lock-step and windowsize 16)', async (blksize) => {
-    for (const name of Object.keys(SIZES)) {
-      for (const windowsize of [undefined, 16]) {
-        const { data, stats } = await fetchFile('127.0.0.1', name, {
-          port: srv.port,
-          blksize,
-          tsize: true,
-          ...(windowsize ? { windowsize } : {}),
-        });
-        expect(sha256(data), `${name} @${blksize} w${windowsize}`).toBe(sums[name]);
-        expect(stats.options.blksize).toBe(String(blksize));
-        expect(stats.options.tsize).toBe(String(SIZES[name as keyof typeof SIZES]));
+  it.each(BLKSIZES.map((b) => [b]))(
+    'own client blksize %i (lock-step and windowsize 16)',
+    async (blksize) => {
+      for (const name of Object.keys(SIZES)) {
+        for (const windowsize of [undefined, 16]) {
+          const { data, stats } = await fetchFile('127.0.0.1', name, {
+            port: srv.port,
+            blksize,
+            tsize: true,
+            ...(windowsize ? { windowsize } : {}),
+          });
+          expect(sha256(data), `${name} @${blksize} w${windowsize}`).toBe(sums[name]);
+          expect(stats.options.blksize).toBe(String(blksize));
+          expect(stats.options.tsize).toBe(String(SIZES[name as keyof typeof SIZES]));
+        }
       }
-    }
-  });
+    },
+  );
 
   it('a plain RFC 1350 request (no options) gets DATA 1 directly', async () => {
     const { data, stats } = await fetchFile('127.0.0.1', 's513', { port: srv.port });

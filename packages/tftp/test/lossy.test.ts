@@ -4,13 +4,13 @@
  */
 import { join } from 'node:path';
 import {
-  type Peer,
-  type NetNs,
-  type VethLink,
   createVethPair,
   isRoot,
+  type NetNs,
+  type Peer,
   requireTool,
   startPeer,
+  type VethLink,
   waitFor,
 } from '@bramble/testkit';
 import { execa } from 'execa';
@@ -75,9 +75,13 @@ describe.runIf(isRoot())('lossy, delayed, reordering link between namespaces', (
 
   it('tftp-hpa client (lock-step, 512) gets the file intact', async () => {
     const out = join(dir, 'out-hpa');
-    const r = await link.b.exec(requireTool('tftp'), [link.addrA, String(relayPort), '-m', 'binary', '-c', 'get', 'small', out], {
-      timeoutMs: 90_000,
-    });
+    const r = await link.b.exec(
+      requireTool('tftp'),
+      [link.addrA, String(relayPort), '-m', 'binary', '-c', 'get', 'small', out],
+      {
+        timeoutMs: 90_000,
+      },
+    );
     expect(r).not.toMatch(/Transfer timed out/);
     expect(await sha256File(out)).toBe(sums.small);
   }, 100_000);
@@ -89,12 +93,23 @@ describe.runIf(isRoot())('lossy, delayed, reordering link between namespaces', (
     ] as const) {
       const out = await link.b.exec(
         process.execPath,
-        ['--import', 'tsx', join(here, 'fixtures/lossy-client.ts'), link.addrA, String(relayPort), file, String(blksize), String(windowsize)],
+        [
+          '--import',
+          'tsx',
+          join(here, 'fixtures/lossy-client.ts'),
+          link.addrA,
+          String(relayPort),
+          file,
+          String(blksize),
+          String(windowsize),
+        ],
         { timeoutMs: 90_000 },
       );
       const j = JSON.parse(out.trim().split('\n').pop() ?? '{}');
       expect(j.sha256, file).toBe(sums[file]);
-      console.log(`lossy ${file} blksize ${blksize} window ${windowsize}: ${Math.round(j.stats.durationMs)} ms, client retransmits ${j.stats.retransmits}`);
+      console.log(
+        `lossy ${file} blksize ${blksize} window ${windowsize}: ${Math.round(j.stats.durationMs)} ms, client retransmits ${j.stats.retransmits}`,
+      );
     }
     await waitFor(() => events.filter((e) => e.kind === 'complete').length >= 3, 10_000);
     const done = events.filter((e) => e.kind === 'complete');

@@ -1,6 +1,6 @@
 /** A raw UDP peer for wire-level tests: send hand-made packets, await the next datagram. */
-import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
-import { type Packet, decode, encode } from '../src/index.js';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { decode, encode, type Packet } from '../src/index.js';
 
 export interface Received {
   msg: Buffer;

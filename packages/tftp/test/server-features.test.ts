@@ -7,8 +7,8 @@ import { Writable } from 'node:stream';
 import { requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerOptions, type TransferEvent, createServer, fetchFile, put } from '../src/index.js';
-import { sha256, tempDir } from './helpers.js';
+import { createServer, fetchFile, put, type ServerOptions, type TransferEvent } from '../src/index.js';
+import { tempDir } from './helpers.js';
 import { RawPeer } from './raw-peer.js';
 
 const A = randomBytes(200_000);
@@ -51,7 +51,16 @@ describe('transport modes', () => {
     );
     for (const r of results) expect(r.data.equals(A)).toBe(true);
     const out = join(dir, 'single-hpa');
-    const r = await execa(requireTool('tftp'), ['127.0.0.1', String(port), '-m', 'binary', '-c', 'get', 'a', out]);
+    const r = await execa(requireTool('tftp'), [
+      '127.0.0.1',
+      String(port),
+      '-m',
+      'binary',
+      '-c',
+      'get',
+      'a',
+      out,
+    ]);
     expect(r.exitCode).toBe(0);
     expect((await readFile(out)).equals(A)).toBe(true);
     expect(events.filter((e) => e.kind === 'complete')).toHaveLength(5);
@@ -104,7 +113,11 @@ describe('limits, close and reload', () => {
     p1.send({ op: 1, filename: 'a', mode: 'octet', options: {} }, port);
     expect((await p1.next())?.packet?.op).toBe(3);
     p2.send({ op: 1, filename: 'a', mode: 'octet', options: {} }, port);
-    expect((await p2.next())?.packet).toMatchObject({ op: 5, code: 0, message: expect.stringMatching(/busy/i) });
+    expect((await p2.next())?.packet).toMatchObject({
+      op: 5,
+      code: 0,
+      message: expect.stringMatching(/busy/i),
+    });
   });
 
   it('maxTransfers with "drop" ignores the request until a slot frees (client retransmits)', async () => {
@@ -142,7 +155,7 @@ describe('limits, close and reload', () => {
     server.setHandler(() => B);
     const { data } = await fetchFile('127.0.0.1', 'a', { port });
     expect(data.equals(B)).toBe(true);
-    const parts = [(d1?.packet as { data: Buffer }).data];
+    const parts = [(d1!.packet as { data: Buffer }).data];
     for (let b = 1; b < 400; b++) {
       p.send({ op: 4, block: b }, d1?.rinfo.port as number);
       const pk = (await p.next())?.packet as { data: Buffer };
@@ -177,7 +190,17 @@ describe('writes, netascii and remap', () => {
     const local = join(dir, 'local-up');
     await writeFile(local, A);
     await execa(requireTool('tftp'), ['127.0.0.1', String(port), '-m', 'binary', '-c', 'put', local, 'up2']);
-    await execa(requireTool('atftp'), ['--option', 'blksize 1024', '-p', '-l', local, '-r', 'up3', '127.0.0.1', String(port)]);
+    await execa(requireTool('atftp'), [
+      '--option',
+      'blksize 1024',
+      '-p',
+      '-l',
+      local,
+      '-r',
+      'up3',
+      '127.0.0.1',
+      String(port),
+    ]);
     await expect.poll(() => store.get('up2')?.equals(A) && store.get('up3')?.equals(A)).toBe(true);
     expect(events.filter((e) => e.kind === 'complete' && e.ev.direction === 'write')).toHaveLength(3);
   });
@@ -188,7 +211,16 @@ describe('writes, netascii and remap', () => {
     const { port } = await server.listen({ address: '127.0.0.1', port: 0 });
     cleanups.push(() => server.close({ deadlineMs: 50 }));
     const out = join(dir, 'na');
-    await execa(requireTool('tftp'), ['127.0.0.1', String(port), '-m', 'netascii', '-c', 'get', 't.txt', out]);
+    await execa(requireTool('tftp'), [
+      '127.0.0.1',
+      String(port),
+      '-m',
+      'netascii',
+      '-c',
+      'get',
+      't.txt',
+      out,
+    ]);
     expect((await readFile(out)).equals(text)).toBe(true);
     const { data } = await fetchFile('127.0.0.1', 't.txt', { port, mode: 'netascii' });
     expect(data.equals(text)).toBe(true);
@@ -215,7 +247,9 @@ describe('writes, netascii and remap', () => {
     expect((await fetchFile('127.0.0.1', 'A', { port })).data.equals(A)).toBe(true);
     await expect(fetchFile('127.0.0.1', 'x.pvt', { port })).rejects.toMatchObject({ tftpCode: 2 });
     await expect(fetchFile('127.0.0.1', 'secret', { port })).rejects.toMatchObject({ tftpCode: 2 });
-    await expect(fetchFile('127.0.0.1', 'pxelinux.cfg\\default', { port })).rejects.toMatchObject({ tftpCode: 1 });
+    await expect(fetchFile('127.0.0.1', 'pxelinux.cfg\\default', { port })).rejects.toMatchObject({
+      tftpCode: 1,
+    });
     expect(seen).toEqual(['boot/a', 'cfg/7F000001/default']);
     expect(events.find((e) => e.kind === 'request')?.ev.requestedFile).toBe('A');
   });

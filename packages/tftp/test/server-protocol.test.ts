@@ -1,9 +1,9 @@
 /** Wire-level server behaviour: RFC 2347 negotiation, Sorcerer's Apprentice, TIDs, errors, timeouts, rollover. */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ServerOptions, TftpServer, createServer, fetchFile } from '../src/index.js';
-import { RawPeer } from './raw-peer.js';
+import { createServer, fetchFile, type ServerOptions, TftpServer } from '../src/index.js';
 import { sha256 } from './helpers.js';
+import { RawPeer } from './raw-peer.js';
 
 const FILE = randomBytes(3000);
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -40,19 +40,34 @@ describe('RFC 2347 option negotiation', () => {
         op: 1,
         filename: 'f',
         mode: 'octet',
-        options: { foo: 'bar', windowsize: '1000', tsize: '0', blksize: '100000', timeout: '3', utimeout: '5' },
+        options: {
+          foo: 'bar',
+          windowsize: '1000',
+          tsize: '0',
+          blksize: '100000',
+          timeout: '3',
+          utimeout: '5',
+        },
       },
       port,
     );
     const r = await p.next();
-    expect(r?.packet).toEqual({ op: 6, options: { windowsize: '8', tsize: '3000', blksize: '1468', timeout: '3' } });
-    expect(Object.keys((r?.packet as { options: object }).options)).toEqual(['windowsize', 'tsize', 'blksize', 'timeout']);
+    expect(r?.packet).toEqual({
+      op: 6,
+      options: { windowsize: '8', tsize: '3000', blksize: '1468', timeout: '3' },
+    });
+    expect(Object.keys((r!.packet as { options: object }).options)).toEqual([
+      'windowsize',
+      'tsize',
+      'blksize',
+      'timeout',
+    ]);
     // RFC 2347 §2: after the OACK the client acknowledges block 0, then DATA 1 follows from the same TID.
     p.send({ op: 4, block: 0 }, r?.rinfo.port as number);
     const d = await p.next();
     expect(d?.packet?.op).toBe(3);
     expect(d?.rinfo.port).toBe(r?.rinfo.port);
-    expect((d?.packet as { data: Buffer }).data.length).toBe(1468);
+    expect((d!.packet as { data: Buffer }).data.length).toBe(1468);
   });
 
   it('answers DATA 1 (not an empty OACK) when no option survives', async () => {
@@ -61,8 +76,8 @@ describe('RFC 2347 option negotiation', () => {
     p.send({ op: 1, filename: 'f', mode: 'OCTET', options: { blksize: '4', unknown: 'x' } }, port);
     const r = await p.next();
     expect(r?.packet?.op).toBe(3);
-    expect((r?.packet as { block: number }).block).toBe(1);
-    expect((r?.packet as { data: Buffer }).data.length).toBe(512);
+    expect((r!.packet as { block: number }).block).toBe(1);
+    expect((r!.packet as { data: Buffer }).data.length).toBe(512);
   });
 
   it('a missing file answers ERROR 1 as the first reply', async () => {
@@ -108,7 +123,7 @@ describe('transfer state machine', () => {
     const tid = d1?.rinfo.port as number;
     intruder.send({ op: 4, block: 1 }, tid);
     expect((await intruder.next())?.packet).toMatchObject({ op: 5, code: 5 });
-    const parts = [(d1?.packet as { data: Buffer }).data];
+    const parts = [(d1!.packet as { data: Buffer }).data];
     for (let b = 1; b <= 6; b++) {
       p.send({ op: 4, block: b }, tid);
       const d = await p.next();
@@ -173,7 +188,9 @@ describe('block-number rollover (blksize 8, 65536+ blocks)', () => {
 
 describe('server API', () => {
   it('rejects invalid options with a typed error', () => {
-    expect(() => createServer({ handler: () => null, blksizeMax: 4 })).toThrowError(/invalid TFTP server options/);
+    expect(() => createServer({ handler: () => null, blksizeMax: 4 })).toThrowError(
+      /invalid TFTP server options/,
+    );
     try {
       createServer({ handler: () => null, portRange: [2000, 1000] });
     } catch (e) {

@@ -1,7 +1,7 @@
 /**
  * Boot-storm benchmark: N virtual Pis of mixed models boot at once (TFTP only, no DHCP) against the Bramble TFTP
- * server and against tftpd-hpa (in.tftpd), both on loopback, from the same generated tree with realistic kernel
- * and initramfs sizes. Writes bench/results/boot-storm.json.
+ * server and against tftpd-hpa (in.tftpd), each in its own child process on loopback, from the same generated
+ * tree with realistic kernel and initramfs sizes. Writes bench/results/boot-storm.json.
  *
  *   pnpm bench            # 24 Pis
  *   BENCH_PIS=48 pnpm bench
@@ -9,10 +9,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freeUdpPort, requireTool, startPeer, waitFor } from '@bramble/testkit';
-import { createServer, fsHandler, probeSize } from '@bramble/tftp';
+import { probeSize } from '@bramble/tftp';
 import { bootStorm, type PiModel, type StormReport, serialRange } from '../src/index.js';
 import { makeTftpTree } from '../test/helpers/tree.js';
 
+const TSX = join(import.meta.dirname, '../../../node_modules/.bin/tsx');
 const count = Number(process.env.BENCH_PIS ?? 24);
 const models: PiModel[] = ['pi4', 'pi5', 'pi3b+', 'cm4'];
 const serials = serialRange('d0000000', count);
@@ -31,15 +32,18 @@ function summary(r: StormReport) {
 const tree = await makeTftpTree({ dirs: serials, sizes });
 const results: Record<string, ReturnType<typeof summary>> = {};
 try {
-  // Bramble TFTP server (fsHandler), in this process.
-  const server = createServer({ handler: fsHandler(tree.root) });
-  const { port } = await server.listen({ address: '127.0.0.1', port: 0 });
+  // Bramble TFTP server (createServer + fsHandler) in a child process, like tftpd-hpa: the virtual Pis in
+  // this process must not share an event loop with the server they measure.
+  const bramble = startPeer([TSX, join(import.meta.dirname, 'bramble-server.ts'), tree.root]);
   try {
+    await waitFor(() => /PORT \d+/.test(bramble.output()) || bramble.proc.exitCode !== null, 30_000, 100);
+    const port = Number(/PORT (\d+)/.exec(bramble.output())?.[1]);
+    if (!port) throw new Error(`bramble-server did not start: ${bramble.output()}`);
     results.bramble = summary(
       await bootStorm({ count, models, serials, dhcp: false, tftp: { host: '127.0.0.1', port } }),
     );
   } finally {
-    await server.close();
+    await bramble.stop();
   }
   // tftpd-hpa, a child process of this one.
   const tftpdPort = await freeUdpPort();

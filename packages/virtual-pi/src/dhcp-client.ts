@@ -1,35 +1,13 @@
 import { randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv4 } from 'node:net';
-import {
-  chaddrFromMac,
-  type DhcpMessage,
-  DhcpMessageType,
-  decodeMessage,
-  emptyMessage,
-  encodeMessage,
-  OptionCode,
-} from '@bramble/dhcp';
+import { type DhcpMessage, decodeMessage, encodeMessage } from '@bramble/dhcp';
 import type { Logger } from 'pino';
+import { buildDiscover, buildRequest, ipv4, MSG, messageType, OPT } from './dhcp-messages.js';
 import { VirtualPiError } from './errors.js';
 import { macBytes } from './identity.js';
 import type { DhcpProfile, PiIdentity } from './models/types.js';
+import { judgeOffer, type OfferVerdict } from './offer-rules.js';
 import type { BootStep, DhcpSummary } from './report.js';
-
-const OPT = {
-  REQUESTED_IP: OptionCode.REQUESTED_ADDRESS, // RFC 2132 §9.1
-  MESSAGE_TYPE: OptionCode.MESSAGE_TYPE, // RFC 2132 §9.6
-  SERVER_ID: OptionCode.SERVER_ID, // RFC 2132 §9.7
-  PARAMETER_LIST: OptionCode.PARAMETER_LIST, // RFC 2132 §9.8
-  VENDOR_CLASS: OptionCode.VENDOR_CLASS_ID, // RFC 2132 §9.13
-  VENDOR_SPECIFIC: OptionCode.VENDOR_SPECIFIC, // RFC 2132 §8.4
-  TFTP_SERVER: OptionCode.TFTP_SERVER_NAME, // RFC 2132 §9.4
-  CLIENT_ARCH: OptionCode.CLIENT_ARCH, // RFC 4578 §2.1
-  CLIENT_NDI: OptionCode.CLIENT_NDI, // RFC 4578 §2.2
-  CLIENT_UUID: OptionCode.CLIENT_UUID, // RFC 4578 §2.3
-} as const;
-/** RFC 2132 §9.6 message types. */
-const MSG = DhcpMessageType;
 
 export interface DhcpClientOptions {
   /** Where DISCOVER/REQUEST go: a server address, or '255.255.255.255' as a real Pi does. */
@@ -61,106 +39,6 @@ interface Received {
   at: number;
 }
 
-function ipv4(buf: Buffer | undefined): string | undefined {
-  return buf && buf.length >= 4 ? `${buf[0]}.${buf[1]}.${buf[2]}.${buf[3]}` : undefined;
-}
-
-function ipBytes(ip: string): Buffer {
-  return Buffer.from(ip.split('.').map((p) => Number(p)));
-}
-
-function baseMessage(xid: number, mac: string): DhcpMessage {
-  const m = emptyMessage(1);
-  m.xid = xid;
-  m.chaddr = chaddrFromMac(mac);
-  m.flags = 0; // the ROM sends no broadcast flag ("flags [none]" in the boot-net.adoc capture)
-  return m;
-}
-
-/** The model's DHCPDISCOVER, options in the order of the boot-net.adoc capture: 53, 55, 93, 94, 97, 60. */
-export function buildDiscover(p: DhcpProfile, id: PiIdentity, xid: number): DhcpMessage {
-  const m = baseMessage(xid, id.mac);
-  m.options.set(OPT.MESSAGE_TYPE, Buffer.from([MSG.DISCOVER]));
-  m.options.set(OPT.PARAMETER_LIST, Buffer.from(p.parameterList));
-  m.options.set(OPT.CLIENT_ARCH, Buffer.from([p.clientArch >> 8, p.clientArch & 0xff]));
-  m.options.set(OPT.CLIENT_NDI, Buffer.from(p.clientNdi));
-  m.options.set(OPT.CLIENT_UUID, p.uuid(id));
-  m.options.set(OPT.VENDOR_CLASS, Buffer.from(p.vendorClass, 'latin1'));
-  return m;
-}
-
-/** Pi 4/5 DHCPREQUEST (RFC 2131 §4.3.2 SELECTING: 50 + 54), without option 60 (rpi-eeprom#82/#87). */
-export function buildRequest(
-  p: DhcpProfile,
-  id: PiIdentity,
-  xid: number,
-  address: string,
-  serverId: string,
-): DhcpMessage {
-  const m = baseMessage(xid, id.mac);
-  m.options.set(OPT.MESSAGE_TYPE, Buffer.from([MSG.REQUEST]));
-  m.options.set(OPT.REQUESTED_IP, ipBytes(address));
-  m.options.set(OPT.SERVER_ID, ipBytes(serverId));
-  m.options.set(OPT.PARAMETER_LIST, Buffer.from(p.parameterList));
-  m.options.set(OPT.CLIENT_ARCH, Buffer.from([p.clientArch >> 8, p.clientArch & 0xff]));
-  m.options.set(OPT.CLIENT_NDI, Buffer.from(p.clientNdi));
-  m.options.set(OPT.CLIENT_UUID, p.uuid(id));
-  if (p.requestHasVendorClass) m.options.set(OPT.VENDOR_CLASS, Buffer.from(p.vendorClass, 'latin1'));
-  return m;
-}
-
-export interface OfferVerdict {
-  accepted: boolean;
-  reason?: string;
-  tftpServer?: string;
-  tftpServerFrom?: DhcpSummary['tftpServerFrom'];
-  serverId?: string;
-}
-
-/**
- * The ROM's acceptance rules for one OFFER (boot-net.adoc; firmware#670, #801, #941; nobodd):
- * option 43 must contain "Raspberry Pi Boot" (Pi 3B: followed by three spaces); the TFTP server is option 66
- * (a dotted quad, no DNS in the ROM), else option 54; siaddr is ignored.
- */
-export function judgeOffer(p: DhcpProfile, msg: DhcpMessage, source: string): OfferVerdict {
-  const serverId = ipv4(msg.options.get(OPT.SERVER_ID));
-  const base = serverId ? { serverId } : {};
-  const o43 = msg.options.get(OPT.VENDOR_SPECIFIC);
-  const text = o43 ? o43.toString('latin1') : '';
-  if (!text.includes(p.option43Match)) {
-    return {
-      ...base,
-      accepted: false,
-      reason: o43 ? `option 43 lacks '${p.option43Match}'` : 'no option 43',
-    };
-  }
-  if (p.option43NeedsTrailingSpaces && !text.includes(`${p.option43Match}   `)) {
-    return {
-      ...base,
-      accepted: false,
-      reason: `option 43 has '${p.option43Match}' without the three trailing spaces the Pi 3B ROM needs`,
-    };
-  }
-  const o66 = msg.options.get(OPT.TFTP_SERVER);
-  if (o66) {
-    const name = o66.toString('latin1').replace(/\0+$/, '').trim();
-    if (!isIPv4(name)) {
-      return {
-        ...base,
-        accepted: false,
-        reason: `option 66 '${name}' is not an IPv4 address (the ROM has no DNS)`,
-      };
-    }
-    return { ...base, accepted: true, tftpServer: name, tftpServerFrom: 'option 66' };
-  }
-  if (serverId) return { ...base, accepted: true, tftpServer: serverId, tftpServerFrom: 'option 54' };
-  return { accepted: true, tftpServer: source, tftpServerFrom: 'packet source' };
-}
-
-function messageType(m: DhcpMessage): number | undefined {
-  return m.options.get(OPT.MESSAGE_TYPE)?.[0];
-}
-
 class Inbox {
   private queue: Received[] = [];
   private waiter: (() => void) | undefined;
@@ -190,7 +68,7 @@ class Inbox {
   }
 }
 
-async function openSocket(o: DhcpClientOptions): Promise<Socket> {
+async function openSocket(o: DhcpClientOptions, logger?: Logger): Promise<Socket> {
   const sock = createSocket({ type: 'udp4', reuseAddr: true });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -201,6 +79,8 @@ async function openSocket(o: DhcpClientOptions): Promise<Socket> {
       });
     });
     sock.setBroadcast(true);
+    // Late socket errors (e.g. ICMP-triggered) must not crash the process: sends report theirs via callbacks.
+    sock.on('error', (e) => logger?.debug({ err: e.message }, 'virtual-pi: DHCP socket error'));
   } catch (e) {
     sock.close();
     throw new VirtualPiError(
@@ -231,7 +111,7 @@ export async function runDhcp(
   const interval = o.retryIntervalMs ?? p.retryIntervalMs;
   const chaddr = macBytes(id.mac);
   const inbox = new Inbox();
-  const sock = await openSocket(o);
+  const sock = await openSocket(o, ctx.logger);
   sock.on('message', (buf, from) => {
     let msg: DhcpMessage;
     try {
@@ -336,6 +216,8 @@ export async function runDhcp(
     summary.server = bootServer;
     if (boot.v.tftpServer) summary.tftpServer = boot.v.tftpServer;
     if (boot.v.tftpServerFrom) summary.tftpServerFrom = boot.v.tftpServerFrom;
+    const o43 = boot.r.msg.options.get(OPT.VENDOR_SPECIFIC);
+    if (o43) summary.option43 = o43.toString('hex');
     if (boot.r.msg.siaddr !== '0.0.0.0' && boot.r.msg.siaddr !== boot.v.tftpServer) {
       warnings.push(
         `offer has siaddr ${boot.r.msg.siaddr}, which the Pi ignores (it uses ${boot.v.tftpServer})`,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { VirtualPiError } from './errors.js';
-import { PI_MODELS } from './models/types.js';
+import { PI_MODELS, type PiModel } from './models/types.js';
 
 const port = z.number().int().min(1).max(65535);
 const ipv4 = z.ipv4();
@@ -32,12 +32,14 @@ export const BootOptionsSchema = z.object({
   tftpPrefix: z.string().max(32).optional(),
   /** Whole-boot limit (default 120 s). */
   timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+  /** Per-file TFTP limit, like the EEPROM's TFTP_FILE_TIMEOUT (default: the model's, 30 s). */
+  tftpFileTimeoutMs: z.number().int().min(100).max(3_600_000).optional(),
 });
 
 export type DhcpTarget = z.infer<typeof DhcpTargetSchema>;
 
 export interface BootOptions {
-  model: import('./models/types.js').PiModel;
+  model: PiModel;
   /** Board serial: 8 hex digits (longer forms keep their last 8; a leading 10000000 is ignored). */
   serial: string;
   /** Default: the model's OUI + the serial's low 3 bytes. */
@@ -46,6 +48,8 @@ export interface BootOptions {
   tftp?: { host?: string; port?: number; localAddress?: string };
   tftpPrefix?: 'serial' | 'mac' | 'none' | (string & {});
   timeoutMs?: number;
+  /** Per-file TFTP limit, like the EEPROM's TFTP_FILE_TIMEOUT (default: the model's, 30 s). */
+  tftpFileTimeoutMs?: number;
   signal?: AbortSignal;
   logger?: Logger;
 }

@@ -51,6 +51,8 @@ export interface DhcpSummary {
   /** TFTP server the firmware picked and why. */
   tftpServer?: string;
   tftpServerFrom?: 'option 66' | 'option 54' | 'packet source' | 'configured';
+  /** Option 43 of the accepted boot offer, hex (what the server really sent). */
+  option43?: string;
 }
 
 export interface BootReport {

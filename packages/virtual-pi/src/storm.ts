@@ -22,6 +22,8 @@ export interface StormOptions {
   tftpPrefix?: string;
   /** Per-Pi limit (default 120 s). */
   timeoutMs?: number;
+  /** Per-file TFTP limit (EEPROM TFTP_FILE_TIMEOUT; default the model's 30 s). */
+  tftpFileTimeoutMs?: number;
   /** Delay between starting Pis, ms (0 = all at once, like a power-on of a whole rack). */
   staggerMs?: number;
   signal?: AbortSignal;
@@ -95,6 +97,7 @@ export async function bootStorm(o: StormOptions): Promise<StormReport> {
       ...(o.tftp ? { tftp: o.tftp } : {}),
       ...(o.tftpPrefix !== undefined ? { tftpPrefix: o.tftpPrefix } : {}),
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      ...(o.tftpFileTimeoutMs !== undefined ? { tftpFileTimeoutMs: o.tftpFileTimeoutMs } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.logger ? { logger: o.logger } : {}),
     });

@@ -27,8 +27,12 @@ export class TftpRecorder {
   totalBytes = 0;
   constructor(
     private readonly target: TftpTarget,
-    private readonly ctx: { t0: number; signal?: AbortSignal; logger?: Logger },
+    private readonly ctx: { t0: number; signal?: AbortSignal; logger?: Logger; fileTimeoutMs?: number },
   ) {}
+
+  private timeoutOf(profile: TftpProfile): number {
+    return this.ctx.fileTimeoutMs ?? profile.fileTimeoutMs;
+  }
 
   private clientOptions(profile: TftpProfile, signal: AbortSignal): ClientOptions {
     const o: ClientOptions = { port: this.target.port, retries: profile.retries, signal };
@@ -50,7 +54,7 @@ export class TftpRecorder {
     if (fileSignal.aborted) {
       return {
         kind: 'timeout',
-        detail: `not complete within ${profile.fileTimeoutMs / 1000} s (TFTP_FILE_TIMEOUT)`,
+        detail: `not complete within ${this.timeoutOf(profile) / 1000} s (TFTP_FILE_TIMEOUT)`,
       };
     }
     if (e instanceof TftpTimeoutError) return { kind: 'timeout', detail: e.message };
@@ -58,7 +62,7 @@ export class TftpRecorder {
   }
 
   private fileSignal(profile: TftpProfile): AbortSignal {
-    const t = AbortSignal.timeout(profile.fileTimeoutMs);
+    const t = AbortSignal.timeout(this.timeoutOf(profile));
     return this.ctx.signal ? AbortSignal.any([this.ctx.signal, t]) : t;
   }
 

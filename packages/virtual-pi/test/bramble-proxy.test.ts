@@ -87,6 +87,9 @@ describe('virtual Pis against Bramble proxyDHCP + TFTP on loopback', () => {
     const tftp = r.steps.filter((s) => s.protocol === 'tftp').map((s) => s.target);
     expect(tftp.slice(0, 3)).toEqual([`${serial}/start4.elf`, `${serial}/start.elf`, 'config.txt']);
     expect(r.prefix).toBe('');
+    expect(formatReport(r).split('\n')[0]).toBe(
+      'pi4 serial 7a1b2c3d mac dc:a6:32:1b:2c:3d: WOULD NOT BOOT — start4.elf not found under 7a1b2c3d/ and not in root',
+    );
     // Only start.elf there: the prefix is kept, and start4.elf is missing under it.
     const onlyPi3 = await makeTftpTree({ dirs: [serial], omit: ['start4.elf'] });
     cleanups.push(() => onlyPi3.cleanup());

@@ -1,4 +1,6 @@
+import { Readable } from 'node:stream';
 import { createServer, fsHandler, type TftpServer } from '@bramble/tftp';
+import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootVirtualPi, formatReport, PI_MODELS, type PiModel } from '../src/index.js';
 import { makeTftpTree, sha256, type Tree } from './helpers/tree.js';
@@ -123,5 +125,59 @@ describe('virtual Pis against the Bramble TFTP server on loopback', () => {
     });
     ac.abort();
     await expect(p).rejects.toMatchObject({ name: 'VirtualPiError', code: 'ABORTED' });
+  });
+
+  it('a kernel that does not arrive within TFTP_FILE_TIMEOUT stops the boot with a timeout verdict', async () => {
+    const files = fsHandler(tree.root);
+    const stalled: Readable[] = [];
+    const server = createServer({
+      handler: (req) => {
+        if (!req.file.endsWith('kernel8.img')) return files(req);
+        // 20 KB, then nothing: a server stuck reading a slow disk.
+        const stream = new Readable({ read() {} });
+        stream.push(Buffer.alloc(20_000, 1));
+        stalled.push(stream);
+        return { stream, size: 120_000 };
+      },
+    });
+    const { port } = await server.listen({ address: '127.0.0.1', port: 0 });
+    try {
+      const r = await bootVirtualPi({
+        model: 'pi4',
+        serial,
+        dhcp: false,
+        tftp: { host: '127.0.0.1', port },
+        tftpFileTimeoutMs: 1500,
+      });
+      expect(r.verdict).toBe('would not boot');
+      expect(r.reason).toBe(
+        `${serial}/kernel8.img: timed out (not complete within 1.5 s (TFTP_FILE_TIMEOUT))`,
+      );
+      expect(r.steps.at(-1)).toMatchObject({
+        action: 'read',
+        target: `${serial}/kernel8.img`,
+        outcome: 'timeout',
+      });
+    } finally {
+      for (const st of stalled) st.destroy();
+      await server.close({ deadlineMs: 1000 });
+    }
+  });
+
+  it('logs through the pino logger it is given (and only that one)', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
+    const r = await bootVirtualPi({
+      model: 'pi5',
+      serial,
+      dhcp: false,
+      tftp: { host: '127.0.0.1', port: srv.port },
+      logger,
+    });
+    const finished = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'virtual-pi: boot finished');
+    expect(finished).toMatchObject({ virtualPi: 'pi5', serial, verdict: r.verdict });
+    expect(lines.some((l) => l.includes('kernel_2712.img'))).toBe(true);
   });
 });

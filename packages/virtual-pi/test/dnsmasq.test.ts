@@ -35,6 +35,10 @@ describe.runIf(isRoot())('virtual Pis against dnsmasq in a network namespace', (
     for (const r of storm.reports) {
       expect(r.dhcp?.tftpServer, r.model).toBe(lab.serverAddress);
       expect(r.dhcp?.tftpServerFrom).toBe('option 54');
+      // dnsmasq's pxe-service=0,"Raspberry Pi Boot": discovery control 3, prompt "PXE", one menu item (32 bytes).
+      expect(r.dhcp?.option43).toBe(
+        `0601030a04005058450914000011${Buffer.from('Raspberry Pi Boot').toString('hex')}ff`,
+      );
       expect(r.dhcp?.address).toMatch(/^10\.250\.\d+\.1\d\d$/);
       expect(r.tftp).toEqual({ host: lab.serverAddress, port: 69 });
       expect(r.nfsRoot?.server).toBe(lab.serverAddress);
@@ -53,6 +57,7 @@ describe.runIf(isRoot())('virtual Pis against dnsmasq in a network namespace', (
   });
 
   it('Pi 3B: dnsmasq\'s plain "Raspberry Pi Boot" is not enough, the trailing-spaces form boots', async () => {
+    await lab.startDnsmasq({ tftpRoot: tree.root });
     const plain = await lab.boot({ model: 'pi3b', serial: '6b8b4567', dhcp: { ...dhcp, attempts: 1 } });
     expect(plain.verdict).toBe('would not boot');
     expect(plain.reason).toBe(
@@ -61,6 +66,10 @@ describe.runIf(isRoot())('virtual Pis against dnsmasq in a network namespace', (
     await lab.startDnsmasq({ tftpRoot: tree.root, pxe: 'Raspberry Pi Boot   ' });
     const spaced = await lab.boot({ model: 'pi3b', serial: '6b8b4567', dhcp });
     expect(spaced.verdict).toBe('would boot');
+    // Sub-option 9 grows to 0x17 bytes: the 35-byte option 43 of pi-netboot.md §1.3.
+    expect(spaced.dhcp?.option43).toBe(
+      `0601030a04005058450917000014${Buffer.from('Raspberry Pi Boot   ').toString('hex')}ff`,
+    );
   });
 
   it('no pxe-service (no option 43): "no option 43 with \'Raspberry Pi Boot\' in any offer"', async () => {

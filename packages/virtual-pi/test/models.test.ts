@@ -1,6 +1,6 @@
 import { buildClientMessage, decodeMessage, detectRaspberryPi, encodeMessage, macOf } from '@bramble/dhcp';
 import { describe, expect, it } from 'vitest';
-import { buildDiscover, buildRequest, judgeOffer } from '../src/dhcp-client.js';
+import { buildDiscover, buildRequest } from '../src/dhcp-messages.js';
 import {
   defaultMac,
   MODELS,
@@ -10,6 +10,7 @@ import {
   tftpPrefixFor,
   VirtualPiError,
 } from '../src/index.js';
+import { judgeOffer } from '../src/offer-rules.js';
 
 const serial = '7a1b2c3d';
 

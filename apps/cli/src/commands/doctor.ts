@@ -120,8 +120,9 @@ Examples:
           model,
           serial,
           ...(node?.mac ? { mac: node.mac } : {}),
+          // With DHCP the TFTP server comes from the offer (like a real Pi) unless --server overrides it.
           dhcp: o.dhcp ? { server: o.dhcp } : false,
-          tftp: { host, port },
+          tftp: o.dhcp && !o.server ? { port } : { host, port },
           timeoutMs: o.timeout,
         });
         if (g.json) out.data(report);

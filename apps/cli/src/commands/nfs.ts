@@ -14,12 +14,17 @@ export function exportScope(m: LoadedManifest): { defaultClients: string } {
   return { defaultClients: `${network}/${bits}` };
 }
 
-export async function nfsConfigText(m: LoadedManifest, format: string, out?: Output): Promise<string> {
+export async function nfsConfigText(
+  m: LoadedManifest,
+  format: string,
+  out?: Output,
+  ganesha: { graceless?: boolean; recoveryRoot?: string } = {},
+): Promise<string> {
   const bt = await loadBootTree();
   const { layouts, missing } = await readLayouts(m);
   if (missing.length > 0)
     out?.warn(`not provisioned yet, left out: ${missing.join(', ')} (bramble node add / bramble node adopt)`);
-  if (format === 'ganesha') return bt.ganeshaConfig(layouts, exportScope(m));
+  if (format === 'ganesha') return bt.ganeshaConfig(layouts, { ...exportScope(m), ...ganesha });
   if (format === 'compose') {
     for (const w of bt.composeWarnings(layouts)) out?.warn(w);
     return bt.composeFile(layouts, { tftpRoot: m.tftpRoot, nfsRoot: m.nfsRoot });
@@ -33,6 +38,8 @@ export function register(program: Command): void {
     .command('config')
     .description('print the NFS server configuration exporting every node root')
     .addOption(new Option('--format <format>', 'output').choices(['exports', 'ganesha', 'compose']))
+    .option('--graceless', 'ganesha: skip the NFSv4 grace period (single server, tests)')
+    .option('--recovery-root <dir>', 'ganesha: keep NFSv4 recovery state in this directory')
     .addHelpText(
       'after',
       `
@@ -41,12 +48,17 @@ Examples:
   bramble nfs config --format ganesha > /etc/ganesha/ganesha.conf
   bramble nfs config --format compose > docker-compose.yaml`,
     )
-    .action(async (o: { format?: string }, cmd: Command) => {
+    .action(async (o: { format?: string; graceless?: boolean; recoveryRoot?: string }, cmd: Command) => {
       const g = globals(cmd);
       const m = await manifestFor(g);
       const kind = o.format ?? (m.manifest.nfs.kind === 'kernel' ? 'exports' : m.manifest.nfs.kind);
       const out = outputFor(g);
-      out.raw(await nfsConfigText(m, kind, out));
+      out.raw(
+        await nfsConfigText(m, kind, out, {
+          ...(o.graceless ? { graceless: true } : {}),
+          ...(o.recoveryRoot ? { recoveryRoot: o.recoveryRoot } : {}),
+        }),
+      );
     });
   nfs
     .command('apply')

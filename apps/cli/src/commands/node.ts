@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { type LoadedManifest, type ManifestNode, readDiscovered } from 'brambled';
+import { type LoadedManifest, Mac, type ManifestNode, readDiscovered, Serial } from 'brambled';
 import type { Command } from 'commander';
 import { type Document, isMap, isSeq, YAMLMap, YAMLSeq } from 'yaml';
 import { confirm } from '../confirm.js';
@@ -110,8 +110,9 @@ async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOp
         }
       }
       const node: Record<string, unknown> = { hostname };
-      if (o.serial) node.serial = o.serial;
-      if (o.mac) node.mac = o.mac;
+      // Store the normalised forms (7a1b2c3d, dc:a6:32:01:36:c2); invalid input is reported by path below.
+      if (o.serial) node.serial = Serial.safeParse(o.serial).data ?? o.serial;
+      if (o.mac) node.mac = Mac.safeParse(o.mac).data ?? o.mac;
       if (o.model) node.model = o.model;
       node.image = imageName;
       if (o.address) node.address = o.address;

@@ -10,17 +10,7 @@ export interface CmdlineOptions {
 }
 
 /** Tokens removed from an image's cmdline.txt before the NFS-root tokens are appended. */
-const DROP_PREFIXES = [
-  'root=',
-  'rootfstype=',
-  'fsck.repair=',
-  'nfsroot=',
-  'ip=',
-  // Imager first-run hooks: systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot …
-  'systemd.run=',
-  'systemd.run_success_action=',
-  'systemd.run_failure_action=',
-];
+const DROP_PREFIXES = ['root=', 'rootfstype=', 'fsck.repair=', 'nfsroot=', 'ip='];
 const DROP_EXACT = new Set([
   'init=/usr/lib/raspi-config/init_resize.sh', // Stretch–early Bullseye partition resize
   'init=/usr/lib/raspberrypi-sys-mods/firstboot', // late Bullseye / Bookworm first boot (block devices only)
@@ -31,8 +21,11 @@ const DROP_EXACT = new Set([
   'rootwait',
 ]);
 
+/** Imager first-run hooks: systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot … */
+const SYSTEMD_RUN = /^systemd\.run[a-z_]*=/;
+
 function dropped(tok: string): boolean {
-  return DROP_EXACT.has(tok) || DROP_PREFIXES.some((p) => tok.startsWith(p));
+  return DROP_EXACT.has(tok) || SYSTEMD_RUN.test(tok) || DROP_PREFIXES.some((p) => tok.startsWith(p));
 }
 
 /**

@@ -67,6 +67,12 @@ export function parseDirEntries(buf: Buffer, o: DirParseOptions, out: RawDirEntr
       const nameBuf = buf.subarray(off + 8, off + 8 + nameLen);
       const isDot = nameLen === 1 && nameBuf[0] === 0x2e;
       const isDotDot = nameLen === 2 && nameBuf[0] === 0x2e && nameBuf[1] === 0x2e;
+      if (nameBuf.includes(0x2f) || nameBuf.includes(0)) {
+        throw new ImageError(
+          'CORRUPT_FILESYSTEM',
+          `directory ${o.ino}: entry name contains '/' or NUL (corrupt or malicious image)`,
+        );
+      }
       if (!isDot && !isDotDot && nameLen > 0) {
         out.push({ name: nameBuf.toString('utf8'), ino, type: o.hasFileType ? FILE_TYPES[ft] : undefined });
       }

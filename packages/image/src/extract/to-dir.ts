@@ -1,10 +1,21 @@
-import { closeSync, fchmodSync, fchownSync, ftruncateSync, linkSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  fchownSync,
+  ftruncateSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  symlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { ImageError } from '../errors.js';
 import type { FileSystem, FsNode, Stat, Xattr } from '../filesystem.js';
 import { MetaHelper, type MetaOp } from './meta-helper.js';
 import type { ExtractResult } from './options.js';
 import type { ProgressTracker } from './progress.js';
+import { checkedRelativePath } from './safe-path.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -126,7 +137,7 @@ export async function writeTree(
       if (failure) throw failure;
       const s = node.stat;
       const isRoot = path === '/';
-      const dest = isRoot ? root : join(root, path);
+      const dest = isRoot ? root : join(root, checkedRelativePath(path));
       c.entries++;
       progress.files++;
       switch (s.type) {

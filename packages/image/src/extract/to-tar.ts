@@ -4,6 +4,7 @@ import type { FileSystem, FsNode, Stat } from '../filesystem.js';
 import type { ExtractResult } from './options.js';
 import { BLOCK, padding, paxHeader, paxRecord, paxTime, TypeFlag, ustarHeader } from './pax.js';
 import type { ProgressTracker } from './progress.js';
+import { checkedRelativePath } from './safe-path.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -43,7 +44,7 @@ const TYPE: Record<string, string> = {
 
 function archiveName(path: string, s: Stat): string {
   if (path === '/') return './';
-  const rel = path.replace(/^\/+/, '');
+  const rel = checkedRelativePath(path);
   return s.type === 'directory' ? `${rel}/` : rel;
 }
 

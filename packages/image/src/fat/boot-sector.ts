@@ -6,7 +6,7 @@ import { ImageError } from '../errors.js';
  *   0x0B BytsPerSec (512/1024/2048/4096)  0x0D SecPerClus (1..128, power of 2)  0x0E RsvdSecCnt (>0)
  *   0x10 NumFATs  0x11 RootEntCnt  0x13 TotSec16  0x16 FATSz16  0x20 TotSec32
  *   FAT12/16: 0x27 VolID  0x2B VolLab[11]  0x36 FilSysType
- *   FAT32:    0x24 FATSz32  0x2C RootClus  0x43 VolID  0x47 VolLab[11]  0x52 FilSysType
+ *   FAT32:    0x24 FATSz32  0x28 ExtFlags (bit 7: mirroring off, bits 0-3: the active FAT)  0x2C RootClus  0x43 VolID  0x47 VolLab[11]  0x52 FilSysType
  * The FAT type is decided by the count of data clusters alone (section 3.5):
  *   < 4085 -> FAT12, < 65525 -> FAT16, else FAT32.
  */
@@ -24,7 +24,7 @@ export interface Bpb {
   fatSectors: number;
   /** FAT32 root directory cluster; 0 on FAT12/16 (fixed root region). */
   rootCluster: number;
-  /** Byte offset of the first FAT. */
+  /** Byte offset of the FAT in use (the first, unless FAT32 mirroring is off and another is active). */
   fatOffset: number;
   /** Byte offset and size of the FAT12/16 fixed root directory region. */
   rootDirOffset: number;
@@ -81,7 +81,11 @@ export function parseBootSector(b: Buffer): Bpb {
   if (fatSectors * bytesPerSector < fatBytesNeeded)
     throw bad(`has a FAT of ${fatSectors} sectors, too small for ${clusterCount} clusters`);
   let rootCluster = 0;
+  let activeFat = 0;
   if (fatType === 'fat32') {
+    const extFlags = b.readUInt16LE(0x28);
+    if (extFlags & 0x80) activeFat = extFlags & 0x0f;
+    if (activeFat >= numFats) throw bad(`names FAT ${activeFat} as active but has ${numFats} FATs`);
     if (rootEntries !== 0 || fat16Size !== 0) throw bad('is FAT32 by cluster count but has FAT12/16 fields');
     rootCluster = b.readUInt32LE(0x2c);
     if (rootCluster < 2 || rootCluster > clusterCount + 1) {
@@ -113,7 +117,7 @@ export function parseBootSector(b: Buffer): Bpb {
     totalSectors,
     fatSectors,
     rootCluster,
-    fatOffset: reservedSectors * bytesPerSector,
+    fatOffset: (reservedSectors + activeFat * fatSectors) * bytesPerSector,
     rootDirOffset: (reservedSectors + numFats * fatSectors) * bytesPerSector,
     rootDirBytes: rootEntries * 32,
     dataOffset: firstDataSector * bytesPerSector,

@@ -81,15 +81,13 @@ export class FatFileSystem implements FileSystem {
     if (source.size < 512)
       throw new ImageError('TRUNCATED', `a FAT volume needs at least 512 bytes, this one has ${source.size}`);
     const bpb = parseBootSector(await source.read(0, 512));
-    const needed = bpb.totalSectors * bpb.bytesPerSector;
-    if (needed > source.size) {
-      // Tolerate a volume that is slightly larger than its partition only as far as data we never read.
-      if (bpb.dataOffset > source.size) {
-        throw new ImageError(
-          'TRUNCATED',
-          `the FAT volume needs ${needed} bytes but only ${source.size} are present: the image is truncated`,
-        );
-      }
+    // A volume may claim a little more than its partition (sloppy tools); what we read is bounds-checked
+    // by the source, but the FAT and root directory must be present.
+    if (bpb.dataOffset > source.size) {
+      throw new ImageError(
+        'TRUNCATED',
+        `the FAT volume needs ${bpb.totalSectors * bpb.bytesPerSector} bytes but only ${source.size} are present: the image is truncated`,
+      );
     }
     const fat = await FatTable.load(source, bpb);
     const fs = new FatFileSystem(source, bpb, fat, undefined);

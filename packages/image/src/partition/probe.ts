@@ -1,5 +1,6 @@
 import type { BlockSource } from '../block-source.js';
-import { parseBootSector } from '../fat/boot-sector.js';
+import { type Bpb, parseBootSector } from '../fat/boot-sector.js';
+import { parseDirectory } from '../fat/dir.js';
 import type { FsType } from './types.js';
 
 /** ext2/3/4 superblock: at byte 1024; magic 0xEF53 at +0x38 (docs.kernel.org ext4 super.html). */
@@ -24,15 +25,15 @@ export async function probeFileSystem(source: BlockSource): Promise<FsProbe> {
   }
   if (source.size >= 512) {
     const bs = await source.read(0, 512);
+    let bpb: Bpb | undefined;
     try {
-      const bpb = parseBootSector(bs);
-      return {
-        fsType: bpb.fatType,
-        ...(bpb.bpbLabel !== undefined ? { label: bpb.bpbLabel } : {}),
-        uuid: bpb.serial,
-      };
+      bpb = parseBootSector(bs);
     } catch {
       /* not FAT */
+    }
+    if (bpb) {
+      const label = (await fatRootLabel(source, bpb).catch(() => undefined)) ?? bpb.bpbLabel;
+      return { fsType: bpb.fatType, ...(label !== undefined ? { label } : {}), uuid: bpb.serial };
     }
   }
   return { fsType: 'unknown' };
@@ -52,4 +53,17 @@ function probeExt(sb: Buffer): FsProbe {
   const u = sb.subarray(0x68, 0x78).toString('hex');
   const uuid = `${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${u.slice(20)}`;
   return { fsType, ...(label ? { label } : {}), uuid };
+}
+
+/**
+ * The volume label entry of a FAT root directory (blkid prefers it over the boot sector's copy).
+ * Only the first root cluster (FAT32) or the fixed root region (FAT12/16) is read.
+ */
+async function fatRootLabel(source: BlockSource, bpb: Bpb): Promise<string | undefined> {
+  const [offset, length] =
+    bpb.fatType === 'fat32'
+      ? [bpb.dataOffset + (bpb.rootCluster - 2) * bpb.clusterSize, bpb.clusterSize]
+      : [bpb.rootDirOffset, bpb.rootDirBytes];
+  const { volumeLabel } = parseDirectory(await source.read(offset, length), bpb.fatType === 'fat32');
+  return volumeLabel === undefined || volumeLabel === 'NO NAME' ? undefined : volumeLabel;
 }

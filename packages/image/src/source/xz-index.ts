@@ -12,6 +12,7 @@ import { open } from 'node:fs/promises';
  */
 const MAX_STREAMS = 1024;
 const MAX_INDEX = 64 * 1024 * 1024;
+const MAX_PADDING = 64 * 1024;
 
 export async function xzUncompressedSize(path: string): Promise<number | undefined> {
   const fh = await open(path, 'r');
@@ -24,20 +25,21 @@ export async function xzUncompressedSize(path: string): Promise<number | undefin
       return bytesRead === len ? b : undefined;
     };
     for (let s = 0; s < MAX_STREAMS && end > 0; s++) {
-      // Skip stream padding (zero bytes, in multiples of 4).
-      while (end >= 4) {
-        const w = await readAt(end - 4, 4);
-        if (!w || w.readUInt32LE(0) !== 0) break;
-        end -= 4;
-      }
+      // Skip stream padding (zero bytes, in multiples of 4); more than 64 KiB of it is not an xz file.
+      const tail = await readAt(Math.max(0, end - MAX_PADDING), Math.min(end, MAX_PADDING));
+      if (!tail) return undefined;
+      let pad = 0;
+      while (pad + 4 <= tail.length && tail.readUInt32LE(tail.length - pad - 4) === 0) pad += 4;
+      if (pad + 4 > tail.length && tail.length === MAX_PADDING) return undefined;
+      end -= pad;
       if (end < 24) return undefined;
       const footer = await readAt(end - 12, 12);
-      if (!footer || footer.toString('latin1', 10, 12) !== 'YZ') return undefined;
+      if (footer?.toString('latin1', 10, 12) !== 'YZ') return undefined;
       const indexSize = (footer.readUInt32LE(4) + 1) * 4;
       if (indexSize > MAX_INDEX || indexSize > end - 24) return undefined;
       const indexStart = end - 12 - indexSize;
       const index = await readAt(indexStart, indexSize);
-      if (!index || index[0] !== 0) return undefined;
+      if (index?.[0] !== 0) return undefined;
       let pos = 1;
       const vli = (): number | undefined => {
         let v = 0;
@@ -61,7 +63,7 @@ export async function xzUncompressedSize(path: string): Promise<number | undefin
       end = indexStart - blocks - 12;
       if (end < 0) return undefined;
       const header = await readAt(end, 6);
-      if (!header || !header.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return undefined;
+      if (!header?.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return undefined;
     }
     return end === 0 ? total : undefined;
   } finally {

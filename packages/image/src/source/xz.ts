@@ -4,8 +4,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { execa } from 'execa';
 import { ImageError } from '../errors.js';
 import type { DecodedStream } from './decoded-stream.js';
-import { xzUncompressedSize } from './xz-index.js';
 import { which } from './which.js';
+import { xzUncompressedSize } from './xz-index.js';
 
 export type XzDecoder = 'auto' | 'program' | 'wasm';
 

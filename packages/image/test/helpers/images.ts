@@ -41,6 +41,8 @@ export interface FatOptions {
   label?: string;
   /** Sectors per cluster (mkfs.vfat -s). */
   sectorsPerCluster?: number;
+  /** Logical sector size (mkfs.vfat -S), default 512. */
+  sectorSize?: number;
   /** Copy this directory's contents into the root with `mcopy -s -p -m`. */
   fromDir?: string;
 }
@@ -53,6 +55,7 @@ export async function buildFat(path: string, o: FatOptions): Promise<string> {
   await truncate(path, o.sizeMiB * 1024 * 1024);
   const args = ['-F', String(o.fatBits)];
   if (o.sectorsPerCluster !== undefined) args.push('-s', String(o.sectorsPerCluster));
+  if (o.sectorSize !== undefined) args.push('-S', String(o.sectorSize));
   if (o.label !== undefined) args.push('-n', o.label);
   args.push('-i', '1234abcd', path);
   await execa(mkfs, args);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createVethPair, type Peer, requireTool, startPeer, type VethLink, waitFor } from '@bramble/testkit';
@@ -38,36 +39,36 @@ export async function createNetbootLab(tag: string): Promise<NetbootLab> {
   const link = await createVethPair(tag);
   // The Pi namespace needs a route for 255.255.255.255 (limited broadcast leaves via the veth).
   await run('ip', ['-n', link.b.name, 'route', 'add', 'default', 'dev', link.ifB], { timeout: 10_000 });
+  let leases: string | undefined;
+  let conf: string | undefined;
   const subnet = link.addrA.split('.').slice(0, 3).join('.');
   const lab: NetbootLab = {
     link,
     serverAddress: link.addrA,
     async startDnsmasq(o) {
       await lab.stopDnsmasq();
-      const args = [
-        ...link.a.prefix,
-        dnsmasqBin,
-        '-d',
-        '--conf-file=/dev/null',
-        '--port=0',
-        `--interface=${link.ifA}`,
-        '--bind-interfaces',
-        '--user=root',
-        '--group=root',
-        '--pid-file=',
-        `--dhcp-leasefile=${o.tftpRoot}.leases`,
-        o.proxy
-          ? `--dhcp-range=${subnet}.255,proxy`
-          : `--dhcp-range=${subnet}.100,${subnet}.199,255.255.255.0`,
-        '--dhcp-broadcast',
-        '--no-ping',
-        '--enable-tftp',
-        `--tftp-root=${o.tftpRoot}`,
-        '--log-dhcp',
-        ...(o.pxe === false ? [] : [`--pxe-service=0,"${o.pxe ?? 'Raspberry Pi Boot'}"`]),
+      leases = `${o.tftpRoot}.leases`;
+      conf = `${o.tftpRoot}.dnsmasq.conf`;
+      // The official guide's /etc/dnsmasq.conf, in a file so dnsmasq unquotes "Raspberry Pi Boot" as it does there.
+      const lines = [
+        'port=0',
+        `interface=${link.ifA}`,
+        'bind-interfaces',
+        'no-hosts',
+        'user=root',
+        'group=root',
+        `dhcp-leasefile=${leases}`,
+        o.proxy ? `dhcp-range=${subnet}.255,proxy` : `dhcp-range=${subnet}.100,${subnet}.199,255.255.255.0`,
+        'dhcp-broadcast',
+        'no-ping',
+        'log-dhcp',
+        'enable-tftp',
+        `tftp-root=${o.tftpRoot}`,
+        ...(o.pxe === false ? [] : [`pxe-service=0,"${o.pxe ?? 'Raspberry Pi Boot'}"`]),
         ...(o.extra ?? []),
       ];
-      const peer = startPeer(args);
+      await writeFile(conf, `${lines.join('\n')}\n`);
+      const peer = startPeer([...link.a.prefix, dnsmasqBin, '-d', '--pid-file=', `--conf-file=${conf}`]);
       lab.dnsmasq = peer;
       await waitFor(() => peer.output().includes('TFTP root is') || peer.proc.exitCode !== null, 10_000);
       if (peer.proc.exitCode !== null) throw new Error(`dnsmasq exited: ${peer.output()}`);
@@ -76,6 +77,7 @@ export async function createNetbootLab(tag: string): Promise<NetbootLab> {
     async stopDnsmasq() {
       await lab.dnsmasq?.stop();
       delete lab.dnsmasq;
+      for (const f of [leases, conf]) if (f) await rm(f, { force: true });
     },
     async boot(o, timeoutMs = 60_000) {
       const r = await run(

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -82,11 +82,20 @@ export async function makeTftpTree(o: TreeOptions): Promise<Tree> {
   };
   await put('bootcode.bin', fakeBytes('bootcode.bin', 52_000));
   const dirs = o.dirs.length ? o.dirs : [''];
+  const first = new Map<string, string>(); // firmware files are identical in every node dir: hard-link them
   for (const d of dirs) {
     const p = d ? `${d}/` : '';
     for (const [name, size] of Object.entries({ ...BOOT_FILES, ...o.sizes })) {
       if (o.omit?.includes(name)) continue;
+      const seen = first.get(name);
+      if (seen) {
+        await mkdir(dirname(join(root, p + name)), { recursive: true });
+        await link(join(root, seen), join(root, p + name));
+        files.set(p + name, files.get(seen)!);
+        continue;
+      }
       await put(p + name, fakeBytes(name, size));
+      first.set(name, p + name);
     }
     if (!o.omit?.includes('config.txt')) await put(`${p}config.txt`, Buffer.from(o.config ?? CONFIG_TXT));
     if (!o.omit?.includes('cmdline.txt')) {

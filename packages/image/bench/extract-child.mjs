@@ -1,14 +1,14 @@
 /**
- * One timed extraction in its own process (so peak RSS is this run's alone):
- *   tsx bench/extract-child.ts <image> <partition> <to> <dir|tar>
+ * One timed extraction in its own process, from the built package (no TypeScript loader in the
+ * measurement), so peak RSS is this run's alone:
+ *   node bench/extract-child.mjs <image> <partition> <to> <dir|tar>
  * Prints one JSON line: phases (open/decompress, scan, write) and the ExtractResult.
  */
-import { openImage } from '../src/disk-image.js';
-import { extract } from '../src/extract/index.js';
+import { extract, openImage } from '../dist/index.js';
 
 const [image, partition, to, format] = process.argv.slice(2);
 if (!image || !partition || !to || (format !== 'dir' && format !== 'tar')) {
-  console.error('usage: extract-child.ts <image> <partition> <to> <dir|tar>');
+  console.error('usage: extract-child.mjs <image> <partition> <to> <dir|tar>');
   process.exit(2);
 }
 const t0 = performance.now();

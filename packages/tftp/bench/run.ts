@@ -1,0 +1,308 @@
+/**
+ * Boot-storm benchmark: N simulated Pi 4 boots at once (N = 1, 16, 64, 256) against Bramble, tftpd-hpa and
+ * dnsmasq, all on loopback and started here; plus windowsize 16 vs lock-step for one client against Bramble.
+ * Writes bench/results/boot-storm.json. Flags: --n 1,16 --scale 0.25 --servers bramble,tftpd-hpa --profile
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { probeSize } from '../src/index.js';
+import type { LoadResult, LoadSpec } from './load.js';
+import { cpuTracker, memorySampler, treeCpuSeconds } from './proc-stats.js';
+import { summarise } from './profile-summary.js';
+
+const here = import.meta.dirname;
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const NS = (arg('n') ?? '1,16,64,256').split(',').map(Number);
+const SCALE = Number(arg('scale') ?? '1');
+const SERVERS = (arg('servers') ?? 'bramble,tftpd-hpa,dnsmasq').split(',');
+const PROFILE = process.argv.includes('--profile');
+
+// A Pi 4 boot sequence (sizes from Raspberry Pi OS bookworm; the large files scale with --scale).
+const FILES = [
+  { name: 'start4.elf', size: Math.round(2_200_000 * SCALE) },
+  { name: 'fixup4.dat', size: 5_446 },
+  { name: 'config.txt', size: 2_048 },
+  { name: 'bcm2711-rpi-4-b.dtb', size: 56_093 },
+  { name: 'cmdline.txt', size: 151 },
+  { name: 'kernel8.img', size: Math.round(9_000_000 * SCALE) },
+  { name: 'initramfs8', size: Math.round(12_000_000 * SCALE) },
+];
+
+interface Started {
+  proc: ChildProcess;
+  host: string;
+  port: number;
+}
+
+async function waitReady(host: string, port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await probeSize(host, 'config.txt', { port, retries: 0, retransmitMs: 100 });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`server at ${host}:${port} never answered`);
+}
+
+async function freePort(): Promise<number> {
+  const { createSocket } = await import('node:dgram');
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const p = s.address().port;
+  s.close();
+  return p;
+}
+
+async function startServer(kind: string, root: string, profDir: string): Promise<Started> {
+  if (kind === 'bramble') {
+    const args = [
+      ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+      join(here, 'server.mjs'),
+      root,
+      '127.0.0.1',
+      '0',
+    ];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const port = await new Promise<number>((resolve, reject) => {
+      proc.once('exit', () => reject(new Error('bramble server exited')));
+      proc.stdout?.on('data', (b: Buffer) => {
+        const m = /ready (\d+)/.exec(b.toString());
+        if (m) resolve(Number(m[1]));
+      });
+    });
+    return { proc, host: '127.0.0.1', port };
+  }
+  if (kind === 'tftpd-hpa') {
+    const port = await freePort();
+    const proc = spawn('in.tftpd', ['-L', '-u', 'root', '-s', root, '-a', `127.0.0.1:${port}`], {
+      stdio: 'inherit',
+    });
+    await waitReady('127.0.0.1', port);
+    return { proc, host: '127.0.0.1', port };
+  }
+  // dnsmasq 2.90 has no --tftp-port: port 69 on a loopback address of its own.
+  const host = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
+  const proc = spawn(
+    'dnsmasq',
+    [
+      '-d',
+      '-C',
+      '/dev/null',
+      '--port=0',
+      '-u',
+      'root',
+      '--pid-file',
+      `--listen-address=${host}`,
+      '--bind-interfaces',
+      '--enable-tftp',
+      `--tftp-root=${root}`,
+      '--tftp-max=1024',
+      '--quiet-tftp',
+    ],
+    { stdio: 'ignore' },
+  );
+  await waitReady(host, 69);
+  return { proc, host, port: 69 };
+}
+
+async function stopServer(s: Started): Promise<void> {
+  if (s.proc.exitCode !== null) return;
+  const exited = new Promise((r) => s.proc.once('exit', r));
+  s.proc.kill('SIGTERM');
+  const t = setTimeout(() => s.proc.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+const LOAD_PROCS = Number(arg('load-procs') ?? '2');
+
+/** Split the clients over `LOAD_PROCS` generator processes (Pis are independent; one Node process is the bottleneck). */
+async function runLoad(spec: LoadSpec): Promise<LoadResult & { loadCpuSeconds: number }> {
+  const procs = Math.max(1, Math.min(LOAD_PROCS, spec.clients));
+  const parts = await Promise.all(
+    Array.from({ length: procs }, (_, i) =>
+      runLoadProc({
+        ...spec,
+        clients: Math.floor(spec.clients / procs) + (i < spec.clients % procs ? 1 : 0),
+      }),
+    ),
+  );
+  return {
+    wallMs: Math.max(...parts.map((p) => p.wallMs)),
+    bytes: parts.reduce((n, p) => n + p.bytes, 0),
+    fileMs: parts.flatMap((p) => p.fileMs),
+    retransmits: parts.reduce((n, p) => n + p.retransmits, 0),
+    failedBoots: parts.reduce((n, p) => n + p.failedBoots, 0),
+    errors: parts.flatMap((p) => p.errors).slice(0, 10),
+    loadCpuSeconds: parts.reduce((n, p) => n + p.loadCpuSeconds, 0),
+  };
+}
+
+function runLoadProc(spec: LoadSpec): Promise<LoadResult & { loadCpuSeconds: number }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', join(here, 'load.ts'), JSON.stringify(spec)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    let cpu = 0;
+    const sampler = setInterval(() => {
+      if (proc.pid) cpu = Math.max(cpu, treeCpuSeconds(proc.pid));
+    }, 200);
+    proc.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    proc.once('exit', (code) => {
+      clearInterval(sampler);
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !line.startsWith('{'))
+        reject(new Error(`load generator failed (${code}): ${out.slice(0, 500)}`));
+      else resolve({ ...(JSON.parse(line) as LoadResult), loadCpuSeconds: cpu });
+    });
+  });
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+async function measure(s: Started, spec: LoadSpec) {
+  const pid = s.proc.pid as number;
+  const cpu = cpuTracker(pid);
+  const mem = memorySampler(pid, 250);
+  const r = await runLoad(spec);
+  await new Promise((res) => setTimeout(res, 300)); // let forked peers exit and be reaped
+  const cpuSeconds = cpu.stop();
+  const peak = mem.stop();
+  const sorted = [...r.fileMs].sort((a, b) => a - b);
+  return {
+    clients: spec.clients,
+    wallSeconds: Math.round(r.wallMs) / 1000,
+    aggregateMBps: Math.round((r.bytes / 1e6 / (r.wallMs / 1000)) * 10) / 10,
+    p50FileMs: Math.round(pct(sorted, 50) * 10) / 10,
+    p99FileMs: Math.round(pct(sorted, 99) * 10) / 10,
+    retransmits: r.retransmits,
+    failedBoots: r.failedBoots,
+    errors: r.errors,
+    serverCpuSeconds: Math.round(cpuSeconds * 100) / 100,
+    serverPeakRssMb: peak.peakRssMb,
+    serverPeakPssMb: peak.peakPssMb,
+    loadGeneratorCpuSeconds: r.loadCpuSeconds,
+  };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(here, '..', 'dist', 'index.js')))
+    execFileSync('pnpm', ['build'], { cwd: join(here, '..'), stdio: 'inherit' });
+  const root = join(tmpdir(), `bramble-bootstorm-${process.pid}`);
+  mkdirSync(root, { recursive: true, mode: 0o755 });
+  for (const f of FILES) writeFileSync(join(root, f.name), randomBytes(f.size), { mode: 0o644 });
+  writeFileSync(join(root, 'kernel8-full.img'), randomBytes(9_000_000), { mode: 0o644 });
+  const profDir = join(here, 'results', 'prof');
+  rmSync(profDir, { recursive: true, force: true });
+  const result: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model,
+      loadavgAtStart: loadavg(),
+      node: process.version,
+    },
+    note:
+      'All servers and the load generator share one machine (2 cores) with six other engineers working; ' +
+      `figures are indicative. Load generator = this package's client in ${LOAD_PROCS} Node processes. tftpd-hpa forks a ` +
+      'process per transfer (its RSS sums the tree; PSS is the fairer number).',
+    scale: SCALE,
+    files: FILES,
+    storm: {} as Record<string, unknown[]>,
+  };
+  const storm = result.storm as Record<string, unknown[]>;
+  try {
+    for (const kind of SERVERS) {
+      const s = await startServer(kind, root, profDir);
+      storm[kind] = [];
+      try {
+        for (const n of NS) {
+          const spec: LoadSpec = {
+            host: s.host,
+            port: s.port,
+            clients: n,
+            files: FILES,
+            blksize: 1024,
+            probe: true,
+          };
+          const m = await measure(s, spec);
+          console.log(kind, JSON.stringify(m));
+          storm[kind]?.push(m);
+        }
+        if (kind === 'bramble') {
+          // One client, the full-size 9 MB kernel, lock-step vs windowsize 16; interleaved repetitions
+          // (median and best) because the shared machine is noisy and the first run pays for JIT warm-up.
+          const kernel = [{ name: 'kernel8-full.img', size: 9_000_000 }];
+          const lock: number[] = [];
+          const win: number[] = [];
+          for (let rep = 0; rep < 5; rep++) {
+            const base = {
+              host: s.host,
+              port: s.port,
+              clients: 1,
+              files: kernel,
+              blksize: 1024,
+              probe: false,
+            };
+            lock.push((await measure(s, base)).aggregateMBps);
+            win.push((await measure(s, { ...base, windowsize: 16 })).aggregateMBps);
+          }
+          const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+          result.windowsize = {
+            file: 'kernel8-full.img (9 MB)',
+            blksize: 1024,
+            repetitions: 5,
+            lockstepMBps: lock,
+            windowsize16MBps: win,
+            medianRatio: Math.round((med(win) / med(lock)) * 100) / 100,
+            bestRatio: Math.round((Math.max(...win) / Math.max(...lock)) * 100) / 100,
+          };
+          console.log('windowsize', JSON.stringify(result.windowsize));
+        }
+      } finally {
+        await stopServer(s);
+      }
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  const at = (kind: string, n: number) =>
+    (storm[kind] as { clients: number; aggregateMBps: number }[] | undefined)?.find((x) => x.clients === n)
+      ?.aggregateMBps;
+  const targets: Record<string, unknown> = {};
+  for (const n of [64, 256]) {
+    const b = at('bramble', n);
+    const best = Math.max(at('tftpd-hpa', n) ?? 0, at('dnsmasq', n) ?? 0);
+    if (b !== undefined && best > 0) targets[`ratioVsBestPeerAtN${n}`] = Math.round((b / best) * 100) / 100;
+  }
+  const b1 = at('bramble', 1);
+  const h1 = at('tftpd-hpa', 1);
+  if (b1 !== undefined && h1) targets.singleClientRatioVsTftpdHpa = Math.round((b1 / h1) * 100) / 100;
+  result.targets = targets;
+  if (PROFILE && existsSync(profDir)) {
+    const f = readdirSync(profDir).find((x) => x.endsWith('.cpuprofile'));
+    if (f) result.brambleCpuProfileTop = summarise(join(profDir, f), 20).rows;
+  }
+  mkdirSync(join(here, 'results'), { recursive: true });
+  writeFileSync(join(here, 'results', 'boot-storm.json'), `${JSON.stringify(result, null, 2)}\n`);
+  console.log('wrote bench/results/boot-storm.json');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
