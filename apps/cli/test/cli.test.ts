@@ -19,10 +19,14 @@ const COMMANDS = [
   ['node', 'rm'],
   ['node', 'check'],
   ['node', 'adopt'],
+  ['node', 'provision'],
+  ['dhcp'],
   ['dhcp', 'config'],
+  ['nfs'],
   ['nfs', 'config'],
   ['nfs', 'apply'],
   ['serve'],
+  ['tftp'],
   ['tftp', 'serve'],
   ['tftp', 'get'],
   ['doctor'],
@@ -91,20 +95,26 @@ nodes:
     const r = await bramble(['schema']);
     expect(r.exitCode).toBe(0);
     const schema = JSON.parse(String(r.stdout)) as { properties: Record<string, unknown> };
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['server', 'nodes', 'images', 'tftp', 'dhcp', 'nfs']));
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(['server', 'nodes', 'images', 'tftp', 'dhcp', 'nfs']),
+    );
   });
 
   it('init writes a manifest, refuses to overwrite it, and listings print JSON with --json', async () => {
     const dir = await tempDir('init');
     const file = join(dir, 'bramble.yaml');
-    expect((await bramble(['-c', file, 'init', '--server', '10.1.2.3', '--state', './state'])).exitCode).toBe(0);
+    expect((await bramble(['-c', file, 'init', '--server', '10.1.2.3', '--state', './state'])).exitCode).toBe(
+      0,
+    );
     expect((await bramble(['-c', file, 'init', '--server', '10.1.2.3'])).exitCode).toBe(2);
     const ls = await bramble(['-c', file, 'node', 'ls', '--json']);
     expect(ls.exitCode).toBe(0);
     expect(JSON.parse(String(ls.stdout))).toEqual([]);
     const images = await bramble(['-c', file, '--json', 'image', 'ls']);
     expect(JSON.parse(String(images.stdout))).toEqual([]);
-    expect(JSON.parse(String((await bramble(['-c', file, 'node', 'ls', '--discovered', '--json'])).stdout))).toEqual([]);
+    expect(
+      JSON.parse(String((await bramble(['-c', file, 'node', 'ls', '--discovered', '--json'])).stdout)),
+    ).toEqual([]);
     // no colours when not on a TTY
     expect(String((await bramble(['-c', file, 'node', 'ls'])).stdout)).not.toContain('\u001b[');
   });

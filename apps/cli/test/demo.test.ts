@@ -31,7 +31,18 @@ describe('bramble demo', () => {
     const setpriv = requireTool('setpriv');
     const r = await execa(
       setpriv,
-      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', 'env', 'HOME=/tmp', 'node', bin, 'demo', '--json'],
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '--inh-caps=-all',
+        'env',
+        'HOME=/tmp',
+        'node',
+        bin,
+        'demo',
+        '--json',
+      ],
       { reject: false, timeout: 120_000, cwd: '/tmp' },
     );
     expect(r.exitCode, r.stderr).toBe(0);

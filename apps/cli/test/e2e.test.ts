@@ -47,10 +47,12 @@ describe.runIf(isRoot())('end to end: dnsmasq + brambled proxyDHCP/TFTP + ganesh
     const out = await pis.ns.exec('node', [stormRunner, JSON.stringify(o)], { timeoutMs: 90_000 });
     return JSON.parse(out) as Storm;
   };
-  const metrics = async () => (await lan.hosts.bramble?.ns.exec('curl', ['-sf', 'http://127.0.0.1:9469/metrics'])) ?? '';
+  const metrics = async () =>
+    (await lan.hosts.bramble?.ns.exec('curl', ['-sf', 'http://127.0.0.1:9469/metrics'])) ?? '';
 
   beforeAll(async () => {
-    for (const t of ['dnsmasq', 'ganesha.nfsd', 'rpcbind', 'nfs-cat', 'unshare', 'curl', 'ip']) requireTool(t);
+    for (const t of ['dnsmasq', 'ganesha.nfsd', 'rpcbind', 'nfs-cat', 'unshare', 'curl', 'ip'])
+      requireTool(t);
     lan = await createLan('e2e', ['bramble', 'dhcp', 'pis']);
     const server = lan.hosts.bramble?.address ?? '';
     const subnet = lan.subnet.split('.').slice(0, 3).join('.');
@@ -66,12 +68,35 @@ describe.runIf(isRoot())('end to end: dnsmasq + brambled proxyDHCP/TFTP + ganesh
     };
     await run(['init', '--server', server, '--state', './state', '--dhcp', 'proxy', '--nfs', 'ganesha']);
     await run(['-q', 'image', 'add', 'sample', './sample.img.xz']);
-    for (const n of NODES) await run(['-q', 'node', 'add', n.hostname, '--serial', n.serial, '--model', n.model, '--image', 'sample']);
+    for (const n of NODES)
+      await run([
+        '-q',
+        'node',
+        'add',
+        n.hostname,
+        '--serial',
+        n.serial,
+        '--model',
+        n.model,
+        '--image',
+        'sample',
+      ]);
 
     // nfs-ganesha + rpcbind in the bramble namespace (private /run so rpcbind never meets the host's).
     const conf = join(dir, 'ganesha.conf');
     await mkdir(join(dir, 'recovery'), { recursive: true });
-    await writeFile(conf, await run(['nfs', 'config', '--format', 'ganesha', '--graceless', '--recovery-root', join(dir, 'recovery')]));
+    await writeFile(
+      conf,
+      await run([
+        'nfs',
+        'config',
+        '--format',
+        'ganesha',
+        '--graceless',
+        '--recovery-root',
+        join(dir, 'recovery'),
+      ]),
+    );
     const bns = lan.hosts.bramble?.ns;
     const dns = lan.hosts.dhcp;
     if (!bns || !dns) throw new Error('lan hosts missing');
@@ -104,11 +129,17 @@ describe.runIf(isRoot())('end to end: dnsmasq + brambled proxyDHCP/TFTP + ganesh
       '--log-dhcp',
     ]);
     peers.push(dnsmasq);
-    await waitFor(() => dnsmasq.output().includes('DHCP, IP range') || dnsmasq.proc.exitCode !== null, 10_000);
+    await waitFor(
+      () => dnsmasq.output().includes('DHCP, IP range') || dnsmasq.proc.exitCode !== null,
+      10_000,
+    );
 
     daemon = startPeer([...bns.prefix, 'node', daemonBin, '-c', cfg, '--log-format', 'json', '--no-watch']);
     peers.push(daemon);
-    await waitFor(() => daemon.output().includes('"service":"http"') || daemon.proc.exitCode !== null, 20_000);
+    await waitFor(
+      () => daemon.output().includes('"service":"http"') || daemon.proc.exitCode !== null,
+      20_000,
+    );
     if (daemon.proc.exitCode !== null) throw new Error(`brambled exited: ${daemon.output()}`);
   });
 
@@ -140,7 +171,10 @@ describe.runIf(isRoot())('end to end: dnsmasq + brambled proxyDHCP/TFTP + ganesh
     const m = await metrics();
     expect(m).toMatch(/^bramble_dhcp_offers_total [1-9]\d*$/m);
     expect(m).toMatch(/^bramble_manifest_reloads_total\{result="ok"\} 1$/m);
-    for (const n of NODES) expect(m).toMatch(new RegExp(`^bramble_node_last_boot_timestamp_seconds\\{node="${n.hostname}"\\} \\d+$`, 'm'));
+    for (const n of NODES)
+      expect(m).toMatch(
+        new RegExp(`^bramble_node_last_boot_timestamp_seconds\\{node="${n.hostname}"\\} \\d+$`, 'm'),
+      );
 
     // NFS: the root each cmdline names, over the version it names, holds the node's hostname.
     const pis = lan.hosts.pis;
@@ -153,7 +187,11 @@ describe.runIf(isRoot())('end to end: dnsmasq + brambled proxyDHCP/TFTP + ganesh
       await waitFor(
         async () => {
           got = await pis.ns
-            .exec('nfs-cat', [`nfs://${r.nfsRoot?.server}${r.nfsRoot?.path}/etc/hostname?version=${r.nfsRoot?.version}`], { timeoutMs: 15_000 })
+            .exec(
+              'nfs-cat',
+              [`nfs://${r.nfsRoot?.server}${r.nfsRoot?.path}/etc/hostname?version=${r.nfsRoot?.version}`],
+              { timeoutMs: 15_000 },
+            )
             .catch(() => '');
           return got !== '';
         },
@@ -166,7 +204,9 @@ describe.runIf(isRoot())('end to end: dnsmasq + brambled proxyDHCP/TFTP + ganesh
 
   it('refuses a malformed manifest while serving goes on, and lists an unknown Pi as discovered', async () => {
     const good = await readFile(cfg, 'utf8');
-    const bad = good.replace(`serial: ${NODES[0]?.serial}`, 'serial: nothex').replace('address: 10.', 'address: 300.');
+    const bad = good
+      .replace(`serial: ${NODES[0]?.serial}`, 'serial: nothex')
+      .replace('address: 10.', 'address: 300.');
     expect(bad).not.toBe(good);
     await writeFile(cfg, bad);
     daemon.proc.kill('SIGHUP');
@@ -186,7 +226,11 @@ describe.runIf(isRoot())('end to end: dnsmasq + brambled proxyDHCP/TFTP + ganesh
     expect(unknown?.verdict).toBe('would not boot');
     await writeFile(cfg, good);
 
-    await waitFor(async () => (await readFile(join(dir, 'state', 'discovered.json'), 'utf8').catch(() => '')).includes('deadbeef'), 10_000);
+    await waitFor(
+      async () =>
+        (await readFile(join(dir, 'state', 'discovered.json'), 'utf8').catch(() => '')).includes('deadbeef'),
+      10_000,
+    );
     const ls = await bramble(['-c', cfg, 'node', 'ls', '--discovered', '--json'], { cwd: dir });
     expect(ls.exitCode, ls.stderr).toBe(0);
     const discovered = JSON.parse(ls.stdout) as { id: string; model: string; address: string }[];

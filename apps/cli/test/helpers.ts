@@ -20,6 +20,11 @@ export interface RunResult {
 
 /** Run the built binary; never throws on a non-zero exit. */
 export async function bramble(args: readonly string[], opts: Options = {}): Promise<RunResult> {
-  const r = await execa('node', [bin, ...args], { reject: false, timeout: 120_000, stdin: 'ignore', ...opts });
+  const r = await execa('node', [bin, ...args], {
+    reject: false,
+    timeout: 120_000,
+    stdin: 'ignore',
+    ...opts,
+  });
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }

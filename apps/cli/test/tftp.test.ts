@@ -15,49 +15,73 @@ async function hpa(port: number, cmd: 'get' | 'put', a: string, b: string, cwd: 
   return `${r.stdout}${r.stderr}`;
 }
 
-describe.each([[false], [true]])('bramble tftp serve (single port: %s) with tftp-hpa and bramble tftp get', (singlePort) => {
-  it('round-trips files both ways and reports a missing file', async () => {
-    const root = await tempDir('tftproot');
-    const work = await tempDir('tftpwork');
-    const data = randomBytes(300_000);
-    await writeFile(join(root, 'kernel8.img'), data);
-    const port = await freeUdpPort();
-    const peer = startPeer([
-      'node',
-      bin,
-      'tftp',
-      'serve',
-      '--root',
-      root,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--allow-write',
-      ...(singlePort ? ['--single-port'] : []),
-    ]);
-    try {
-      await waitFor(() => peer.output().includes('serving'), 20_000);
-      // tftp-hpa client downloads
-      expect(await hpa(port, 'get', 'kernel8.img', 'a.img', work)).not.toMatch(/Error|timed out/);
-      expect((await readFile(join(work, 'a.img'))).equals(data)).toBe(true);
-      // bramble's own client, with options, JSON stats
-      const r = await bramble(['tftp', 'get', '127.0.0.1', 'kernel8.img', '--port', String(port), '--blksize', '1468', '-o', join(work, 'b.img'), '--json']);
-      expect(r.exitCode, String(r.stderr)).toBe(0);
-      expect((await readFile(join(work, 'b.img'))).equals(data)).toBe(true);
-      const stats = JSON.parse(String(r.stdout)) as { bytes: number; options: Record<string, string> };
-      expect(stats.bytes).toBe(data.length);
-      expect(stats.options.blksize).toBe('1468');
-      // upload with tftp-hpa (--allow-write)
-      await writeFile(join(work, 'up.txt'), 'uploaded\n');
-      expect(await hpa(port, 'put', 'up.txt', 'incoming/up.txt', work)).not.toMatch(/Error|timed out/);
-      expect(await readFile(join(root, 'incoming', 'up.txt'), 'utf8')).toBe('uploaded\n');
-      // missing file: exit 1, no output file left behind
-      const miss = await bramble(['tftp', 'get', '127.0.0.1', 'nope.bin', '--port', String(port), '-o', join(work, 'nope.bin')]);
-      expect(miss.exitCode).toBe(1);
-      expect(String(miss.stderr)).toMatch(/not found/i);
-      await expect(readFile(join(work, 'nope.bin'))).rejects.toThrow();
-      await expect(readFile(join(work, 'nope.bin.partial'))).rejects.toThrow();
-    } finally {
-      await peer.stop();
-    }
-  });
-});
+describe.each([[false], [true]])(
+  'bramble tftp serve (single port: %s) with tftp-hpa and bramble tftp get',
+  (singlePort) => {
+    it('round-trips files both ways and reports a missing file', async () => {
+      const root = await tempDir('tftproot');
+      const work = await tempDir('tftpwork');
+      const data = randomBytes(300_000);
+      await writeFile(join(root, 'kernel8.img'), data);
+      const port = await freeUdpPort();
+      const peer = startPeer([
+        'node',
+        bin,
+        'tftp',
+        'serve',
+        '--root',
+        root,
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--allow-write',
+        ...(singlePort ? ['--single-port'] : []),
+      ]);
+      try {
+        await waitFor(() => peer.output().includes('serving'), 20_000);
+        // tftp-hpa client downloads
+        expect(await hpa(port, 'get', 'kernel8.img', 'a.img', work)).not.toMatch(/Error|timed out/);
+        expect((await readFile(join(work, 'a.img'))).equals(data)).toBe(true);
+        // bramble's own client, with options, JSON stats
+        const r = await bramble([
+          'tftp',
+          'get',
+          '127.0.0.1',
+          'kernel8.img',
+          '--port',
+          String(port),
+          '--blksize',
+          '1468',
+          '-o',
+          join(work, 'b.img'),
+          '--json',
+        ]);
+        expect(r.exitCode, String(r.stderr)).toBe(0);
+        expect((await readFile(join(work, 'b.img'))).equals(data)).toBe(true);
+        const stats = JSON.parse(String(r.stdout)) as { bytes: number; options: Record<string, string> };
+        expect(stats.bytes).toBe(data.length);
+        expect(stats.options.blksize).toBe('1468');
+        // upload with tftp-hpa (--allow-write)
+        await writeFile(join(work, 'up.txt'), 'uploaded\n');
+        expect(await hpa(port, 'put', 'up.txt', 'incoming/up.txt', work)).not.toMatch(/Error|timed out/);
+        expect(await readFile(join(root, 'incoming', 'up.txt'), 'utf8')).toBe('uploaded\n');
+        // missing file: exit 1, no output file left behind
+        const miss = await bramble([
+          'tftp',
+          'get',
+          '127.0.0.1',
+          'nope.bin',
+          '--port',
+          String(port),
+          '-o',
+          join(work, 'nope.bin'),
+        ]);
+        expect(miss.exitCode).toBe(1);
+        expect(String(miss.stderr)).toMatch(/not found/i);
+        await expect(readFile(join(work, 'nope.bin'))).rejects.toThrow();
+        await expect(readFile(join(work, 'nope.bin.partial'))).rejects.toThrow();
+      } finally {
+        await peer.stop();
+      }
+    });
+  },
+);

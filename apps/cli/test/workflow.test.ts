@@ -1,7 +1,7 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
 import { freeUdpPort, startPeer, waitFor } from '@bramble/testkit';
+import { describe, expect, it } from 'vitest';
 import { bin, bramble, sampleImage, tempDir } from './helpers.js';
 
 describe('bramble: the one-shot workflow on the sample image', () => {
@@ -10,7 +10,23 @@ describe('bramble: the one-shot workflow on the sample image', () => {
     const cfg = join(dir, 'bramble.yaml');
     await copyFile(sampleImage, join(dir, 'raspios.img.xz'));
     const add = await bramble(
-      ['node', 'add', 'rpi-k8s-01', '--serial', '10000000 7A1B2C3D'.replace(' ', ''), '--image', './raspios.img.xz', '--nfs-server', '192.168.1.10', '--address', '192.168.1.21', '--mac', 'DC-A6-32-01-36-C2', '--state', './state'],
+      [
+        'node',
+        'add',
+        'rpi-k8s-01',
+        '--serial',
+        '10000000 7A1B2C3D'.replace(' ', ''),
+        '--image',
+        './raspios.img.xz',
+        '--nfs-server',
+        '192.168.1.10',
+        '--address',
+        '192.168.1.21',
+        '--mac',
+        'DC-A6-32-01-36-C2',
+        '--state',
+        './state',
+      ],
       { cwd: dir },
     );
     expect(add.exitCode, String(add.stderr)).toBe(0);
@@ -22,18 +38,41 @@ describe('bramble: the one-shot workflow on the sample image', () => {
     // the patched cmdline of the node
     const cmdline = await readFile(join(dir, 'state', 'tftp', '7a1b2c3d', 'cmdline.txt'), 'utf8');
     expect(cmdline).toMatch(/root=\/dev\/nfs nfsroot=192\.168\.1\.10:\S*\/state\/nfs\/rpi-k8s-01,vers=3/);
-    expect(await readFile(join(dir, 'state', 'nfs', 'rpi-k8s-01', 'etc', 'hostname'), 'utf8')).toBe('rpi-k8s-01\n');
+    expect(await readFile(join(dir, 'state', 'nfs', 'rpi-k8s-01', 'etc', 'hostname'), 'utf8')).toBe(
+      'rpi-k8s-01\n',
+    );
 
-    const ls = JSON.parse(String((await bramble(['node', 'ls', '--json'], { cwd: dir })).stdout)) as { hostname: string; serial: string; provisioned: boolean }[];
-    expect(ls).toEqual([expect.objectContaining({ hostname: 'rpi-k8s-01', serial: '7a1b2c3d', provisioned: true })]);
+    const ls = JSON.parse(String((await bramble(['node', 'ls', '--json'], { cwd: dir })).stdout)) as {
+      hostname: string;
+      serial: string;
+      provisioned: boolean;
+    }[];
+    expect(ls).toEqual([
+      expect.objectContaining({ hostname: 'rpi-k8s-01', serial: '7a1b2c3d', provisioned: true }),
+    ]);
+    const again = await bramble(['node', 'provision'], { cwd: dir });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toContain('rpi-k8s-01: 0 change(s)'); // idempotent
     const check = await bramble(['node', 'check', '--json'], { cwd: dir });
     expect(check.exitCode, String(check.stdout)).toBe(0);
-    const images = JSON.parse(String((await bramble(['image', 'ls', '--json'], { cwd: dir })).stdout)) as { name: string; extracted: boolean; release?: string }[];
-    expect(images).toEqual([expect.objectContaining({ name: 'raspios', extracted: true, release: 'bookworm' })]);
+    const images = JSON.parse(String((await bramble(['image', 'ls', '--json'], { cwd: dir })).stdout)) as {
+      name: string;
+      extracted: boolean;
+      release?: string;
+    }[];
+    expect(images).toEqual([
+      expect.objectContaining({ name: 'raspios', extracted: true, release: 'bookworm' }),
+    ]);
 
-    const exportsText = String((await bramble(['nfs', 'config', '--format', 'exports'], { cwd: dir })).stdout);
-    expect(exportsText).toMatch(/state\/nfs\/rpi-k8s-01 192\.168\.1\.21\(rw,sync,no_subtree_check,no_root_squash,fsid=\d+\)/);
-    expect(String((await bramble(['nfs', 'config', '--format', 'ganesha'], { cwd: dir })).stdout)).toContain('EXPORT');
+    const exportsText = String(
+      (await bramble(['nfs', 'config', '--format', 'exports'], { cwd: dir })).stdout,
+    );
+    expect(exportsText).toMatch(
+      /state\/nfs\/rpi-k8s-01 192\.168\.1\.21\(rw,sync,no_subtree_check,no_root_squash,fsid=\d+\)/,
+    );
+    expect(String((await bramble(['nfs', 'config', '--format', 'ganesha'], { cwd: dir })).stdout)).toContain(
+      'EXPORT',
+    );
     for (const format of ['dnsmasq', 'dnsmasq-proxy', 'isc', 'kea']) {
       const r = await bramble(['dhcp', 'config', '--format', format], { cwd: dir });
       expect(r.exitCode, `${format}: ${String(r.stderr)}`).toBe(0);
@@ -44,12 +83,18 @@ describe('bramble: the one-shot workflow on the sample image', () => {
     const doctor = await bramble(['doctor', '--json'], { cwd: dir });
     expect(doctor.exitCode, doctor.stdout).toBe(0);
     const port = await freeUdpPort();
-    const serve = startPeer(['node', bin, 'serve', '--tftp-listen', `127.0.0.1:${port}`, '--http-listen', '127.0.0.1:0'], { cwd: dir });
+    const serve = startPeer(
+      ['node', bin, 'serve', '--tftp-listen', `127.0.0.1:${port}`, '--http-listen', '127.0.0.1:0'],
+      { cwd: dir },
+    );
     try {
       await waitFor(() => serve.output().includes('HTTP on'), 20_000);
-      const sim = await bramble(['doctor', '--simulate', '--model', 'pi4', '--serial', '7a1b2c3d', '--server', `127.0.0.1:${port}`], { cwd: dir });
+      const sim = await bramble(
+        ['doctor', '--simulate', '--model', 'pi4', '--serial', '7a1b2c3d', '--server', `127.0.0.1:${port}`],
+        { cwd: dir },
+      );
       expect(sim.exitCode, sim.stdout + sim.stderr).toBe(0);
-      expect(sim.stdout).toContain('would boot');
+      expect(sim.stdout).toContain('WOULD BOOT');
     } finally {
       await serve.stop();
     }
@@ -61,14 +106,46 @@ describe('bramble: the one-shot workflow on the sample image', () => {
     // adopt a Pi the daemon discovered
     await writeFile(
       join(dir, 'state', 'discovered.json'),
-      JSON.stringify({ version: 1, pis: [{ id: '9ffefdef', serial: '9ffefdef', model: 'pi5', address: '192.168.1.99', via: 'tftp', firstSeen: '', lastSeen: '', requests: 1 }] }),
+      JSON.stringify({
+        version: 1,
+        pis: [
+          {
+            id: '9ffefdef',
+            serial: '9ffefdef',
+            model: 'pi5',
+            address: '192.168.1.99',
+            via: 'tftp',
+            firstSeen: '',
+            lastSeen: '',
+            requests: 1,
+          },
+        ],
+      }),
     );
-    const disc = JSON.parse(String((await bramble(['node', 'ls', '--discovered', '--json'], { cwd: dir })).stdout)) as { id: string }[];
+    const disc = JSON.parse(
+      String((await bramble(['node', 'ls', '--discovered', '--json'], { cwd: dir })).stdout),
+    ) as { id: string }[];
     expect(disc.map((d) => d.id)).toEqual(['9ffefdef']);
-    const adopt = await bramble(['-q', 'node', 'adopt', '9ffefdef', '--hostname', 'rpi-k8s-05', '--image', 'raspios', '--address', '192.168.1.25'], { cwd: dir });
+    const adopt = await bramble(
+      [
+        '-q',
+        'node',
+        'adopt',
+        '9ffefdef',
+        '--hostname',
+        'rpi-k8s-05',
+        '--image',
+        'raspios',
+        '--address',
+        '192.168.1.25',
+      ],
+      { cwd: dir },
+    );
     expect(adopt.exitCode, String(adopt.stderr)).toBe(0);
     expect(await readFile(cfg, 'utf8')).toMatch(/hostname: rpi-k8s-05[\s\S]*model: pi5/);
-    expect(JSON.parse(String((await bramble(['node', 'ls', '--discovered', '--json'], { cwd: dir })).stdout))).toEqual([]);
+    expect(
+      JSON.parse(String((await bramble(['node', 'ls', '--discovered', '--json'], { cwd: dir })).stdout)),
+    ).toEqual([]);
 
     // destructive: refused without a TTY and without --yes (exit 2), done with --yes
     const refused = await bramble(['node', 'rm', 'rpi-k8s-05'], { cwd: dir });

@@ -239,7 +239,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       metrics.dhcpClients += 1;
       const serial = e.serial;
       const known = discovery.isKnown({ serial, mac: e.mac });
-      if (!known) discovery.see({ serial, mac: e.mac, model: e.model, address: e.address, via: 'dhcp' });
+      // Only Raspberry Pis are recorded; other PXE clients (model 'pxe') are not ours to adopt.
+      if (!known && e.model !== 'pxe')
+        discovery.see({ serial, mac: e.mac, model: e.model, address: e.address, via: 'dhcp' });
       logger?.info(
         { event: 'dhcp', model: e.model, serial, mac: e.mac, address: e.address, known },
         `${e.model} ${serial ?? e.mac} asked for a network boot${known ? '' : ' (unknown)'}`,

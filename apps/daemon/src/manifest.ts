@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { NFS_VERSIONS, PI_MODELS } from '@bramble/boot-tree';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BrambledError } from './errors.js';
@@ -55,10 +56,11 @@ export const Mac = z.string().transform((v, ctx) => {
   return hex.match(/../g)?.join(':') ?? hex;
 });
 
-export const PiModelName = z.enum(['pi3b', 'pi3b+', 'pi4', 'pi400', 'cm4', 'pi5']);
+/** Models and NFS versions come from @bramble/boot-tree, which owns the node concept. */
+export const PiModelName = z.enum(PI_MODELS);
 export type PiModelName = z.output<typeof PiModelName>;
 
-export const NfsVersion = z.enum(['3', '4', '4.1', '4.2']);
+export const NfsVersion = z.enum(NFS_VERSIONS);
 
 export const ManifestNode = z
   .object({
@@ -312,7 +314,10 @@ export async function loadManifest(path: string): Promise<LoadedManifest> {
   } catch (e) {
     throw new ManifestError(path, [{ path: '', message: `cannot read: ${(e as Error).message}` }]);
   }
-  return { ...resolveManifest(parseManifestText(text, path), path), hash: createHash('sha256').update(text).digest('hex') };
+  return {
+    ...resolveManifest(parseManifestText(text, path), path),
+    hash: createHash('sha256').update(text).digest('hex'),
+  };
 }
 
 /** The manifest's JSON Schema (draft 2020-12), for editors: `bramble schema > bramble.schema.json`. */

@@ -16,7 +16,13 @@ describe('brambled: manifest file watch', () => {
       expect(d.nodes().map((n) => n.hostname)).toEqual(['rpi-a']);
       await writeFile(
         join(dir, 'bramble.yaml'),
-        manifestYaml({ stateDir: './state', nodes: [{ hostname: 'rpi-a', serial: '1a2b3c01' }, { hostname: 'rpi-b', serial: '1a2b3c02' }] }),
+        manifestYaml({
+          stateDir: './state',
+          nodes: [
+            { hostname: 'rpi-a', serial: '1a2b3c01' },
+            { hostname: 'rpi-b', serial: '1a2b3c02' },
+          ],
+        }),
       );
       await waitFor(() => d.nodes().length === 2, 10_000);
       expect(d.metrics.reloads.ok).toBe(1);

@@ -5,9 +5,10 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BufferSource, FileBlockSource } from '../src/block-source.js';
 import { openImage } from '../src/disk-image.js';
+import { ImageError } from '../src/errors.js';
 import { crc32 } from '../src/partition/crc32.js';
 import { readPartitionTable } from '../src/partition/index.js';
-import { buildDisk, buildFat, makeTempDir, removeDir } from './helpers/images.js';
+import { buildDisk, buildFat, makeTempDir, pseudoRandom, removeDir } from './helpers/images.js';
 
 interface SfdiskJson {
   partitiontable: {
@@ -201,5 +202,52 @@ describe('GPT', () => {
 
   it('crc32 matches the IEEE check value', () => {
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+  });
+});
+
+describe('partition table fuzz', () => {
+  it('random corruption of MBR, EBR and GPT sectors gives a table or an ImageError, nothing else', async () => {
+    const mbr = await buildDisk(join(dir, 'fz-mbr.img'), {
+      table: 'mbr',
+      partitions: [
+        { sizeMiB: 1, type: 'c' },
+        { sizeMiB: 1, type: '83', logical: true },
+        { sizeMiB: 1, type: '83', logical: true },
+      ],
+    });
+    const gpt = await buildDisk(join(dir, 'fz-gpt.img'), {
+      table: 'gpt',
+      partitions: [{ sizeMiB: 1, type: 'L', name: 'a' }],
+    });
+    const images = [await readFile(mbr.path), await readFile(gpt.path)];
+    const extLba = (images[0] as Buffer).readUInt32LE(446 + 16 + 8);
+    const targets = [
+      [0, [[440, 72]]], // MBR signature + entries
+      [0, [[extLba * 512 + 446, 66]]], // first EBR
+      [
+        1,
+        [
+          [446, 66],
+          [512, 92],
+          [1024, 256],
+        ],
+      ], // protective MBR, GPT header, first entries
+    ] as const;
+    const rand = pseudoRandom(400 * 8, 99);
+    let typed = 0;
+    for (let i = 0; i < 400; i++) {
+      const [which, ranges] = targets[i % targets.length] as (typeof targets)[number];
+      const b = Buffer.from(images[which] as Buffer);
+      const [start, len] = ranges[(rand[i * 8] as number) % ranges.length] as readonly [number, number];
+      b[start + (rand.readUInt16LE(i * 8 + 1) % len)] = rand[i * 8 + 3] as number;
+      if (rand[i * 8 + 4]! & 1) b[start + (rand.readUInt16LE(i * 8 + 5) % len)] = rand[i * 8 + 7] as number;
+      try {
+        await readPartitionTable(new BufferSource(b));
+      } catch (e) {
+        if (!(e instanceof ImageError)) throw new Error(`case ${i}: ${String(e)}`);
+        typed++;
+      }
+    }
+    expect(typed).toBeGreaterThan(20);
   });
 });

@@ -2,7 +2,7 @@
  * The TFTP client: `get` (stream), `fetchFile` (buffer), `probeSize` (firmware-style tsize probe) and `put`.
  * A request with no blksize/windowsize/tsize/timeout/extraOptions is a plain RFC 1350 request with no options.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
@@ -19,6 +19,7 @@ import {
 import { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
 import { acceptOack, type Negotiated } from './options.js';
 import { decode, encode, errorPacket, Opcode, peekOpcode } from './packet.js';
+import { udp4Socket } from './udp.js';
 import { Receiver, type Sink } from './receiver.js';
 import { type MachineIo, Sender } from './sender.js';
 import { bufferSource, type ReadSource, streamSource } from './source.js';
@@ -92,7 +93,7 @@ class Exchange {
     readonly o: Resolved,
     readonly file: string,
   ) {
-    this.socket = createSocket({ type: 'udp4' });
+    this.socket = udp4Socket();
     this.socket.on('error', () => {});
     this.promise = new Promise((resolve, reject) => {
       this.settle = { resolve, reject };

@@ -56,9 +56,15 @@ export class Sender {
   constructor(o: SenderOptions) {
     this.o = o;
     this.rollTo = o.rollover === 'wrap1' ? 1 : 0;
-    const w = Math.max(1, Math.min(o.windowsize, 1024));
-    this.slots = Array.from({ length: w }, () => Buffer.allocUnsafe(4 + o.blksize));
     const size = o.source.size;
+    // One packet buffer per window slot (a packet stays untouched until acknowledged); small files need
+    // fewer and smaller ones, so per-transfer memory is bounded by min(file, windowsize × blksize).
+    const blocksNeeded = size === undefined ? Number.POSITIVE_INFINITY : Math.floor(size / o.blksize) + 1;
+    const w = Math.max(1, Math.min(o.windowsize, 1024));
+    const slotBytes = 4 + (size === undefined ? o.blksize : Math.min(o.blksize, size));
+    const slots = Array.from({ length: Math.min(w, blocksNeeded) }, () => Buffer.allocUnsafe(slotBytes));
+    // Slots are indexed by block % windowsize: keep `w` entries, sharing buffers when fewer were needed.
+    this.slots = Array.from({ length: w }, (_, i) => slots[i % slots.length] as Buffer);
     // Chunk: at least one window, at least 64 KiB, at most the file.
     let cap = Math.max(MIN_CHUNK, o.blksize * w);
     cap = Math.ceil(cap / o.blksize) * o.blksize;

@@ -3,7 +3,7 @@
  * and per-transfer sockets or single-port demultiplexing. The protocol state machines live in
  * sender.ts / receiver.ts; this file only wires them to sockets and events.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import type { Writable } from 'node:stream';
@@ -20,6 +20,7 @@ import {
 import { NetasciiDecoder, toNetascii } from './netascii.js';
 import { type Negotiated, negotiateServer } from './options.js';
 import { decode, encode, errorPacket, Opcode, peekOpcode, type RequestPacket } from './packet.js';
+import { udp4Socket } from './udp.js';
 import { Receiver, type Sink } from './receiver.js';
 import { compileRemap } from './remap.js';
 import { Sender } from './sender.js';
@@ -198,7 +199,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     const addrs = list.flatMap((a) => (a === '0.0.0.0' ? localIPv4Addresses() : [a]));
     try {
       for (const a of addrs) {
-        const socket = createSocket({ type: 'udp4' });
+        const socket = udp4Socket();
         await bindSocket(socket, port, a);
         port = socket.address().port;
         this.attach({ socket, localAddress: a, owned: true });
@@ -511,7 +512,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       t.socket = t.listener.socket;
       return;
     }
-    const socket = createSocket({ type: 'udp4' });
+    const socket = udp4Socket();
     socket.on('error', (e) => this.log.debug({ err: e, client: t.key }, 'transfer socket error'));
     const local = t.listener.localAddress;
     const range = this.o.portRange;

@@ -51,7 +51,13 @@ export async function dhcpConfigText(m: LoadedManifest, format: string): Promise
 }
 
 export function register(program: Command): void {
-  const dhcp = program.command('dhcp').description('DHCP server configuration for network-booting the Pis');
+  const dhcp = program
+    .command('dhcp')
+    .description('DHCP server configuration for network-booting the Pis')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bramble dhcp config --format dnsmasq\n  bramble dhcp config --format kea',
+    );
   dhcp
     .command('config')
     .description('print the configuration your DHCP server needs to boot the nodes')

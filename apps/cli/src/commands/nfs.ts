@@ -33,7 +33,13 @@ export async function nfsConfigText(
 }
 
 export function register(program: Command): void {
-  const nfs = program.command('nfs').description('NFS exports for the nodes’ roots');
+  const nfs = program
+    .command('nfs')
+    .description('NFS exports for the nodes’ roots')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bramble nfs config --format ganesha\n  sudo bramble nfs apply --yes',
+    );
   nfs
     .command('config')
     .description('print the NFS server configuration exporting every node root')

@@ -224,6 +224,28 @@ Examples:
     );
 
   node
+    .command('provision')
+    .description('(re)lay out the TFTP and NFS trees of nodes already in the manifest (idempotent)')
+    .argument('[hostname...]', 'nodes to provision (default: all)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bramble node provision            # after editing bramble.yaml by hand\n  bramble node provision rpi-k8s-02',
+    )
+    .action(async (hostnames: string[], _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const out = outputFor(g);
+      const m = await manifestFor(g);
+      for (const h of hostnames)
+        if (!m.manifest.nodes.some((n) => n.hostname === h))
+          throw new CliError('NOT_FOUND', `no node '${h}'`);
+      for (const n of m.manifest.nodes) {
+        if (hostnames.length > 0 && !hostnames.includes(n.hostname)) continue;
+        const layout = await provision(m, n, out);
+        out.print(`${out.green('✓')} ${n.hostname}: ${layout.changes.length} change(s)`);
+      }
+    });
+
+  node
     .command('ls')
     .description('list the nodes of the manifest (or with --discovered, unknown Pis that asked to boot)')
     .option('--discovered', 'list Pis brambled saw that are not in the manifest')

@@ -3,7 +3,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { WriteHandler } from '@bramble/tftp';
-import { ListenAddress } from 'brambled';
+import { checkBindPrivilege, ListenAddress } from 'brambled';
 import type { Command } from 'commander';
 import { globals, outputFor } from '../context.js';
 import { CliError, UsageError } from '../errors.js';
@@ -20,7 +20,13 @@ function intArg(name: string, min: number, max: number) {
 }
 
 export function register(program: Command): void {
-  const tftp = program.command('tftp').description('a standalone TFTP server and client (@bramble/tftp)');
+  const tftp = program
+    .command('tftp')
+    .description('a standalone TFTP server and client (@bramble/tftp)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bramble tftp serve --root ./tftp --listen 127.0.0.1:6969\n  bramble tftp get 127.0.0.1 bootcode.bin --port 6969',
+    );
 
   tftp
     .command('serve')
@@ -47,7 +53,6 @@ Examples:
         if (!l.success) throw new UsageError(`--listen: expected ADDR:PORT, got '${o.listen}'`);
         if (!existsSync(o.root) || !statSync(o.root).isDirectory())
           throw new CliError('NOT_FOUND', `--root ${o.root} is not a directory`);
-        const { checkBindPrivilege } = await import('brambled');
         checkBindPrivilege('TFTP', l.data.port);
         const mod = await loadTftp();
         // Uploads land inside the root only (the package's path rules), never over an existing file.

@@ -203,7 +203,7 @@ export class FatFileSystem implements FileSystem {
     // Pre-order depth-first: an entry, then its whole subtree, then its next sibling.
     const stack: { path: string; node: FatNode }[] = [{ path: base, node: first }];
     const seenDirs = new Set<number>([first.cluster]);
-    let budget = this.bpb.clusterCount * (this.bpb.clusterSize / 32) + 1;
+    let budget = this.bpb.clusterCount * (this.bpb.clusterSize / 32) + this.bpb.rootEntries + 1;
     while (stack.length > 0) {
       const { path, node } = stack.pop() as { path: string; node: FatNode };
       yield { path, node };

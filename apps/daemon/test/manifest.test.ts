@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import {
+  formatPath,
+  Mac,
+  ManifestError,
+  manifestJsonSchema,
+  modelFromFirstFile,
+  parseBootPath,
+  parseManifestText,
+  Serial,
+} from '../src/index.js';
+import { Metrics } from '../src/metrics.js';
+import { listenFds } from '../src/systemd.js';
+
+const problemsOf = (text: string) => {
+  try {
+    parseManifestText(text);
+  } catch (e) {
+    if (e instanceof ManifestError) return e.problems.map((p) => `${p.path}: ${p.message}`);
+    throw e;
+  }
+  return [];
+};
+
+describe('manifest', () => {
+  it('normalises serials and MACs the way the firmware and boot-tree name directories', () => {
+    expect(Serial.parse('10000000 7A1B2C3D'.replace(' ', ''))).toBe('7a1b2c3d');
+    expect(Serial.parse('0x7A1B2C3D')).toBe('7a1b2c3d');
+    expect(Serial.parse('000000007a1b2c3d')).toBe('7a1b2c3d');
+    expect(Serial.safeParse('7a1b2c3').success).toBe(false);
+    expect(Serial.safeParse('7a1b2c3g').success).toBe(false);
+    expect(Mac.parse('DC-A6-32-01-36-C2')).toBe('dc:a6:32:01:36:c2');
+    expect(Mac.parse('dca6.3201.36c2')).toBe('dc:a6:32:01:36:c2');
+    expect(Mac.safeParse('dc:a6:32:01:36').success).toBe(false);
+  });
+
+  it('applies defaults and parses listen addresses', () => {
+    const m = parseManifestText('server: { address: 10.0.0.1 }\ntftp: { listen: 6969 }\n');
+    expect(m.tftp.listen).toEqual({ address: '0.0.0.0', port: 6969 });
+    expect(m.http.listen).toEqual({ address: '127.0.0.1', port: 9469 });
+    expect(m.dhcp.mode).toBe('external');
+    expect(m.nfs.kind).toBe('kernel');
+    expect(m.stateDir).toBe('/var/lib/bramble');
+  });
+
+  it('lists every problem by path, including cross-node ones, even when others fail', () => {
+    const problems = problemsOf(`server: { address: 10.0.0.1 }
+tftp: { listen: 'x:99999' }
+images: { a: ./a.img }
+nodes:
+  - { hostname: n1, serial: 12345678, image: a }
+  - { hostname: n1, serial: '0x12345678', image: a, mac: nope }
+  - { hostname: n3, image: z }
+  - { hostname: n4, serial: 1234567, image: a, typo: 1 }
+`);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'tftp.listen: expected ADDR:PORT like 0.0.0.0:69 or a port number',
+        'nodes[1].mac: expected a MAC address like dc:a6:32:01:36:c2',
+        'nodes[2].serial: a node needs a serial or a mac',
+        'nodes[3].serial: expected 8 hex digits',
+        'nodes[3].typo: unknown key (check the spelling)',
+        "nodes[2].image: unknown image 'z' (known: a)",
+        "nodes[1].hostname: duplicate hostname 'n1' (also nodes[0])",
+        "nodes[1].serial: duplicate serial '12345678' (also nodes[0])",
+      ]),
+    );
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    expect(problemsOf('server: { address: 10.0.0.1\nnodes: [')[0]).toMatch(/^line \d+:\d+: /);
+  });
+
+  it('formats paths like nodes[2].serial and prints a JSON Schema', () => {
+    expect(formatPath(['nodes', 2, 'serial'])).toBe('nodes[2].serial');
+    expect(formatPath([])).toBe('');
+    const schema = manifestJsonSchema() as { required?: string[]; properties: Record<string, unknown> };
+    expect(schema.required).toContain('server');
+    expect(Object.keys(schema.properties)).toContain('nodes');
+  });
+});
+
+describe('boot paths, metrics, LISTEN_FDS', () => {
+  it('reads the node prefix and model family from TFTP paths', () => {
+    expect(parseBootPath('/7A1B2C3D/start4.elf')).toEqual({
+      prefix: { kind: 'serial', serial: '7a1b2c3d' },
+      rest: 'start4.elf',
+    });
+    expect(parseBootPath('dc-a6-32-01-36-c2/config.txt').prefix).toEqual({
+      kind: 'mac',
+      mac: 'dc:a6:32:01:36:c2',
+    });
+    expect(parseBootPath('bootcode.bin')).toEqual({ rest: 'bootcode.bin' });
+    expect(parseBootPath('overlays/x.dtbo').prefix).toBeUndefined();
+    expect(modelFromFirstFile('start.elf')).toBe('pi3');
+    expect(modelFromFirstFile('start4.elf')).toBe('pi4');
+    expect(modelFromFirstFile('config.txt')).toBe('pi5');
+  });
+
+  it('renders Prometheus text with HELP/TYPE and per-node samples', () => {
+    const m = new Metrics();
+    m.transfers.complete = 3;
+    m.bytes = 1234;
+    const text = m.render([{ hostname: 'rpi-a', files: 2, bytes: 99, lastBoot: 1_700_000_000_000 }]);
+    expect(text).toContain('# TYPE bramble_tftp_bytes_total counter');
+    expect(text).toMatch(/^bramble_tftp_transfers_total\{result="complete"\} 3$/m);
+    expect(text).toMatch(/^bramble_node_last_boot_timestamp_seconds\{node="rpi-a"\} 1700000000$/m);
+    expect(text.endsWith('\n')).toBe(true);
+  });
+
+  it('honours LISTEN_PID and LISTEN_FDNAMES (sd_listen_fds semantics)', () => {
+    expect(listenFds({ LISTEN_FDS: '2', LISTEN_PID: '42', LISTEN_FDNAMES: 'tftp:dhcp' }, 42)).toEqual([
+      { fd: 3, name: 'tftp' },
+      { fd: 4, name: 'dhcp' },
+    ]);
+    expect(listenFds({ LISTEN_FDS: '1', LISTEN_PID: '41' }, 42)).toEqual([]);
+    expect(listenFds({}, 42)).toEqual([]);
+  });
+});
