@@ -28,13 +28,10 @@ export function createProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions(false)
     .exitOverride((err) => {
-      // commander: help and version exit 0; usage errors exit 2 (our convention).
-      if (
-        err.code === 'commander.helpDisplayed' ||
-        err.code === 'commander.version' ||
-        err.code === 'commander.help'
-      )
-        process.exit(0);
+      // commander: --help and --version exit 0; usage errors exit 2 (our convention), including a
+      // group command given without its subcommand (commander shows the help with exitCode 1).
+      if (err.code === 'commander.version' || err.code === 'commander.helpDisplayed') process.exit(0);
+      if (err.code === 'commander.help') process.exit(err.exitCode === 0 ? 0 : 2);
       process.exit(2);
     })
     .addHelpText(

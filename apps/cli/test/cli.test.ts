@@ -58,6 +58,8 @@ describe('bramble binary: conventions', () => {
 
   it('exits 2 on usage errors: unknown command, unknown option, missing argument, bad choice', async () => {
     for (const args of [
+      [],
+      ['node'],
       ['no-such-command'],
       ['node', 'ls', '--no-such-option'],
       ['tftp', 'get', 'only-host'],

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freeUdpPort, requireTool, startPeer, waitFor } from '@bramble/testkit';
 import { execa } from 'execa';
@@ -64,6 +64,11 @@ describe.each([[false], [true]])(
         await writeFile(join(work, 'up.txt'), 'uploaded\n');
         expect(await hpa(port, 'put', 'up.txt', 'incoming/up.txt', work)).not.toMatch(/Error|timed out/);
         expect(await readFile(join(root, 'incoming', 'up.txt'), 'utf8')).toBe('uploaded\n');
+        // an upload through a symlinked directory that leads outside the root is refused
+        const outside = await tempDir('outside');
+        await symlink(outside, join(root, 'escape'));
+        expect(await hpa(port, 'put', 'up.txt', 'escape/evil.txt', work)).toMatch(/Error code 2/);
+        await expect(readFile(join(outside, 'evil.txt'))).rejects.toThrow();
         // missing file: exit 1, no output file left behind
         const miss = await bramble([
           'tftp',

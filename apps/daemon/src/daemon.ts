@@ -94,6 +94,7 @@ function fmtBytes(n: number): string {
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const logger = o.logger;
+  let closing = false;
   let current = await loadManifest(o.manifestPath);
   const metrics = new Metrics();
   let nodeState = indexNodes(current, []);
@@ -295,6 +296,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         logger?.warn({ event: 'restart-needed' }, 'tftp.listen changed: restart brambled to apply it');
       server.setHandler(handler); // atomic: transfers in flight keep their source
       current = m;
+      discovery.retarget(join(m.stateDir, 'discovered.json'));
       nodeState = indexNodes(m, nodeState.list);
       setKnown();
       metrics.discovered = discovery.list().length;
@@ -305,7 +307,6 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     },
   });
 
-  let closing = false;
   let closed: Promise<void> | undefined;
   return {
     get manifest() {

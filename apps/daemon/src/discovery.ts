@@ -42,7 +42,7 @@ export class Discovery {
   private dirty = false;
 
   constructor(
-    readonly file: string,
+    public file: string,
     private readonly logger?: Logger,
     private readonly onNew?: (p: DiscoveredPi) => void,
   ) {}
@@ -113,6 +113,13 @@ export class Discovery {
     this.onNew?.(pi);
     this.schedule();
     return true;
+  }
+
+  /** Record into another file from now on (the manifest's stateDir changed); everything seen is kept. */
+  retarget(file: string): void {
+    if (file === this.file) return;
+    this.file = file;
+    this.schedule();
   }
 
   list(): DiscoveredPi[] {

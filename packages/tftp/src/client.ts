@@ -19,11 +19,11 @@ import {
 import { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
 import { acceptOack, type Negotiated } from './options.js';
 import { decode, encode, errorPacket, Opcode, peekOpcode } from './packet.js';
-import { udp4Socket } from './udp.js';
 import { Receiver, type Sink } from './receiver.js';
 import { type MachineIo, Sender } from './sender.js';
 import { bufferSource, type ReadSource, streamSource } from './source.js';
 import type { TransferStats } from './types.js';
+import { udp4Socket } from './udp.js';
 
 export const ClientOptionsSchema = z
   .object({

@@ -35,6 +35,8 @@ export class Sender {
   bytes = 0;
   blocks = 0;
   retransmits = 0;
+  /** Set when the transfer ended because only the final ACK never came. */
+  finalAckMissing = false;
   private readonly o: SenderOptions;
   private readonly rollTo: 0 | 1;
   private readonly slots: Buffer[];
@@ -173,6 +175,19 @@ export class Sender {
     this.tries++;
     if (this.tries > this.o.retries) {
       this.stop();
+      if (
+        this.finalBlock !== undefined &&
+        this.sentUpTo === this.finalBlock &&
+        this.lastAcked === this.finalBlock - 1
+      ) {
+        // Only the final ACK is missing: many clients exit without it or it was lost (RFC 1350 §6 lets the
+        // receiver stop after its last ACK). Like dnsmasq, count the transfer as complete but say so.
+        this.finalAckMissing = true;
+        this.blocks = this.finalBlock;
+        this.bytes = (this.finalBlock - 1) * this.o.blksize + this.lastShortBytes;
+        this.o.io.finish();
+        return;
+      }
       this.o.io.fail(new TftpTimeoutError(`no ACK after ${this.o.retries} retransmissions`));
       return;
     }

@@ -20,13 +20,13 @@ import {
 import { NetasciiDecoder, toNetascii } from './netascii.js';
 import { type Negotiated, negotiateServer } from './options.js';
 import { decode, encode, errorPacket, Opcode, peekOpcode, type RequestPacket } from './packet.js';
-import { udp4Socket } from './udp.js';
 import { Receiver, type Sink } from './receiver.js';
 import { compileRemap } from './remap.js';
 import { Sender } from './sender.js';
 import { type ResolvedServerOptions, type ServerOptions, ServerOptionsSchema } from './server-options.js';
 import { bufferSource, type ReadSource, toReadSource } from './source.js';
 import type { ReadHandler, RequestContext, TransferEvent, WriteHandler } from './types.js';
+import { udp4Socket } from './udp.js';
 
 export interface ListenOptions {
   /**
@@ -346,6 +346,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       durationMs: performance.now() - t.startedAt,
     };
     if (error) ev.error = error;
+    if (t.sender?.finalAckMissing) ev.finalAckMissing = true;
     return ev;
   }
 

@@ -50,6 +50,8 @@ export interface TransferEvent {
   blocks: number;
   retransmits: number;
   durationMs: number;
+  /** 'complete' although the client's final ACK never arrived (every block was sent, the earlier ones acknowledged). */
+  finalAckMissing?: boolean;
   error?: TftpError;
 }
 

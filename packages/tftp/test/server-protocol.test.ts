@@ -169,6 +169,20 @@ describe('transfer state machine', () => {
   });
 });
 
+describe('final ACK', () => {
+  it('a missing final ACK (client exited, ACK lost) completes with finalAckMissing, as dnsmasq does', async () => {
+    const { port, events } = await serve({ timeoutMs: 30, retries: 1 }, { tiny: Buffer.from('hello') });
+    const p = await peer();
+    p.send({ op: 1, filename: 'tiny', mode: 'octet', options: {} }, port);
+    expect((await p.next())?.packet).toMatchObject({ op: 3, block: 1 });
+    await expect.poll(() => events.find((e) => e.kind === 'complete')).toBeTruthy();
+    const c = events.find((e) => e.kind === 'complete')?.ev;
+    expect(c?.finalAckMissing).toBe(true);
+    expect(c?.bytes).toBe(5);
+    expect(events.some((e) => e.kind === 'failed')).toBe(false);
+  });
+});
+
 describe('block-number rollover (blksize 8, 65536+ blocks)', () => {
   const big = randomBytes(65536 * 8 + 3);
   it('wrap to 0 (default) and wrap to 1 both arrive intact; refuse gives a clear error', async () => {

@@ -46,7 +46,7 @@ export async function checkRows(
       severity: 'error',
       code: 'NOT_PROVISIONED',
       message: 'no TFTP/NFS trees have been laid out for this node',
-      fix: `bramble node add again, or re-provision with: bramble node rm ${h} && bramble node add ${h} ...`,
+      fix: `bramble node provision ${h}`,
     });
   return rows;
 }

@@ -1,6 +1,6 @@
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, realpath, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { WriteHandler } from '@bramble/tftp';
 import { checkBindPrivilege, ListenAddress } from 'brambled';
@@ -61,6 +61,10 @@ Examples:
               const parts = mod.safeComponents(req.file);
               const target = join(o.root, ...parts);
               await mkdir(dirname(target), { recursive: true });
+              // A symlinked directory inside the root must not lead the upload outside it.
+              const [realRoot, realDir] = await Promise.all([realpath(o.root), realpath(dirname(target))]);
+              if (realDir !== realRoot && !realDir.startsWith(`${realRoot}${sep}`))
+                throw mod.accessDenied(`${req.file} leads outside the root`);
               const ws = createWriteStream(target, { flags: 'wx' });
               await new Promise<void>((resolve, reject) => {
                 ws.once('open', () => resolve());
