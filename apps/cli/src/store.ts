@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { macDirName } from '@bramble/boot-tree';
 import type { LoadedManifest, ManifestNode } from 'brambled';
 import type { Output } from './output.js';
 import { loadBootTree, loadImage, type NodeLayout, type NodeSpecInput } from './packages.js';
@@ -173,5 +174,5 @@ export async function readLayouts(
 
 /** The directory name a node's TFTP files live under (serial, else MAC with dashes). */
 export function tftpDirName(n: ManifestNode): string {
-  return n.serial ?? (n.mac ?? '').replace(/:/g, '-');
+  return n.serial ?? macDirName(n.mac ?? '');
 }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { NFS_VERSIONS, PI_MODELS } from '@bramble/boot-tree';
+import { NFS_VERSIONS, normaliseMac, normaliseSerial, PI_MODELS } from '@bramble/boot-tree';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BrambledError } from './errors.js';
@@ -35,25 +35,22 @@ export type ListenAddress = z.output<typeof ListenAddress>;
  * /proc/cpuinfo), uppercase and `0x` forms are accepted and normalised to 8 lowercase digits.
  */
 export const Serial = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  let s = String(v).trim().toLowerCase();
-  if (s.startsWith('0x')) s = s.slice(2);
-  if (/^[0-9a-f]{16}$/.test(s) && s.startsWith('00000000')) s = s.slice(8);
-  if (/^[0-9a-f]{16}$/.test(s) && s.startsWith('10000000')) s = s.slice(8);
-  if (!/^[0-9a-f]{8}$/.test(s)) {
+  try {
+    return normaliseSerial(String(v));
+  } catch {
     ctx.addIssue({ code: 'custom', message: 'expected 8 hex digits' });
     return z.NEVER;
   }
-  return s;
 });
 
 /** A MAC address in any of the usual spellings, normalised to `dc:a6:32:01:36:c2`. */
 export const Mac = z.string().transform((v, ctx) => {
-  const hex = v.toLowerCase().replace(/[:\-.]/g, '');
-  if (!/^[0-9a-f]{12}$/.test(hex)) {
+  try {
+    return normaliseMac(v);
+  } catch {
     ctx.addIssue({ code: 'custom', message: 'expected a MAC address like dc:a6:32:01:36:c2' });
     return z.NEVER;
   }
-  return hex.match(/../g)?.join(':') ?? hex;
 });
 
 /** Models and NFS versions come from @bramble/boot-tree, which owns the node concept. */

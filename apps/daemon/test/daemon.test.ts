@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '@bramble/testkit';
-import { type Daemon, startDaemon } from '../src/index.js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Daemon, startDaemon } from '../src/index.js';
 import { httpGet, manifestYaml, sha, tempDir, tftpHpaGet, writeTree } from './helpers.js';
 
 describe('brambled: manifest file watch', () => {

@@ -55,6 +55,10 @@ describe.runIf(isRoot())('ext4 reader against the kernel (loop mount oracle)', (
           expect(mine['/bin/ping']?.xattrs['security.capability']).toBeDefined();
           expect(mine['/acl-dir']?.xattrs['system.posix_acl_default']).toBeDefined();
           expect(mine['/hello.txt']?.mtime.endsWith('123456789')).toBe(true);
+          const big = await fs.lookup('/big.bin');
+          const streamed: Buffer[] = [];
+          for await (const chunk of fs.createReadStream(big)) streamed.push(chunk as Buffer);
+          expect(Buffer.concat(streamed).equals(await fs.read(big, 0, big.stat.size))).toBe(true);
           const sparse = await fs.lookup('/sparse.img');
           const ranges = await fs.dataRanges(sparse);
           const dataBytes = ranges.reduce((a, r) => a + r.length, 0);

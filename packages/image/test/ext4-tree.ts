@@ -29,6 +29,8 @@ export const FEATURE_SETS = {
   'no-csum-32bit': ['-t', 'ext4', '-O', '^metadata_csum,^64bit'],
   'inline-data': ['-t', 'ext4', '-O', 'inline_data'],
   ext2: ['-t', 'ext2'],
+  /** Trixie-era defaults: crc32c seed in the superblock, orphan file. */
+  trixie: ['-t', 'ext4', '-O', '^64bit,^huge_file,metadata_csum_seed,orphan_file'],
 } as const satisfies Record<string, readonly string[]>;
 export type FeatureSet = keyof typeof FEATURE_SETS;
 

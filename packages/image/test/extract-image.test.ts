@@ -3,6 +3,7 @@ import { lstat, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { isRoot, requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extract } from '../src/extract/index.js';
 import {
@@ -78,7 +79,10 @@ describe('extract from whole disk images (openImage: MBR, FAT boot, ext4 root, .
   it('writes the ext4 root partition of an .img.xz (selected by label) as a pax archive GNU tar reads', async () => {
     const xz = await compress(disk, 'xz');
     const to = join(dir, 'root.tar');
-    const r = await extract(xz, { partition: 'rootfs', to, format: 'tar' });
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (l: string) => lines.push(l) });
+    const r = await extract(xz, { partition: 'rootfs', to, format: 'tar', logger });
+    expect(lines.some((l) => l.includes('extracted file system'))).toBe(true);
     expect(r.files).toBe(2);
     const out = join(dir, 'root-from-tar');
     await mkdir(out);

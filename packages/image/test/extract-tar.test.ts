@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRoot, requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
@@ -92,6 +92,9 @@ describe.runIf(isRoot())('extract to a pax archive, applied by GNU tar (loop mou
           await src.close();
         }
         const raw = await readFile(archive);
+        // the 64 MiB sparse file travels as GNU sparse 1.0: the archive stays small, holes come back
+        expect(raw.length).toBeLessThan(16 * 1024 * 1024);
+        expect(raw.includes('GNU.sparse.realsize=67108864\n')).toBe(true);
         expect(raw.includes('atime=1614834367.123456789\n')).toBe(true);
         const out = join(img.dir, 'from-tar');
         await mkdir(out);
@@ -102,6 +105,9 @@ describe.runIf(isRoot())('extract to a pax archive, applied by GNU tar (loop mou
           expect({ path: p, ...mine[p] }).toEqual({ path: p, ...e });
         expect(mine['/bin/ping']?.xattrs['security.capability']).toBeDefined();
         expect(mine['/bin/sudo']?.mode).toBe(0o4755);
+        const sparse = await stat(join(out, 'sparse.img'));
+        expect(sparse.size).toBe(64 * 1024 * 1024);
+        expect(sparse.blocks * 512).toBeLessThan(2 * 1024 * 1024);
         // the archive is a valid tar for other readers too: GNU tar lists every member
         const list = await execa('tar', ['-tf', archive]);
         expect(list.stdout.split('\n')).toContain('dev/null');

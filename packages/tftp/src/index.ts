@@ -24,6 +24,11 @@ export {
   TftpTimeoutError,
 } from './errors.js';
 export { type FsHandlerOptions, FsHandlerOptionsSchema, fsHandler, safeComponents } from './fs-handler.js';
+export {
+  type FsWriteHandlerOptions,
+  FsWriteHandlerOptionsSchema,
+  fsWriteHandler,
+} from './fs-write-handler.js';
 export { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
 export { acceptOack, type Negotiated, negotiateServer, type RolloverPolicy } from './options.js';
 export {

@@ -172,11 +172,28 @@ export class Receiver {
     this.o.io.send(this.ack, 4);
   }
 
+  private deadline = 0;
+
+  /**
+   * (Re)start the retransmit timeout. Progress only moves a deadline; the single timer re-checks it when it
+   * fires, so the per-packet cost is one clock read instead of a timer-list update.
+   */
   private arm(): void {
     if (this.done || this.holding || this.ending) return;
-    if (this.timer) this.timer.refresh();
-    else this.timer = setTimeout(() => this.onTimeout(), this.timerMs);
+    this.deadline = performance.now() + this.timerMs;
+    if (!this.timer) this.timer = setTimeout(this.tick, this.timerMs);
   }
+
+  private readonly tick = (): void => {
+    this.timer = undefined;
+    if (this.done || this.holding || this.ending) return;
+    const left = this.deadline - performance.now();
+    if (left > 1) {
+      this.timer = setTimeout(this.tick, left);
+      return;
+    }
+    this.onTimeout();
+  };
 
   private onTimeout(): void {
     this.timer = undefined;

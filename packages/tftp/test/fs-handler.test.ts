@@ -135,3 +135,39 @@ describe('path traversal table', () => {
     expect(data.equals(big)).toBe(true);
   });
 });
+
+describe('fsWriteHandler', () => {
+  it('stores uploads atomically inside the root, refuses overwrite, traversal and missing directories', async () => {
+    const { fsWriteHandler, put } = await import('../src/index.js');
+    const { mkdir: mk, readFile, readdir } = await import('node:fs/promises');
+    const up = join(base, 'uploads');
+    await mk(join(up, 'sub'), { recursive: true });
+    const server = (await import('../src/index.js')).createServer({
+      handler: fsHandler(up),
+      writeHandler: fsWriteHandler(up, { maxBytes: 100_000 }),
+      timeoutMs: 200,
+    });
+    const { port } = await server.listen({ address: '127.0.0.1', port: 0 });
+    try {
+      const data = Buffer.alloc(50_000, 3);
+      await put('127.0.0.1', '\\sub\\a.bin', data, { port, blksize: 1468, tsize: true });
+      expect((await readFile(join(up, 'sub', 'a.bin'))).equals(data)).toBe(true);
+      await expect(put('127.0.0.1', 'sub/a.bin', data, { port })).rejects.toMatchObject({ tftpCode: 6 });
+      await expect(put('127.0.0.1', '../escape', data, { port })).rejects.toMatchObject({ tftpCode: 2 });
+      await expect(put('127.0.0.1', 'nodir/x', data, { port })).rejects.toMatchObject({ tftpCode: 2 });
+      await expect(
+        put('127.0.0.1', 'big', Buffer.alloc(200_000), { port, blksize: 1468, tsize: true }),
+      ).rejects.toMatchObject({ tftpCode: 3 });
+      await expect(
+        put('127.0.0.1', 'big2', Buffer.alloc(200_000), { port, blksize: 1468 }),
+      ).rejects.toMatchObject({
+        tftpCode: 3,
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await readdir(up)).filter((f) => f.endsWith('.part'))).toEqual([]);
+      expect(await readdir(up)).not.toContain('big2');
+    } finally {
+      await server.close({ deadlineMs: 100 });
+    }
+  });
+});

@@ -18,6 +18,8 @@ export interface RawDirEntry {
   ino: number;
   /** undefined when the file system has no `filetype` feature (type must come from the inode). */
   type: EntryType | undefined;
+  /** The on-disk name is not valid UTF-8; `name` holds U+FFFD replacements. */
+  lossy?: boolean;
 }
 
 export interface DirParseOptions {
@@ -74,7 +76,14 @@ export function parseDirEntries(buf: Buffer, o: DirParseOptions, out: RawDirEntr
         );
       }
       if (!isDot && !isDotDot && nameLen > 0) {
-        out.push({ name: nameBuf.toString('utf8'), ino, type: o.hasFileType ? FILE_TYPES[ft] : undefined });
+        const name = nameBuf.toString('utf8');
+        const lossy = name.includes('\uFFFD') && !Buffer.from(name, 'utf8').equals(nameBuf);
+        out.push({
+          name,
+          ino,
+          type: o.hasFileType ? FILE_TYPES[ft] : undefined,
+          ...(lossy ? { lossy } : {}),
+        });
       }
     }
     off += len;

@@ -41,6 +41,7 @@ export class Ext4FileSystem implements FileSystem {
   private readonly cache: BlockCache;
   private readonly maps = new Map<number, Promise<BlockRun[]>>();
   private readonly verify: boolean;
+  private readonly logger: Logger | undefined;
 
   constructor(
     private readonly source: BlockSource,
@@ -52,6 +53,7 @@ export class Ext4FileSystem implements FileSystem {
     this.uuid = formatUuid(superblock.uuid);
     this.cache = new BlockCache(source, Math.max(65536, superblock.blockSize));
     this.verify = opts.verifyChecksums && superblock.metadataCsum;
+    this.logger = opts.logger;
   }
 
   private readBlock = (block: number): Promise<Buffer> => {
@@ -213,6 +215,12 @@ export class Ext4FileSystem implements FileSystem {
     }
     const out: DirEntry[] = [];
     for (const e of raw) {
+      if (e.lossy) {
+        this.logger?.warn(
+          { dir: inode.ino, ino: e.ino, name: e.name },
+          'file name is not valid UTF-8; it is decoded with replacement characters',
+        );
+      }
       const type = e.type ?? (await this.readInode(e.ino)).stat.type;
       out.push({ name: e.name, ino: e.ino, type });
     }

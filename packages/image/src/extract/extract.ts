@@ -9,6 +9,13 @@ import { writeTree } from './to-dir.js';
 import { writeTar } from './to-tar.js';
 import { countTotals } from './totals.js';
 
+/** Node errors (ENOENT for a missing parent directory, ENOSPC, EACCES...) become ImageError('IO'). */
+function asImageError(e: unknown, to: string): ImageError {
+  if (e instanceof ImageError) return e;
+  const err = e as NodeJS.ErrnoException;
+  return new ImageError('IO', `extraction to ${to} failed: ${err?.message ?? String(e)}`, { cause: e });
+}
+
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
@@ -21,7 +28,9 @@ function isRoot(): boolean {
  * `allowNonRoot` (which skips ownership, device nodes and security.* / trusted.* xattrs).
  */
 export async function extract(image: ExtractSource, options: ExtractOptions): Promise<ExtractResult> {
-  const o = ExtractOptions.parse(options);
+  const parsed = ExtractOptions.safeParse(options);
+  if (!parsed.success) throw new ImageError('IO', `invalid extract options: ${parsed.error.message}`);
+  const o = parsed.data;
   const format = o.format ?? 'dir';
   const started = performance.now();
   const privileged = isRoot();
@@ -33,10 +42,16 @@ export async function extract(image: ExtractSource, options: ExtractOptions): Pr
   }
   const progress = new ProgressTracker(o.onProgress, o.signal);
   progress.check();
-  const partial = await prepareDestination(o.to, o.overwrite ?? false);
+  const partial = await prepareDestination(o.to, o.overwrite ?? false).catch((e: unknown) => {
+    throw asImageError(e, o.to);
+  });
   const { fs, release } = await resolveFileSystem(image, o.partition, o.allowDirty ?? false);
   try {
     await countTotals(fs, progress);
+    o.logger?.debug(
+      { files: progress.totalFiles, bytes: progress.totalBytes, format, to: o.to },
+      'extracting',
+    );
     let counts: Omit<ExtractResult, 'format' | 'to' | 'durationMs'>;
     if (format === 'dir') {
       await mkdir(partial, { mode: 0o700 });
@@ -52,10 +67,13 @@ export async function extract(image: ExtractSource, options: ExtractOptions): Pr
     progress.check();
     await commitDestination(partial, o.to);
     progress.emit('finish', true);
-    return { format, to: o.to, ...counts, durationMs: performance.now() - started };
+    const result: ExtractResult = { format, to: o.to, ...counts, durationMs: performance.now() - started };
+    o.logger?.info({ ...result }, 'extracted file system');
+    return result;
   } catch (e) {
+    o.logger?.warn({ err: e, to: o.to }, 'extraction failed; partial output removed');
     await discardPartial(partial);
-    throw e;
+    throw asImageError(e, o.to);
   } finally {
     await release();
   }

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { z } from 'zod';
 
 /** Progress of an extraction, for a progress bar: bytes and files done of the totals. */
@@ -43,6 +44,9 @@ export const ExtractOptions = z.object({
   allowDirty: z.boolean().optional(),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal).optional(),
   onProgress: z.custom<(p: ExtractProgress) => void>((v) => typeof v === 'function').optional(),
+  logger: z
+    .custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function')
+    .optional(),
   /** Files written in parallel (dir mode). */
   concurrency: z.number().int().min(1).max(64).optional(),
 });

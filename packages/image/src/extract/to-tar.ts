@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { ImageError } from '../errors.js';
-import type { FileSystem, FsNode, Stat } from '../filesystem.js';
+import type { DataRange, FileSystem, FsNode, Stat } from '../filesystem.js';
 import type { ExtractResult } from './options.js';
 import { BLOCK, padding, paxHeader, paxRecord, paxTime, TypeFlag, ustarHeader } from './pax.js';
 import type { ProgressTracker } from './progress.js';
@@ -104,32 +104,57 @@ export async function writeTar(
     else r.devices++;
     r.entries++;
 
+    // Files with holes: GNU sparse format 1.0 in pax (GNU tar's sparse.c): a decimal map of the
+    // data ranges in front of the data, so `tar -x` recreates the holes.
+    let sparse: { map: Buffer; ranges: DataRange[]; dataBytes: number } | undefined;
+    if (size > 0) {
+      const ranges = await fs.dataRanges(node);
+      const dataBytes = ranges.reduce((a, x) => a + x.length, 0);
+      if (dataBytes < size) sparse = { map: sparseMap(ranges, size), ranges, dataBytes };
+    }
+    const storedName = sparse ? sparseName(name) : name;
+    const stored = sparse ? sparse.map.length + sparse.dataBytes : size;
     const recs: Buffer[] = [
-      paxRecord('path', name),
+      paxRecord('path', storedName),
       paxRecord('uid', String(s.uid)),
       paxRecord('gid', String(s.gid)),
       paxRecord('mtime', paxTime(s.mtimeNs)),
       paxRecord('atime', paxTime(s.atimeNs)),
     ];
     if (linkname !== undefined) recs.push(paxRecord('linkpath', linkname));
-    if (size > 0o77777777777) recs.push(paxRecord('size', String(size)));
+    if (stored > 0o77777777777) recs.push(paxRecord('size', String(stored)));
+    if (sparse) {
+      recs.push(
+        paxRecord('GNU.sparse.major', '1'),
+        paxRecord('GNU.sparse.minor', '0'),
+        paxRecord('GNU.sparse.name', name),
+        paxRecord('GNU.sparse.realsize', String(size)),
+      );
+    }
     if (type !== TypeFlag.HARDLINK) {
       for (const x of await fs.xattrs(node)) recs.push(paxRecord(`SCHILY.xattr.${x.name}`, x.value));
     }
     await out.push(paxHeader(recs, name.split('/').filter(Boolean).pop() ?? 'root'));
     const fields = {
-      name,
+      name: storedName,
       mode: s.mode,
       uid: s.uid,
       gid: s.gid,
-      size,
+      size: stored,
       mtime: Number(s.mtimeNs / 1_000_000_000n),
       type,
       ...(linkname !== undefined ? { linkname } : {}),
       ...(s.rdev ? { devmajor: s.rdev.major, devminor: s.rdev.minor } : {}),
     };
     await out.push(ustarHeader(fields));
-    if (size > 0) await copyData(fs, node, size, out, progress);
+    if (sparse) {
+      await out.push(sparse.map);
+      for (const x of sparse.ranges) await copyData(fs, node, x.offset, x.length, out, progress);
+      await out.push(padding(sparse.dataBytes));
+    } else if (size > 0) {
+      await copyData(fs, node, 0, size, out, progress);
+      await out.push(padding(size));
+    }
     r.bytes += size;
     progress.emit('write');
   }
@@ -141,18 +166,34 @@ export async function writeTar(
 async function copyData(
   fs: FileSystem,
   node: FsNode,
-  size: number,
+  offset: number,
+  length: number,
   out: Sink,
   progress: ProgressTracker,
 ): Promise<void> {
-  for (let pos = 0; pos < size; pos += CHUNK) {
+  for (let pos = offset; pos < offset + length; pos += CHUNK) {
     progress.check();
-    const buf = await fs.read(node, pos, Math.min(CHUNK, size - pos));
-    if (buf.length !== Math.min(CHUNK, size - pos)) {
+    const want = Math.min(CHUNK, offset + length - pos);
+    const buf = await fs.read(node, pos, want);
+    if (buf.length !== want)
       throw new ImageError('CORRUPT_FILESYSTEM', `short read of inode ${node.ino} at ${pos}`);
-    }
     await out.push(buf);
     progress.bytes += buf.length;
   }
-  await out.push(padding(size));
+}
+
+/** GNU sparse 1.0 map: "count\n" then "offset\nlength\n" per range (a final empty range marks a trailing hole), padded to 512. */
+function sparseMap(ranges: DataRange[], size: number): Buffer {
+  const entries = ranges.map((x) => [x.offset, x.length] as const);
+  const last = ranges[ranges.length - 1];
+  if (!last || last.offset + last.length < size) entries.push([size, 0]);
+  const text = `${entries.length}\n${entries.map(([o, l]) => `${o}\n${l}\n`).join('')}`;
+  const b = Buffer.from(text, 'ascii');
+  return Buffer.concat([b, padding(b.length)]);
+}
+
+/** The member name GNU tar gives sparse files ("dir/GNUSparseFile.0/name"); the real one is GNU.sparse.name. */
+function sparseName(name: string): string {
+  const i = name.lastIndexOf('/');
+  return i < 0 ? `GNUSparseFile.0/${name}` : `${name.slice(0, i)}/GNUSparseFile.0/${name.slice(i + 1)}`;
 }
