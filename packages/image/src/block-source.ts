@@ -38,7 +38,8 @@ export class FileBlockSource implements BlockSource {
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.fh.read(buf, done, length - done, position + done);
-      if (bytesRead === 0) throw new ImageError('TRUNCATED', `unexpected end of ${this.path} at ${position + done}`);
+      if (bytesRead === 0)
+        throw new ImageError('TRUNCATED', `unexpected end of ${this.path} at ${position + done}`);
       done += bytesRead;
     }
     return buf;
@@ -66,7 +67,10 @@ export class SliceSource implements BlockSource {
   read(position: number, length: number): Promise<Buffer> {
     if (position < 0 || position + length > this.size) {
       return Promise.reject(
-        new ImageError('TRUNCATED', `read of ${length} bytes at ${position} is past the partition end (${this.size})`),
+        new ImageError(
+          'TRUNCATED',
+          `read of ${length} bytes at ${position} is past the partition end (${this.size})`,
+        ),
       );
     }
     return this.parent.read(this.offset + position, length);
@@ -84,7 +88,12 @@ export class BufferSource implements BlockSource {
   }
   read(position: number, length: number): Promise<Buffer> {
     if (position < 0 || position + length > this.buf.length) {
-      return Promise.reject(new ImageError('TRUNCATED', `read of ${length} bytes at ${position} is past the end (${this.buf.length})`));
+      return Promise.reject(
+        new ImageError(
+          'TRUNCATED',
+          `read of ${length} bytes at ${position} is past the end (${this.buf.length})`,
+        ),
+      );
     }
     return Promise.resolve(this.buf.subarray(position, position + length));
   }
