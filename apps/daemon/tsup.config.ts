@@ -1,12 +1,4 @@
 import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.shared.ts';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/main.ts'],
-  format: ['esm'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  platform: 'node',
-  banner: { js: '#!/usr/bin/env node' },
-});
+export default defineConfig(packageBuild({ entry: ['src/index.ts', 'src/main.ts'], bin: true }));
