@@ -105,19 +105,23 @@ describe.runIf(isRoot())('extract to a directory (loop mount oracle)', () => {
       }
     });
 
-    it('bad input is a typed error: invalid options, a missing parent directory, an unknown partition', async () => {
+    it('bad input is a typed error: invalid options, a parent that is a file, an unknown partition', async () => {
       const src = await FileBlockSource.open(img.path);
       try {
         const fs = await openExt4(src);
         const e1 = await extract(fs, { to: '' }).catch((e: unknown) => e);
         expect((e1 as ImageError).code).toBe('IO');
-        const e2 = await extract(fs, { to: join(img.dir, 'no', 'such', 'parent') }).catch((e: unknown) => e);
+        const e2 = await extract(fs, { to: join(img.path, 'under-a-file') }).catch((e: unknown) => e);
         expect(e2).toBeInstanceOf(ImageError);
         expect((e2 as ImageError).code).toBe('IO');
         const e3 = await extract(img.path, { partition: 7, to: join(img.dir, 'p7') }).catch(
           (e: unknown) => e,
         );
         expect((e3 as ImageError).code).toBe('NO_SUCH_PARTITION');
+        // A destination whose parents do not exist yet is created like `mkdir -p`.
+        const nested = join(img.dir, 'new', 'nested', 'dest');
+        await extract(fs, { to: nested });
+        expect((await stat(join(nested, 'bin', 'ping'))).isFile()).toBe(true);
       } finally {
         await src.close();
       }

@@ -296,6 +296,8 @@ async function main(): Promise<void> {
   if (PROFILE && existsSync(profDir)) {
     const f = readdirSync(profDir).find((x) => x.endsWith('.cpuprofile'));
     if (f) result.brambleCpuProfileTop = summarise(join(profDir, f), 20).rows;
+    // Keep the summary, not the raw multi-megabyte profile (pass --keep-profile to keep it).
+    if (!process.argv.includes('--keep-profile')) rmSync(profDir, { recursive: true, force: true });
   }
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(join(here, 'results', 'boot-storm.json'), `${JSON.stringify(result, null, 2)}\n`);

@@ -1,4 +1,5 @@
-import { lstat, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ImageError } from '../errors.js';
 
 /** What is at the destination now: nothing, an empty directory, or something else. */
@@ -23,6 +24,8 @@ export async function prepareDestination(to: string, overwrite: boolean): Promis
   }
   const partial = `${to}.partial`;
   await rm(partial, { recursive: true, force: true });
+  // Like `mkdir -p`: a destination whose parent does not exist yet is created, not an error.
+  await mkdir(dirname(to), { recursive: true });
   return partial;
 }
 
