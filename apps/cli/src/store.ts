@@ -10,8 +10,6 @@ import type { LoadedManifest, ManifestNode } from 'brambled';
 import type { Output } from './output.js';
 import { loadBootTree, loadImage, type NodeLayout, type NodeSpecInput } from './packages.js';
 
-type ImageModule = Awaited<ReturnType<typeof loadImage>>;
-
 export interface StoredImage {
   name: string;
   file: string;
@@ -50,22 +48,6 @@ export async function isExtracted(img: StoredImage): Promise<boolean> {
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** Which partitions hold the boot (FAT) and root (ext*) file systems; falls back to 1 and 2. */
-async function pickPartitions(image: ImageModule, file: string): Promise<{ boot: number; root: number }> {
-  try {
-    const disk = await image.openImage(file);
-    try {
-      const boot = disk.partitions.find((p) => p.fsType?.startsWith('fat'))?.number ?? 1;
-      const root = disk.partitions.find((p) => p.fsType?.startsWith('ext'))?.number ?? 2;
-      return { boot, root };
-    } finally {
-      await disk.close();
-    }
-  } catch {
-    return { boot: 1, root: 2 };
-  }
-}
-
 /** Extract an image into the store unless an up-to-date extraction is there. */
 export async function ensureExtracted(
   img: StoredImage,
@@ -80,23 +62,29 @@ export async function ensureExtracted(
   const image = await loadImage();
   await rm(img.dir, { recursive: true, force: true });
   await mkdir(img.dir, { recursive: true });
-  const parts = await pickPartitions(image, img.file);
   const allowNonRoot = !isRoot();
   if (allowNonRoot)
     out.debug('not root: extracting without ownership, device nodes and security.* xattrs (allowNonRoot)');
-  for (const [what, partition, to] of [
-    ['boot', parts.boot, img.bootDir],
-    ['root', parts.root, img.rootDir],
-  ] as const) {
-    const bar = out.progress(`extracting ${img.name} ${what}`);
-    await image.extract(img.file, {
-      partition,
-      to,
-      allowNonRoot,
-      overwrite: true,
-      onProgress: (p) => bar.update(p.bytes ?? 0, p.totalBytes),
-    });
-    bar.done(`extracted ${img.name} ${what} partition to ${to}`);
+  // Opened once: a compressed image is decompressed once (next to the store) for both partitions.
+  const disk = await image.openImage(img.file, { tmpDir: img.dir });
+  try {
+    const parts = image.bootAndRootPartitions(disk.partitions);
+    for (const [what, partition, to] of [
+      ['boot', parts.boot, img.bootDir],
+      ['root', parts.root, img.rootDir],
+    ] as const) {
+      const bar = out.progress(`extracting ${img.name} ${what}`);
+      await image.extract(disk, {
+        partition,
+        to,
+        allowNonRoot,
+        overwrite: true,
+        onProgress: (p) => bar.update(p.bytes ?? 0, p.totalBytes),
+      });
+      bar.done(`extracted ${img.name} ${what} partition to ${to}`);
+    }
+  } finally {
+    await disk.close();
   }
   const st = await stat(img.file);
   const marker: Marker = {

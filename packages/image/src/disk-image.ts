@@ -215,3 +215,14 @@ class OpenedImage implements DiskImage {
     if (this.tmp) await rm(this.tmp, { recursive: true, force: true });
   }
 }
+
+/**
+ * Which partitions of a Raspberry Pi OS style image hold the boot (first FAT) and root (first
+ * ext2/3/4) file systems; falls back to 1 and 2, the layout every Raspberry Pi OS release uses.
+ */
+export function bootAndRootPartitions(partitions: readonly PartitionInfo[]): { boot: number; root: number } {
+  return {
+    boot: partitions.find((p) => p.fsType?.startsWith('fat'))?.number ?? 1,
+    root: partitions.find((p) => p.fsType?.startsWith('ext'))?.number ?? 2,
+  };
+}

@@ -2,6 +2,7 @@
 
 export * from './block-source.js';
 export {
+  bootAndRootPartitions,
   type DiskImage,
   type ImageFormat,
   type OpenImageOptions,

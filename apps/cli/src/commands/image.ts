@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { basename, relative, resolve } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { basename, dirname, relative, resolve } from 'node:path';
 import type { ImageInspection } from '@bramble/image';
 import type { Command } from 'commander';
 import { confirm } from '../confirm.js';
@@ -169,31 +169,30 @@ export function register(program: Command): void {
         const out = outputFor(g);
         if (!existsSync(file)) throw new CliError('NOT_FOUND', `image file ${file} does not exist`);
         const image = await loadImage();
-        const disk = await image.openImage(file);
-        let parts: { boot: number; root: number };
+        // Opened once: a compressed image is decompressed once for both partitions.
+        const tmpDir = dirname(resolve(opts.root));
+        await mkdir(tmpDir, { recursive: true });
+        const disk = await image.openImage(file, { tmpDir });
+        const results: Record<string, unknown> = {};
         try {
-          parts = {
-            boot: disk.partitions.find((p) => p.fsType?.startsWith('fat'))?.number ?? 1,
-            root: disk.partitions.find((p) => p.fsType?.startsWith('ext'))?.number ?? 2,
-          };
+          const parts = image.bootAndRootPartitions(disk.partitions);
+          for (const [what, partition, to] of [
+            ['boot', parts.boot, opts.boot],
+            ['root', parts.root, opts.root],
+          ] as const) {
+            const bar = out.progress(`extracting ${what}`);
+            results[what] = await image.extract(disk, {
+              partition,
+              to,
+              ...(opts.tar ? { format: 'tar' as const } : {}),
+              ...(opts.allowNonRoot ? { allowNonRoot: true } : {}),
+              ...(opts.overwrite ? { overwrite: true } : {}),
+              onProgress: (p) => bar.update(p.bytes ?? 0, p.totalBytes),
+            });
+            bar.done(`extracted partition ${partition} (${what}) to ${to}`);
+          }
         } finally {
           await disk.close();
-        }
-        const results: Record<string, unknown> = {};
-        for (const [what, partition, to] of [
-          ['boot', parts.boot, opts.boot],
-          ['root', parts.root, opts.root],
-        ] as const) {
-          const bar = out.progress(`extracting ${what}`);
-          results[what] = await image.extract(file, {
-            partition,
-            to,
-            ...(opts.tar ? { format: 'tar' as const } : {}),
-            ...(opts.allowNonRoot ? { allowNonRoot: true } : {}),
-            ...(opts.overwrite ? { overwrite: true } : {}),
-            onProgress: (p) => bar.update(p.bytes ?? 0, p.totalBytes),
-          });
-          bar.done(`extracted partition ${partition} (${what}) to ${to}`);
         }
         if (g.json) out.data(results);
       },

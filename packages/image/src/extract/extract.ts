@@ -1,4 +1,5 @@
 import { mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ImageError } from '../errors.js';
 import type { FileSystem } from '../filesystem.js';
 import { commitDestination, discardPartial, prepareDestination } from './destination.js';
@@ -29,7 +30,9 @@ function isRoot(): boolean {
  */
 export async function extract(image: ExtractSource, options: ExtractOptions): Promise<ExtractResult> {
   const parsed = ExtractOptions.safeParse(options);
-  if (!parsed.success) throw new ImageError('IO', `invalid extract options: ${parsed.error.message}`);
+  if (!parsed.success) {
+    throw new ImageError('INVALID_OPTIONS', `invalid extract options: ${parsed.error.message}`);
+  }
   const o = parsed.data;
   const format = o.format ?? 'dir';
   const started = performance.now();
@@ -45,7 +48,11 @@ export async function extract(image: ExtractSource, options: ExtractOptions): Pr
   const partial = await prepareDestination(o.to, o.overwrite ?? false).catch((e: unknown) => {
     throw asImageError(e, o.to);
   });
-  const { fs, release } = await resolveFileSystem(image, o.partition, o.allowDirty ?? false);
+  // Compressed images are decompressed once into a sparse temporary file next to the output.
+  const { fs, release } = await resolveFileSystem(image, o.partition, o.allowDirty ?? false, {
+    tmpDir: dirname(o.to),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
   try {
     await countTotals(fs, progress);
     o.logger?.debug(

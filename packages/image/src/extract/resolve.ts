@@ -20,6 +20,7 @@ export async function resolveFileSystem(
   image: ExtractSource,
   partition: number | string | undefined,
   allowDirty: boolean,
+  open: { tmpDir?: string; signal?: AbortSignal } = {},
 ): Promise<{ fs: FileSystem; release: () => Promise<void> }> {
   if (typeof image !== 'string' && isFileSystem(image)) return { fs: image, release: async () => {} };
   if (partition === undefined) {
@@ -32,7 +33,7 @@ export async function resolveFileSystem(
     const fs = await image.openFileSystem(partition, { allowDirty });
     return { fs, release: () => fs.close() };
   }
-  const img = await openImage(image);
+  const img = await openImage(image, open);
   try {
     const fs = await img.openFileSystem(partition, { allowDirty });
     return {
