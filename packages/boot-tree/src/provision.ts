@@ -5,7 +5,7 @@ import { BootTreeError, throwIfAborted } from './errors.js';
 import type { ExportNode } from './exports/common.js';
 import { readTextIfExists, writeText } from './fs-util.js';
 import { installBootcode, installImageBoot, type LinkMode, linkNodeBoot } from './layout.js';
-import { type NfsVersion, type NodeSpec, parseNodeSpec, tftpDirName } from './node-spec.js';
+import { type NodeSpec, parseNodeSpec, tftpDirName } from './node-spec.js';
 import { patchCmdline } from './patch/cmdline.js';
 import { patchConfigTxt } from './patch/config-txt.js';
 import { patchFstab } from './patch/fstab.js';
@@ -94,11 +94,8 @@ export async function provisionNode(o: ProvisionOptions): Promise<NodeLayout> {
       `node '${node.hostname}' wants image '${node.image}' but image '${o.image.name}' was given`,
     );
   }
-  const release = await detectRelease(o.image.rootDir);
-  const nfsVersion: NfsVersion = node.nfsVersion ?? release.defaultNfsVersion;
-  const dirName = tftpDirName(node);
-  const tftpDir = join(tftpRoot, dirName);
-  const rootPath = join(nfsRoot, node.hostname);
+  const plan = await planLayout(node, { ...o, tftpRoot, nfsRoot });
+  const { release, nfsVersion, tftpDirName: dirName, tftpDir, rootPath } = plan;
   const sig = o.signal ? { signal: o.signal } : {};
   const lg = log ? { logger: log } : {};
   const userMode = o.userMode ?? 'bake';
@@ -181,24 +178,7 @@ export async function provisionNode(o: ProvisionOptions): Promise<NodeLayout> {
     );
   }
   log?.info({ changes: changes.length, tftpDir, rootPath, nfsVersion }, 'node provisioned');
-  return {
-    node: withoutSecrets(node),
-    hostname: node.hostname,
-    address: node.address,
-    image: o.image.name,
-    release,
-    tftpDirName: dirName,
-    tftpDir,
-    tftpRoot,
-    nfsRoot,
-    nfsServer: o.nfsServer,
-    rootPath,
-    bootPath: tftpDir,
-    nfsVersion,
-    usesInitramfs: release.usesInitramfs,
-    cmdline,
-    changes,
-  };
+  return { ...plan, cmdline, changes };
 }
 
 /**
@@ -213,14 +193,23 @@ export async function resolveNodeLayout(o: {
   nfsRoot: string;
   nfsServer: string;
 }): Promise<NodeLayout> {
-  const node = parseNodeSpec(o.node);
-  const tftpRoot = resolve(o.tftpRoot);
-  const nfsRoot = resolve(o.nfsRoot);
-  const rootPath = join(nfsRoot, node.hostname);
+  const plan = await planLayout(parseNodeSpec(o.node), {
+    ...o,
+    tftpRoot: resolve(o.tftpRoot),
+    nfsRoot: resolve(o.nfsRoot),
+  });
+  const cmdline = (await readTextIfExists(join(plan.tftpDir, 'cmdline.txt'))) ?? '';
+  return { ...plan, cmdline, changes: [] };
+}
+
+/** Where a node's files go and how it boots: everything in a NodeLayout but the cmdline and the changes. */
+async function planLayout(
+  node: NodeSpec,
+  o: { image: { name: string; rootDir: string }; tftpRoot: string; nfsRoot: string; nfsServer: string },
+): Promise<Omit<NodeLayout, 'cmdline' | 'changes'>> {
   const release = await detectRelease(o.image.rootDir);
-  const nfsVersion: NfsVersion = node.nfsVersion ?? release.defaultNfsVersion;
   const dirName = tftpDirName(node);
-  const tftpDir = join(tftpRoot, dirName);
+  const tftpDir = join(o.tftpRoot, dirName);
   return {
     node: withoutSecrets(node),
     hostname: node.hostname,
@@ -229,14 +218,12 @@ export async function resolveNodeLayout(o: {
     release,
     tftpDirName: dirName,
     tftpDir,
-    tftpRoot,
-    nfsRoot,
+    tftpRoot: o.tftpRoot,
+    nfsRoot: o.nfsRoot,
     nfsServer: o.nfsServer,
-    rootPath,
+    rootPath: join(o.nfsRoot, node.hostname),
     bootPath: tftpDir,
-    nfsVersion,
+    nfsVersion: node.nfsVersion ?? release.defaultNfsVersion,
     usesInitramfs: release.usesInitramfs,
-    cmdline: (await readTextIfExists(join(tftpDir, 'cmdline.txt'))) ?? '',
-    changes: [],
   };
 }
