@@ -1,1 +1,4 @@
-export const VERSION = '0.1.0';
+import pkg from '../package.json' with { type: 'json' };
+
+/** The version from package.json (bundled at build time), so a changeset release bumps it too. */
+export const VERSION: string = pkg.version;

@@ -65,4 +65,3 @@ export {
   releaseFromOsRelease,
 } from './release.js';
 
-export const VERSION = '0.1.0';

@@ -1,5 +1,4 @@
 /** @packageDocumentation @bramble/dhcp — DHCP codec, PXE / Raspberry Pi boot options, server configs, proxyDHCP. */
-export const VERSION = '0.1.0';
 
 export { buildClientMessage, type ClientKind, type ClientMessageOptions } from './client-message.js';
 export {
