@@ -64,4 +64,3 @@ export {
   type ReleaseInfo,
   releaseFromOsRelease,
 } from './release.js';
-
