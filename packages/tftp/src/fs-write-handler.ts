@@ -51,7 +51,7 @@ export function fsWriteHandler(root: string, options: FsWriteHandlerOptions = {}
     const tmp = `${final}.tftp-${process.pid}-${Date.now().toString(36)}.part`;
     const out = createWriteStream(tmp, { flags: 'wx', mode });
     let written = 0;
-    return new Writable({
+    const w = new Writable({
       write(chunk: Buffer, _enc, cb) {
         written += chunk.length;
         if (written > maxBytes) {
@@ -75,5 +75,11 @@ export function fsWriteHandler(root: string, options: FsWriteHandlerOptions = {}
         cb(err);
       },
     });
+    // A file-stream error (also one raised by a write still pending when the upload was destroyed) must
+    // reach the wrapper, never surface as an unhandled 'error' event.
+    out.on('error', (e) => {
+      if (!w.destroyed) w.destroy(e);
+    });
+    return w;
   };
 }
