@@ -411,15 +411,28 @@ export async function download(
   return (await run.x.promise) as TransferStats;
 }
 
+/** How `probeSize` ends the transfer once it knows the size. */
+export interface ProbeAbort {
+  /**
+   * TFTP error code of the abort (RFC 1350 §5). Default 8 (RFC 2347 §5: the client refuses the OACK);
+   * Raspberry Pi firmware sends 0 "Early terminate".
+   */
+  code?: number;
+  message?: string;
+}
+
 /**
- * RRQ with tsize=0 (plus blksize etc. if given); on the OACK answer ERROR 8 "Early terminate", as Pi and
+ * RRQ with tsize=0 (plus blksize etc. if given); on the OACK answer an ERROR ("Early terminate"), as Pi and
  * UEFI firmware do, and return the announced size (undefined if the server sent no tsize / no OACK).
  */
 export async function probeSize(
   host: string,
   file: string,
   opts?: ClientOptions,
+  abort: ProbeAbort = {},
 ): Promise<{ size: number | undefined; options: Record<string, string> }> {
+  const abortCode = abort.code ?? ErrorCode.OPTION_NEGOTIATION;
+  const abortMessage = abort.message ?? 'Early terminate';
   const o = parseOptions({ ...opts, tsize: true });
   const requested = requestedOptions(o, undefined);
   const request = encode({ op: Opcode.RRQ, filename: file, mode: o.mode, options: requested });
@@ -433,11 +446,11 @@ export async function probeSize(
       } catch {
         /* malformed OACK: size unknown */
       }
-      x.sendError(ErrorCode.OPTION_NEGOTIATION, 'Early terminate');
+      x.sendError(abortCode, abortMessage);
       const t = options.tsize;
       x.succeed({ size: t !== undefined && /^\d+$/.test(t) ? Number(t) : undefined, options });
     } else if (op === Opcode.DATA) {
-      x.sendError(ErrorCode.OPTION_NEGOTIATION, 'Early terminate');
+      x.sendError(abortCode, abortMessage);
       x.succeed({ size: undefined, options: {} });
     } else if (op === Opcode.ERROR) x.fail(x.remoteError(msg));
     else x.fail(new TftpError('PROTOCOL', `unexpected opcode ${op} in answer to RRQ`));

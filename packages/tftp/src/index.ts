@@ -8,6 +8,7 @@ export {
   download,
   fetchFile,
   get,
+  type ProbeAbort,
   probeSize,
   put,
 } from './client.js';

@@ -1,8 +1,10 @@
 /** Client behaviour against a scripted raw server: timeouts, abort, OACK checks, unknown TIDs, logger. */
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, fetchFile, probeSize, TftpAbortError, TftpTimeoutError } from '../src/index.js';
+import { makeFile, startServer, tempDir } from './helpers.js';
 import { RawPeer } from './raw-peer.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -104,5 +106,32 @@ describe('client', () => {
         lines.some((l) => l.includes('"request refused"') && l.includes('"component":"tftp-server"')),
       )
       .toBe(true);
+  });
+});
+
+describe('probeSize early terminate', () => {
+  it('aborts with ERROR 8 by default and with the firmware code 0 when asked; the server counts both as aborted', async () => {
+    const { dir, cleanup } = await tempDir('probe');
+    cleanups.push(cleanup);
+    await makeFile(join(dir, 'start4.elf'), 5000);
+    const t = await startServer(dir);
+    cleanups.push(() => t.close());
+    const a = await probeSize('127.0.0.1', 'start4.elf', { port: t.port, blksize: 1024 });
+    const b = await probeSize(
+      '127.0.0.1',
+      'start4.elf',
+      { port: t.port },
+      { code: 0, message: 'Early terminate' },
+    );
+    expect(a.size).toBe(5000);
+    expect(b.size).toBe(5000);
+    const deadline = Date.now() + 5000;
+    while (t.events.filter((e) => e.kind === 'aborted').length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const aborted = t.events.filter((e) => e.kind === 'aborted');
+    expect(aborted).toHaveLength(2);
+    expect(t.events.filter((e) => e.kind === 'failed')).toHaveLength(0);
+    expect(aborted.map((e) => (e.ev.error as { tftpCode?: number } | undefined)?.tftpCode)).toEqual([8, 0]);
   });
 });

@@ -5,6 +5,9 @@ import { VirtualPiError } from './errors.js';
 import type { TftpProfile } from './models/types.js';
 import type { BootStep, FetchedFile, StepOutcome } from './report.js';
 
+/** The Pi firmware's abort after a size probe. */
+const FIRMWARE_ABORT = { code: 0, message: 'Early terminate' } as const;
+
 export interface TftpTarget {
   host: string;
   port: number;
@@ -70,14 +73,22 @@ export class TftpRecorder {
     this.steps.push({ protocol: 'tftp', atMs: startedAt - this.ctx.t0, ...s });
   }
 
-  /** tsize=0 existence probe, answered by "Early terminate" (RFC 2347 §5 lets the client refuse the OACK). */
+  /**
+   * tsize=0 existence probe, answered like the firmware does: ERROR 0 "Early terminate" (RFC 1350 §5
+   * error 0 "not defined"; raspberrypi/firmware#1129 and #1605 show code 0 in server logs).
+   */
   async probe(path: string, profile: TftpProfile): Promise<TransferResult> {
     if (!profile.options) return this.read(path, profile);
     const started = Date.now();
     const signal = this.fileSignal(profile);
     let r: TransferResult;
     try {
-      const res = await probeSize(this.target.host, path, this.clientOptions(profile, signal));
+      const res = await probeSize(
+        this.target.host,
+        path,
+        this.clientOptions(profile, signal),
+        FIRMWARE_ABORT,
+      );
       r = { kind: 'found', ...(res.size !== undefined ? { size: res.size } : {}), options: res.options };
     } catch (e) {
       r = this.classify(e, signal, profile);
