@@ -59,6 +59,19 @@ function parseOptions(opts: ClientOptions | undefined): Resolved {
   return r.data;
 }
 
+/** RFC 2347 §2: accept the server's OACK, or answer ERROR 8 (a client that rejects the OACK) and fail. */
+function takeOack(x: Exchange, requested: Record<string, string>, msg: Buffer): Negotiated | undefined {
+  try {
+    const p = decode(msg);
+    if (p.op !== Opcode.OACK) throw new TftpError('PROTOCOL', 'bad OACK');
+    return acceptOack(requested, p.options);
+  } catch (e) {
+    x.sendError(ErrorCode.OPTION_NEGOTIATION, 'Option negotiation failed');
+    x.fail(e instanceof TftpError ? e : new TftpError('PROTOCOL', String(e)));
+    return undefined;
+  }
+}
+
 function requestedOptions(o: Resolved, writeSize: number | undefined): Record<string, string> {
   const req: Record<string, string> = {};
   // Same order as Pi firmware ("tsize 0 blksize 1024").
@@ -291,16 +304,9 @@ function runRead(
   };
   x.onFirst = (op, msg) => {
     if (op === Opcode.OACK) {
-      try {
-        const p = decode(msg);
-        if (p.op !== Opcode.OACK) throw new TftpError('PROTOCOL', 'bad OACK');
-        neg = acceptOack(requested, p.options);
-      } catch (e) {
-        // RFC 2347 §2: a client that rejects the OACK answers ERROR 8.
-        x.sendError(ErrorCode.OPTION_NEGOTIATION, 'Option negotiation failed');
-        x.fail(e instanceof TftpError ? e : new TftpError('PROTOCOL', String(e)));
-        return;
-      }
+      const accepted = takeOack(x, requested, msg);
+      if (!accepted) return;
+      neg = accepted;
       makeReceiver(neg, encode({ op: Opcode.ACK, block: 0 }));
     } else if (op === Opcode.DATA && msg.length >= 4) {
       // The server ignored every option (RFC 2347 §2): RFC 1350 defaults.
@@ -508,15 +514,9 @@ export async function put(
   };
   x.onFirst = (op, msg) => {
     if (op === Opcode.OACK) {
-      try {
-        const p = decode(msg);
-        if (p.op !== Opcode.OACK) throw new TftpError('PROTOCOL', 'bad OACK');
-        neg = acceptOack(requested, p.options);
-      } catch (e) {
-        x.sendError(ErrorCode.OPTION_NEGOTIATION, 'Option negotiation failed');
-        x.fail(e instanceof TftpError ? e : new TftpError('PROTOCOL', String(e)));
-        return;
-      }
+      const accepted = takeOack(x, requested, msg);
+      if (!accepted) return;
+      neg = accepted;
       startSending(neg);
     } else if (op === Opcode.ACK && msg.length >= 4 && msg.readUInt16BE(2) === 0) {
       neg = { blksize: 512, windowsize: 1, oack: {} };
