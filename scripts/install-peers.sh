@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian programs Bramble's tests run against (real peers), when any is missing.
+# gcc + libc6-dev build the tftp native pump (packages/tftp/native/pump.c) and the benchmark load generator.
 # Needs root (apt-get). Idempotent: a machine that has them all does nothing.
 set -euo pipefail
 PKGS=(
   tftp-hpa atftp curl busybox dnsmasq tftpd-hpa udhcpc tshark
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   mtools dosfstools e2fsprogs fdisk xz-utils gzip zip unzip p7zip-full rsync attr acl libcap2-bin
-  iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client openssl util-linux systemd whois python3 time
+  gcc libc6-dev iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client openssl util-linux systemd whois python3 time
 )
 missing=()
 for p in "${PKGS[@]}"; do

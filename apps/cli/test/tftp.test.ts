@@ -38,6 +38,8 @@ describe.each([[false], [true]])(
       ]);
       try {
         await waitFor(() => peer.output().includes('serving'), 20_000);
+        // reads go through @bramble/tftp's native pump, built with the package (single-port mode: TypeScript)
+        expect(peer.output()).toContain(singlePort ? '(js engine)' : '(native engine)');
         // tftp-hpa client downloads
         expect(await hpa(port, 'get', 'kernel8.img', 'a.img', work)).not.toMatch(/Error|timed out/);
         expect((await readFile(join(work, 'a.img'))).equals(data)).toBe(true);
@@ -90,3 +92,21 @@ describe.each([[false], [true]])(
     });
   },
 );
+
+describe('bramble tftp serve --engine', () => {
+  it('refuses an unknown engine with a usage error before binding anything', async () => {
+    const root = await tempDir('tftpengine');
+    const r = await bramble([
+      'tftp',
+      'serve',
+      '--root',
+      root,
+      '--listen',
+      '127.0.0.1:0',
+      '--engine',
+      'turbo',
+    ]);
+    expect(r.exitCode).toBe(2);
+    expect(String(r.stderr)).toMatch(/--engine: expected auto, native or js, got 'turbo'/);
+  });
+});

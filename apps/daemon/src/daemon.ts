@@ -119,6 +119,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // The package logs every missing file at warn; the daemon already logs one line per boot step.
     ...(logger ? { logger: logger.child({ component: 'tftp' }, { level: quietLevel(logger) }) } : {}),
     singlePort: current.manifest.tftp.singlePort,
+    engine: current.manifest.tftp.engine,
     ...(current.manifest.tftp.blksizeMax !== undefined
       ? { blksizeMax: current.manifest.tftp.blksizeMax }
       : {}),
@@ -215,6 +216,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       ...tftpAddr,
       root: current.tftpRoot,
       singlePort: current.manifest.tftp.singlePort,
+      engine: server.engine,
     },
     `TFTP serving ${current.tftpRoot} on ${tftpAddr.address}:${tftpAddr.port}`,
   );

@@ -145,9 +145,15 @@ export const Manifest = z
         singlePort: z.boolean().default(false),
         blksizeMax: z.number().int().min(8).max(65464).optional(),
         maxTransfers: z.number().int().positive().optional(),
+        /** Data path for reads: the native pump when built ('auto'), or force 'native' / 'js'. */
+        engine: z.enum(['auto', 'native', 'js']).default('auto'),
       })
       .strict()
-      .default({ listen: { address: '0.0.0.0', port: 69 }, singlePort: false }),
+      .refine((t) => !(t.engine === 'native' && t.singlePort), {
+        message: "engine 'native' needs per-transfer ports: use 'auto' or 'js' with singlePort",
+        path: ['engine'],
+      })
+      .default({ listen: { address: '0.0.0.0', port: 69 }, singlePort: false, engine: 'auto' }),
     dhcp: z
       .object({
         mode: z.enum(['external', 'proxy']).default('external'),

@@ -41,6 +41,16 @@ describe('manifest', () => {
     expect(m.dhcp.mode).toBe('external');
     expect(m.nfs.kind).toBe('kernel');
     expect(m.stateDir).toBe('/var/lib/bramble');
+    expect(m.tftp.engine).toBe('auto');
+  });
+
+  it("refuses tftp.engine 'native' with singlePort (the native pump needs per-transfer ports)", () => {
+    expect(problemsOf('server: { address: 10.0.0.1 }\ntftp: { singlePort: true, engine: native }\n')).toEqual(
+      ["tftp.engine: engine 'native' needs per-transfer ports: use 'auto' or 'js' with singlePort"],
+    );
+    expect(problemsOf('server: { address: 10.0.0.1 }\ntftp: { engine: turbo }\n')[0]).toMatch(
+      /^tftp\.engine: /,
+    );
   });
 
   it('lists every problem by path, including cross-node ones, even when others fail', () => {

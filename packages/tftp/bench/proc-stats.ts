@@ -131,3 +131,14 @@ export function cpuTracker(root: number, everyMs = 25): { stop(): number } {
     },
   };
 }
+
+/** User and kernel CPU seconds of one process so far (not its children): where a server's time goes. */
+export function userSysSeconds(pid: number): { user: number; sys: number } {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(f[11]) / TICKS, sys: Number(f[12]) / TICKS };
+  } catch {
+    return { user: 0, sys: 0 };
+  }
+}

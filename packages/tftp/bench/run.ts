@@ -2,15 +2,18 @@
  * Boot-storm benchmark: N simulated Pi 4 boots at once (N = 1, 16, 64, 256) against Bramble, tftpd-hpa and
  * dnsmasq, all on loopback and started here; plus windowsize 16 vs lock-step for one client against Bramble.
  * Writes bench/results/boot-storm.json. Flags: --n 1,16 --scale 0.25 --servers bramble,tftpd-hpa --profile
+ * --load c|node (load generator: bench/loadgen.c, compiled here with cc, by default; or this package's Node client)
+ * --engine auto|native|js --pump-threads K (Bramble's data path; default: native pump when built, half the CPUs as threads)
+ * --load-procs K (generator processes the clients are split over; default 1 for c, 2 for node).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeSize } from '../src/index.js';
 import type { LoadResult, LoadSpec } from './load.js';
-import { cpuTracker, memorySampler, treeCpuSeconds } from './proc-stats.js';
+import { cpuTracker, memorySampler, treeCpuSeconds, userSysSeconds } from './proc-stats.js';
 import { summarise } from './profile-summary.js';
 
 const here = import.meta.dirname;
@@ -20,6 +23,9 @@ const arg = (name: string): string | undefined => {
 };
 const NS = (arg('n') ?? '1,16,64,256').split(',').map(Number);
 const SCALE = Number(arg('scale') ?? '1');
+/** Bramble's data path: auto (native pump when built), native or js; and the pump's thread count. */
+const ENGINE = arg('engine') ?? 'auto';
+const PUMP_THREADS = arg('pump-threads');
 const SERVERS = (arg('servers') ?? 'bramble,tftpd-hpa,dnsmasq').split(',');
 const PROFILE = process.argv.includes('--profile');
 
@@ -70,7 +76,12 @@ async function startServer(kind: string, root: string, profDir: string): Promise
       '127.0.0.1',
       '0',
     ];
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const env = {
+      ...process.env,
+      BRAMBLE_BENCH_ENGINE: ENGINE,
+      ...(PUMP_THREADS ? { BRAMBLE_BENCH_PUMP_THREADS: PUMP_THREADS } : {}),
+    };
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
     const port = await new Promise<number>((resolve, reject) => {
       proc.once('exit', () => reject(new Error('bramble server exited')));
       proc.stdout?.on('data', (b: Buffer) => {
@@ -122,9 +133,33 @@ async function stopServer(s: Started): Promise<void> {
   clearTimeout(t);
 }
 
-const LOAD_PROCS = Number(arg('load-procs') ?? '2');
+const LOAD = arg('load') ?? 'c';
+if (LOAD !== 'c' && LOAD !== 'node') throw new Error(`--load must be c or node, not ${LOAD}`);
+const LOAD_PROCS = Number(arg('load-procs') ?? (LOAD === 'c' ? '1' : '2'));
+/** Per-packet timeout and resends of the C generator (the Node client's settings in load.ts: 1000 ms, 5). */
+const LOAD_TIMEOUT_MS = 1000;
+const LOAD_RETRIES = 5;
+let loadgenBin = '';
 
-/** Split the clients over `LOAD_PROCS` generator processes (Pis are independent; one Node process is the bottleneck). */
+/** Compile bench/loadgen.c once per run into `dir`; a clear error when there is no C compiler. */
+function compileLoadgen(dir: string): string {
+  const bin = join(dir, 'loadgen');
+  try {
+    execFileSync('cc', ['-O2', '-o', bin, join(here, 'loadgen.c')], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new Error(
+      missing
+        ? 'cc not found: the C load generator needs a C compiler (apt-get install gcc), or pass --load node'
+        : `compiling bench/loadgen.c failed: ${(e as Error).message}`,
+    );
+  }
+  return bin;
+}
+
+/** Split the clients over `LOAD_PROCS` generator processes (Pis are independent; one Node process is a bottleneck). */
 async function runLoad(spec: LoadSpec): Promise<LoadResult & { loadCpuSeconds: number }> {
   const procs = Math.max(1, Math.min(LOAD_PROCS, spec.clients));
   const parts = await Promise.all(
@@ -146,25 +181,54 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult & { loadCpuSeconds: n
   };
 }
 
-function runLoadProc(spec: LoadSpec): Promise<LoadResult & { loadCpuSeconds: number }> {
+async function runLoadProc(spec: LoadSpec): Promise<LoadResult & { loadCpuSeconds: number }> {
+  if (LOAD === 'node')
+    return runLoadOnce(process.execPath, ['--import', 'tsx', join(here, 'load.ts'), JSON.stringify(spec)]);
+  const args = [
+    spec.host,
+    String(spec.port),
+    String(spec.clients),
+    String(spec.blksize),
+    String(spec.windowsize ?? 1),
+    spec.probe ? '1' : '0',
+    String(LOAD_TIMEOUT_MS),
+    String(LOAD_RETRIES),
+    spec.files.map((f) => `${f.name}:${f.size}`).join(','),
+  ];
+  // No JIT to warm in C: "warm-up" is one untimed run of the same fetch first (it warms the server side only).
+  if (spec.warmup) await runLoadOnce(loadgenBin, args);
+  return runLoadOnce(loadgenBin, args);
+}
+
+/**
+ * Run one generator process and parse its JSON line. Its CPU time: the C generator reports its own
+ * (getrusage, on stderr as "loadgen-cpu-seconds X"); otherwise the largest /proc sample taken while it ran.
+ */
+function runLoadOnce(cmd: string, args: string[]): Promise<LoadResult & { loadCpuSeconds: number }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', join(here, 'load.ts'), JSON.stringify(spec)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let cpu = 0;
+    let reportedCpu: number | undefined;
+    proc.stderr?.on('data', (b: Buffer) => {
+      const text = b.toString().replace(/^loadgen-cpu-seconds ([\d.]+)\n?/m, (_, x: string) => {
+        reportedCpu = Number(x);
+        return '';
+      });
+      if (text) process.stderr.write(text);
+    });
     const sampler = setInterval(() => {
       if (proc.pid) cpu = Math.max(cpu, treeCpuSeconds(proc.pid));
     }, 200);
     proc.stdout?.on('data', (b: Buffer) => {
       out += b.toString();
     });
-    proc.once('exit', (code) => {
+    proc.once('close', (code) => {
       clearInterval(sampler);
       const line = out.trim().split('\n').pop() ?? '';
       if (code !== 0 || !line.startsWith('{'))
         reject(new Error(`load generator failed (${code}): ${out.slice(0, 500)}`));
-      else resolve({ ...(JSON.parse(line) as LoadResult), loadCpuSeconds: cpu });
+      else resolve({ ...(JSON.parse(line) as LoadResult), loadCpuSeconds: reportedCpu ?? cpu });
     });
   });
 }
@@ -178,11 +242,14 @@ async function measure(s: Started, spec: LoadSpec) {
   const pid = s.proc.pid as number;
   const cpu = cpuTracker(pid);
   const mem = memorySampler(pid, 250);
+  const us0 = userSysSeconds(pid);
   const r = await runLoad(spec);
+  const us1 = userSysSeconds(pid);
   await new Promise((res) => setTimeout(res, 300)); // let forked peers exit and be reaped
   const cpuSeconds = cpu.stop();
   const peak = mem.stop();
   const sorted = [...r.fileMs].sort((a, b) => a - b);
+  const blocks = Math.max(1, r.bytes / spec.blksize);
   return {
     clients: spec.clients,
     wallSeconds: Math.round(r.wallMs) / 1000,
@@ -196,7 +263,21 @@ async function measure(s: Started, spec: LoadSpec) {
     serverPeakRssMb: peak.peakRssMb,
     serverPeakPssMb: peak.peakPssMb,
     loadGeneratorCpuSeconds: r.loadCpuSeconds,
+    // Where the server's time goes: the kernel share of its main process (forked tftpd-hpa children not included).
+    serverKernelShare: kernelShare(us0, us1),
+    // Per DATA block (payload bytes / blksize): server and generator CPU in microseconds.
+    serverCpuUsPerBlock: Math.round((cpuSeconds / blocks) * 1e7) / 10,
+    loadGeneratorCpuUsPerBlock: Math.round((r.loadCpuSeconds / blocks) * 1e7) / 10,
+    // What the generator alone allows: the rate if the server cost nothing and the generator never waited.
+    loadGeneratorCeilingMBps:
+      r.loadCpuSeconds > 0 ? Math.round((r.bytes / 1e6 / r.loadCpuSeconds) * 10) / 10 : null,
   };
+}
+
+function kernelShare(a: { user: number; sys: number }, b: { user: number; sys: number }): number | null {
+  const user = b.user - a.user;
+  const sys = b.sys - a.sys;
+  return user + sys > 0 ? Math.round((sys / (user + sys)) * 100) / 100 : null;
 }
 
 /**
@@ -212,6 +293,8 @@ async function rate(spec: LoadSpec): Promise<number> {
 async function main(): Promise<void> {
   if (!existsSync(join(here, '..', 'dist', 'index.js')))
     execFileSync('pnpm', ['build'], { cwd: join(here, '..'), stdio: 'inherit' });
+  const binDir = mkdtempSync(join(tmpdir(), 'bramble-loadgen-'));
+  if (LOAD === 'c') loadgenBin = compileLoadgen(binDir);
   const root = join(tmpdir(), `bramble-bootstorm-${process.pid}`);
   mkdirSync(root, { recursive: true, mode: 0o755 });
   for (const f of FILES) writeFileSync(join(root, f.name), randomBytes(f.size), { mode: 0o644 });
@@ -228,8 +311,15 @@ async function main(): Promise<void> {
     },
     note:
       'All servers and the load generator share one machine (2 cores) with six other engineers working; ' +
-      `figures are indicative. Load generator = this package's client in ${LOAD_PROCS} Node processes. tftpd-hpa forks a ` +
+      `figures are indicative. Load generator = ${
+        LOAD === 'c'
+          ? `bench/loadgen.c (single-threaded epoll C, the same binary against every server) in ${LOAD_PROCS} process(es)`
+          : `this package's client in ${LOAD_PROCS} Node processes`
+      }. tftpd-hpa forks a ` +
       'process per transfer (its RSS sums the tree; PSS is the fairer number).',
+    loadGenerator: LOAD,
+    brambleEngine: ENGINE,
+    pumpThreads: PUMP_THREADS ? Number(PUMP_THREADS) : 'default (half the CPUs, 1 to 4)',
     scale: SCALE,
     files: FILES,
     storm: {} as Record<string, unknown[]>,
@@ -285,7 +375,10 @@ async function main(): Promise<void> {
             windowsize16MBps: win,
             medianRatio: Math.round((med(win) / med(lock)) * 100) / 100,
             bestRatio: Math.round((Math.max(...win) / Math.max(...lock)) * 100) / 100,
-            note: 'lockstepMBps/windowsize16MBps: fresh load-generator process per fetch (client JIT cold); *Warm: timed fetch after one untimed warm-up fetch in the same process.',
+            note:
+              LOAD === 'c'
+                ? 'lockstepMBps/windowsize16MBps: fresh C load-generator process per fetch; *Warm: timed fetch right after one untimed identical fetch (C has no JIT: only the server side warms).'
+                : 'lockstepMBps/windowsize16MBps: fresh load-generator process per fetch (client JIT cold); *Warm: timed fetch after one untimed warm-up fetch in the same process.',
             lockstepMBpsWarm: lockWarm,
             windowsize16MBpsWarm: winWarm,
             medianRatioWarm: Math.round((med(winWarm) / med(lockWarm)) * 100) / 100,
@@ -298,6 +391,7 @@ async function main(): Promise<void> {
     }
   } finally {
     rmSync(root, { recursive: true, force: true });
+    rmSync(binDir, { recursive: true, force: true });
   }
   const at = (kind: string, n: number) =>
     (storm[kind] as { clients: number; aggregateMBps: number }[] | undefined)?.find((x) => x.clients === n)
@@ -306,7 +400,15 @@ async function main(): Promise<void> {
   for (const n of [64, 256]) {
     const b = at('bramble', n);
     const best = Math.max(at('tftpd-hpa', n) ?? 0, at('dnsmasq', n) ?? 0);
-    if (b !== undefined && best > 0) targets[`ratioVsBestPeerAtN${n}`] = Math.round((b / best) * 100) / 100;
+    if (b === undefined || best <= 0) continue;
+    targets[`ratioVsBestPeerAtN${n}`] = Math.round((b / best) * 100) / 100;
+    // The 1.5x target in MB/s next to the most the load generator itself allows (its CPU per byte, one core).
+    const ceilings = Object.values(storm)
+      .flat()
+      .filter((x) => (x as { clients: number }).clients === n)
+      .map((x) => (x as { loadGeneratorCeilingMBps: number | null }).loadGeneratorCeilingMBps ?? 0);
+    targets[`targetMBpsAtN${n}`] = Math.round(best * 1.5 * 10) / 10;
+    targets[`loadGeneratorCeilingMBpsAtN${n}`] = Math.max(...ceilings);
   }
   const b1 = at('bramble', 1);
   const h1 = at('tftpd-hpa', 1);

@@ -1,5 +1,6 @@
 // Bramble's server as a child process of the benchmark, so its CPU and RSS are read from /proc like the peers'.
 // argv: root address port. Prints "ready <port>"; SIGTERM closes it. Uses the built package (dist/).
+// BRAMBLE_BENCH_ENGINE (auto|native|js) and BRAMBLE_BENCH_PUMP_THREADS pick the data path.
 import { createServer, fsHandler } from '../dist/index.js';
 
 const [root = '.', address = '127.0.0.1', port = '0'] = process.argv.slice(2);
@@ -8,7 +9,12 @@ const server = createServer({
   maxTransfers: 4096,
   maxTransfersPerClient: 4096,
   timeoutMs: 1000,
+  engine: process.env.BRAMBLE_BENCH_ENGINE ?? 'auto',
+  ...(process.env.BRAMBLE_BENCH_PUMP_THREADS
+    ? { pumpThreads: Number(process.env.BRAMBLE_BENCH_PUMP_THREADS) }
+    : {}),
 });
+console.error(`bramble engine: ${server.engine}`);
 const counts = { complete: 0, aborted: 0, failed: 0 };
 for (const k of Object.keys(counts)) server.on(k, () => counts[k]++);
 const a = await server.listen({ address, port: Number(port) });

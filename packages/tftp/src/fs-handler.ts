@@ -64,6 +64,7 @@ interface CacheEntry {
 function fdSource(fh: FileHandle, size: number): ReadSource {
   return {
     size,
+    fd: fh.fd,
     async read(target, offset, length, position) {
       const { bytesRead } = await fh.read(target, offset, length, position);
       return bytesRead;

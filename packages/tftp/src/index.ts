@@ -30,6 +30,7 @@ export {
   FsWriteHandlerOptionsSchema,
   fsWriteHandler,
 } from './fs-write-handler.js';
+export { defaultPumpThreads, nativePumpStatus } from './native.js';
 export { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
 export { acceptOack, type Negotiated, negotiateServer, type RolloverPolicy } from './options.js';
 export {

@@ -54,6 +54,14 @@ export const ServerOptionsSchema = z
       .int()
       .min(0)
       .default(16 * 1024 * 1024),
+    /**
+     * Who moves the blocks of read transfers: 'native' = the pump of native/pump.c on its own threads (files
+     * and buffers of known size, per-transfer ports; others still use the TypeScript sender), 'js' = the
+     * TypeScript sender always, 'auto' (default) = native when the addon is built, else js.
+     */
+    engine: z.enum(['auto', 'native', 'js']).default('auto'),
+    /** Threads of the native pump (process-wide; the first server to start it decides). Default half the CPUs, 1 to 4. */
+    pumpThreads: z.number().int().min(1).max(16).optional(),
     /** A pre-bound UDP socket to serve on (systemd socket activation); `listen()` then binds nothing. */
     socket: z
       .custom<Socket>((v) => typeof v === 'object' && v !== null && typeof (v as Socket).send === 'function')

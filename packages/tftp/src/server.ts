@@ -5,6 +5,7 @@
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
@@ -16,7 +17,9 @@ import {
   TftpError,
   TftpRemoteError,
   TftpRequestError,
+  TftpTimeoutError,
 } from './errors.js';
+import { type NativePump, nativePump, nativePumpStatus, type PumpResult } from './native.js';
 import { NetasciiDecoder, toNetascii } from './netascii.js';
 import { type Negotiated, negotiateServer } from './options.js';
 import { decode, encode, errorPacket, Opcode, peekOpcode, type RequestPacket } from './packet.js';
@@ -78,6 +81,10 @@ class Transfer {
   ended = false;
   options: Record<string, string> = {};
   file: string;
+  /** Set while the native pump moves this transfer's blocks. */
+  pumpId: number | undefined;
+  pumpResult: PumpResult | undefined;
+  pumpDone: (() => void) | undefined;
 
   constructor(
     readonly server: TftpServer,
@@ -135,6 +142,8 @@ class Transfer {
   }
 
   stats(): { bytes: number; blocks: number; retransmits: number } {
+    const p = this.pumpResult;
+    if (p) return { bytes: p.bytes, blocks: p.blocks, retransmits: p.retransmits };
     const m = this.sender ?? this.receiver;
     return m
       ? { bytes: m.bytes, blocks: m.blocks, retransmits: m.retransmits }
@@ -156,6 +165,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private closing = false;
   private drained: (() => void) | undefined;
   private portCursor = 0;
+  private readonly pump: NativePump | null;
 
   constructor(options: ServerOptions) {
     super();
@@ -166,6 +176,21 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.remap = compileRemap(this.o.remap);
     this.handler = this.o.handler;
     this.writeHandler = this.o.writeHandler;
+    // Single-port mode demultiplexes on the listening socket, which stays in JavaScript: no pump.
+    if (this.o.engine === 'native' && this.o.singlePort)
+      throw new TftpConfigError(
+        "engine 'native' needs per-transfer ports: it cannot be combined with singlePort",
+      );
+    this.pump = this.o.engine === 'js' || this.o.singlePort ? null : nativePump(this.o.pumpThreads);
+    if (this.o.engine === 'native' && !this.pump)
+      throw new TftpConfigError(
+        `engine 'native' requested but ${nativePumpStatus().reason ?? 'unavailable'}`,
+      );
+  }
+
+  /** 'native' when read transfers are moved by the native pump (see the `engine` option), else 'js'. */
+  get engine(): 'native' | 'js' {
+    return this.pump ? 'native' : 'js';
   }
 
   /** Replace the read handler atomically (reloads); running transfers keep the source they already opened. */
@@ -243,7 +268,25 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       });
       this.drained = undefined;
     }
+    // Native transfers: the pump sends ERROR 0 itself and reports back (their sources stay open until then).
+    const pumped = [...this.transfers.values()].filter((t) => !t.ended && t.pumpId !== undefined);
+    if (pumped.length > 0) {
+      await new Promise<void>((resolve) => {
+        let left = pumped.length;
+        const t0 = setTimeout(resolve, 2000);
+        for (const t of pumped) {
+          t.pumpDone = () => {
+            if (--left === 0) {
+              clearTimeout(t0);
+              resolve();
+            }
+          };
+          this.pump?.cancel(t.pumpId as number);
+        }
+      });
+    }
     for (const t of [...this.transfers.values()]) {
+      if (t.pumpId !== undefined) continue;
       if (!t.ended) {
         t.socket?.send(
           errorPacket(ErrorCode.NOT_DEFINED, 'Server shutting down'),
@@ -346,7 +389,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       durationMs: performance.now() - t.startedAt,
     };
     if (error) ev.error = error;
-    if (t.sender?.finalAckMissing) ev.finalAckMissing = true;
+    if (t.sender?.finalAckMissing || t.pumpResult?.finalAckMissing) ev.finalAckMissing = true;
     return ev;
   }
 
@@ -440,6 +483,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       }
     }
     t.options = neg.oack;
+    if (!write && this.pumpable(t, t.source as ReadSource, neg)) {
+      this.startPumped(t, neg);
+      return;
+    }
     await this.openTransport(t);
     if (t.ended) return;
     const hasOack = Object.keys(neg.oack).length > 0;
@@ -506,6 +553,70 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       this.emit('start', this.event(t));
       receiver.start();
     }
+  }
+
+  /** Whether the native pump can move this read transfer (known size, file or buffer, own port). */
+  private pumpable(t: Transfer, src: ReadSource, neg: Negotiated): boolean {
+    if (!this.pump) return false;
+    // The pump speaks IPv4 only (a caller's pre-bound udp6 socket stays on sender.ts).
+    if (!isIPv4(t.remote.address) || !isIPv4(t.listener.localAddress)) return false;
+    const size = src.buffer ? src.buffer.length : src.size;
+    if (size === undefined || (src.buffer === undefined && src.fd === undefined)) return false;
+    // Refusing large files is the TypeScript sender's job (it answers with a clear ERROR).
+    const rollover = neg.rollover === undefined ? this.o.rollover : 'wrap';
+    return !(rollover === 'refuse' && Math.floor(size / neg.blksize) + 1 > 0xffff);
+  }
+
+  private startPumped(t: Transfer, neg: Negotiated): void {
+    const pump = this.pump as NativePump;
+    const src = t.source as ReadSource;
+    const hasOack = Object.keys(neg.oack).length > 0;
+    const range = this.o.portRange;
+    const rollTo = (neg.rollover ?? (this.o.rollover === 'wrap1' ? 1 : 0)) === 1 ? 1 : 0;
+    let started: { id: number; port: number };
+    try {
+      started = pump.start(
+        {
+          localAddress: t.listener.localAddress,
+          portLow: range ? range[0] : 0,
+          portHigh: range ? range[1] : 0,
+          portCursor: this.portCursor,
+          address: t.remote.address,
+          port: t.remote.port,
+          ...(src.buffer ? { buffer: src.buffer } : { fd: src.fd as number }),
+          size: src.buffer ? src.buffer.length : (src.size as number),
+          blksize: neg.blksize,
+          windowsize: neg.windowsize,
+          timeoutMs: neg.timeoutMs ?? this.o.timeoutMs,
+          retries: this.o.retries,
+          rollTo,
+          ...(hasOack ? { initial: encode({ op: Opcode.OACK, options: neg.oack }) } : {}),
+        },
+        (r) => this.pumpFinished(t, r),
+      );
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const msg = (e as Error).message;
+      throw code === 'NO_PORT'
+        ? new TftpError('NO_PORT', range ? `no free port in range ${range[0]}-${range[1]}` : msg)
+        : new TftpError('BIND_FAILED', msg);
+    }
+    t.pumpId = started.id;
+    if (range) this.portCursor = (started.port - range[0] + 1) % (range[1] - range[0] + 1);
+    this.emit('start', this.event(t));
+  }
+
+  private pumpFinished(t: Transfer, r: PumpResult): void {
+    t.pumpResult = r;
+    if (r.status === 'complete') this._finish(t, 'complete');
+    else if (r.status === 'aborted')
+      this._finish(t, 'aborted', new TftpRemoteError(r.errorCode, r.message, t.file));
+    else if (r.status === 'cancelled')
+      this._finish(t, 'failed', new TftpError('SHUTDOWN', 'server closed before the transfer finished'));
+    else if (r.kind === 'TIMEOUT') this._finish(t, 'failed', new TftpTimeoutError(r.message));
+    else this._finish(t, 'failed', new TftpError(r.kind || 'PUMP_ERROR', r.message));
+    t.pumpId = undefined;
+    t.pumpDone?.();
   }
 
   private async openTransport(t: Transfer): Promise<void> {

@@ -12,6 +12,11 @@ export interface ReadSource {
   /** The whole content, when it is in memory (senders then copy from it directly). */
   readonly buffer?: Buffer;
   /**
+   * An open file descriptor holding the content from offset 0 (valid until `close`), when the source is a
+   * file: the native pump then reads it with pread(2) off the JavaScript thread.
+   */
+  readonly fd?: number;
+  /**
    * Read up to `length` bytes at `position` into `buf` at `offset`; resolves the count (0 at end).
    * Positions only move backwards within the unacknowledged window (after `release`).
    */
@@ -43,6 +48,7 @@ export async function fileSource(path: string): Promise<ReadSource> {
     if (!st.isFile()) throw new TftpError('NOT_A_FILE', `'${path}' is not a regular file`);
     return {
       size: st.size,
+      fd: fh.fd,
       async read(target, offset, length, position) {
         const { bytesRead } = await fh.read(target, offset, length, position);
         return bytesRead;

@@ -63,8 +63,17 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** The engine under test: the vitest project 'js' sets BRAMBLE_TFTP_NATIVE=0; otherwise the native pump is required. */
+export const ENGINE: 'native' | 'js' = process.env.BRAMBLE_TFTP_NATIVE === '0' ? 'js' : 'native';
+
 export async function startServer(root: string, opts: Partial<ServerOptions> = {}): Promise<TestServer> {
-  const server = createServer({ handler: fsHandler(root), timeoutMs: 200, retries: 5, ...opts });
+  const server = createServer({
+    handler: fsHandler(root),
+    timeoutMs: 200,
+    retries: 5,
+    engine: opts.singlePort ? 'auto' : ENGINE, // single-port transfers always run on the TypeScript sender
+    ...opts,
+  });
   const events: { kind: string; ev: TransferEvent }[] = [];
   for (const kind of ['request', 'start', 'complete', 'aborted', 'failed'] as const)
     server.on(kind, (ev) => events.push({ kind, ev }));

@@ -8,7 +8,7 @@ import { requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, fetchFile, put, type ServerOptions, type TransferEvent } from '../src/index.js';
-import { tempDir } from './helpers.js';
+import { ENGINE, tempDir } from './helpers.js';
 import { RawPeer } from './raw-peer.js';
 
 const A = randomBytes(200_000);
@@ -24,7 +24,12 @@ beforeAll(async () => {
 afterAll(async () => rmDir?.());
 
 async function serve(opts: Partial<ServerOptions> = {}, address: string | string[] = '127.0.0.1') {
-  const server = createServer({ handler: (req) => (req.file === 'a' ? A : null), timeoutMs: 500, ...opts });
+  const server = createServer({
+    handler: (req) => (req.file === 'a' ? A : null),
+    timeoutMs: 500,
+    engine: opts.singlePort ? 'auto' : ENGINE, // single-port transfers always run on the TypeScript sender
+    ...opts,
+  });
   const events: { kind: string; ev: TransferEvent }[] = [];
   for (const kind of ['request', 'start', 'complete', 'aborted', 'failed'] as const)
     server.on(kind, (ev) => events.push({ kind, ev }));

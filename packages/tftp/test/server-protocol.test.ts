@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, fetchFile, type ServerOptions, TftpServer } from '../src/index.js';
-import { sha256 } from './helpers.js';
+import { ENGINE, sha256 } from './helpers.js';
 import { RawPeer } from './raw-peer.js';
 
 const FILE = randomBytes(3000);
@@ -15,6 +15,7 @@ async function serve(opts: Partial<ServerOptions> = {}, files: Record<string, Bu
   const server = createServer({
     handler: (req) => files[req.file] ?? null,
     timeoutMs: 2000,
+    engine: ENGINE,
     ...opts,
   });
   const events: { kind: string; ev: import('../src/index.js').TransferEvent }[] = [];

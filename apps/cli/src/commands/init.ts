@@ -15,6 +15,7 @@ stateDir: ${o.stateDir}       # images/, tftp/, nfs/, discovered.json
 tftp:
   listen: 0.0.0.0:69
   singlePort: false           # true: every transfer on port 69 (NAT, containers, firewalls)
+  engine: auto                # auto: native data pump when built; js: the TypeScript sender
 dhcp:
   mode: ${o.dhcp}             # external: print a config for your DHCP server; proxy: brambled answers Pis
 nfs:

@@ -35,6 +35,7 @@ export function register(program: Command): void {
     .option('--listen <addr:port>', 'address and port', '0.0.0.0:69')
     .option('--single-port', 'run every transfer on the listening port (NAT, containers, firewalls)')
     .option('--allow-write', 'accept uploads (WRQ) into the root')
+    .option('--engine <engine>', 'data path for reads: auto (native pump when built), native or js', 'auto')
     .addHelpText(
       'after',
       `
@@ -44,13 +45,16 @@ Examples:
     )
     .action(
       async (
-        o: { root: string; listen: string; singlePort?: boolean; allowWrite?: boolean },
+        o: { root: string; listen: string; singlePort?: boolean; allowWrite?: boolean; engine: string },
         cmd: Command,
       ) => {
         const g = globals(cmd);
         const out = outputFor(g);
         const l = ListenAddress.safeParse(o.listen);
         if (!l.success) throw new UsageError(`--listen: expected ADDR:PORT, got '${o.listen}'`);
+        const engine = o.engine;
+        if (engine !== 'auto' && engine !== 'native' && engine !== 'js')
+          throw new UsageError(`--engine: expected auto, native or js, got '${engine}'`);
         if (!existsSync(o.root) || !statSync(o.root).isDirectory())
           throw new CliError('NOT_FOUND', `--root ${o.root} is not a directory`);
         checkBindPrivilege('TFTP', l.data.port);
@@ -77,6 +81,7 @@ Examples:
           handler: mod.fsHandler(o.root),
           ...(writeHandler !== undefined ? { writeHandler } : {}),
           ...(o.singlePort ? { singlePort: true } : {}),
+          engine,
         });
         server.on('complete', (e) =>
           out.note(
@@ -91,7 +96,7 @@ Examples:
         await server.listen(l.data);
         const a = server.address() ?? l.data;
         out.note(
-          `serving ${o.root} on ${a.address}:${a.port}${o.singlePort ? ' (single port)' : ''}; Ctrl-C stops`,
+          `serving ${o.root} on ${a.address}:${a.port}${o.singlePort ? ' (single port)' : ''} (${server.engine} engine); Ctrl-C stops`,
         );
         await new Promise<void>((resolve) => {
           const stop = () => {
