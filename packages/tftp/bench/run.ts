@@ -4,6 +4,7 @@
  * Writes bench/results/boot-storm.json. Flags: --n 1,16 --scale 0.25 --servers bramble,tftpd-hpa --profile
  * --load c|node (load generator: bench/loadgen.c, compiled here with cc, by default; or this package's Node client)
  * --engine auto|native|js --pump-threads K (Bramble's data path; default: native pump when built, half the CPUs as threads)
+ * --reps K (runs per server and N, median recorded; default 3)
  * --load-procs K (generator processes the clients are split over; default 1 for c, 2 for node).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -26,6 +27,8 @@ const SCALE = Number(arg('scale') ?? '1');
 /** Bramble's data path: auto (native pump when built), native or js; and the pump's thread count. */
 const ENGINE = arg('engine') ?? 'auto';
 const PUMP_THREADS = arg('pump-threads');
+/** Runs per (server, N); the median is recorded. */
+const REPS = Math.max(1, Number(arg('reps') ?? '3'));
 const SERVERS = (arg('servers') ?? 'bramble,tftpd-hpa,dnsmasq').split(',');
 const PROFILE = process.argv.includes('--profile');
 
@@ -321,6 +324,7 @@ async function main(): Promise<void> {
     brambleEngine: ENGINE,
     pumpThreads: PUMP_THREADS ? Number(PUMP_THREADS) : 'default (half the CPUs, 1 to 4)',
     scale: SCALE,
+    repetitions: REPS,
     files: FILES,
     storm: {} as Record<string, unknown[]>,
   };
@@ -339,9 +343,13 @@ async function main(): Promise<void> {
             blksize: 1024,
             probe: true,
           };
-          const m = await measure(s, spec);
-          console.log(kind, JSON.stringify(m));
-          storm[kind]?.push(m);
+          // REPS interleaved-in-time runs; the median run (by MB/s) is recorded, with every run's MB/s beside it.
+          const runs = [];
+          for (let rep = 0; rep < REPS; rep++) runs.push(await measure(s, spec));
+          const m = [...runs].sort((a, b) => a.aggregateMBps - b.aggregateMBps)[Math.floor(runs.length / 2)];
+          const row = { ...m, aggregateMBpsRuns: runs.map((r) => r.aggregateMBps) };
+          console.log(kind, JSON.stringify(row));
+          storm[kind]?.push(row);
         }
         if (kind === 'bramble') {
           // One client, the full-size 9 MB kernel, lock-step vs windowsize 16; interleaved repetitions
