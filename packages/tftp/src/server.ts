@@ -21,7 +21,7 @@ import {
 } from './errors.js';
 import { type NativePump, nativePump, nativePumpStatus, type PumpResult } from './native.js';
 import { NetasciiDecoder, toNetascii } from './netascii.js';
-import { type Negotiated, negotiateServer } from './options.js';
+import { type Negotiated, negotiateServer, type RolloverPolicy } from './options.js';
 import { decode, encode, errorPacket, Opcode, peekOpcode, type RequestPacket } from './packet.js';
 import { Receiver, type Sink } from './receiver.js';
 import { compileRemap } from './remap.js';
@@ -483,8 +483,9 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       }
     }
     t.options = neg.oack;
-    if (!write && this.pumpable(t, t.source as ReadSource, neg)) {
-      this.startPumped(t, neg);
+    const pumpSize = write ? undefined : this.pumpSize(t, t.source as ReadSource, neg);
+    if (pumpSize !== undefined) {
+      this.startPumped(t, neg, pumpSize);
       return;
     }
     await this.openTransport(t);
@@ -493,7 +494,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     // RFC 2347 §2: OACK only if an option was accepted; otherwise DATA 1 (RRQ) / ACK 0 (WRQ).
     const oack = hasOack ? encode({ op: Opcode.OACK, options: neg.oack }) : undefined;
     const timeoutMs = neg.timeoutMs ?? this.o.timeoutMs;
-    const rollover = neg.rollover === undefined ? this.o.rollover : neg.rollover === 0 ? 'wrap0' : 'wrap1';
+    const rollover = this.rolloverFor(neg);
     const io = {
       send: t.send,
       finish: () => this._finish(t, 'complete'),
@@ -555,24 +556,32 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
   }
 
-  /** Whether the native pump can move this read transfer (known size, file or buffer, own port). */
-  private pumpable(t: Transfer, src: ReadSource, neg: Negotiated): boolean {
-    if (!this.pump) return false;
-    // The pump speaks IPv4 only (a caller's pre-bound udp6 socket stays on sender.ts).
-    if (!isIPv4(t.remote.address) || !isIPv4(t.listener.localAddress)) return false;
-    const size = src.buffer ? src.buffer.length : src.size;
-    if (size === undefined || (src.buffer === undefined && src.fd === undefined)) return false;
-    // Refusing large files is the TypeScript sender's job (it answers with a clear ERROR).
-    const rollover = neg.rollover === undefined ? this.o.rollover : 'wrap';
-    return !(rollover === 'refuse' && Math.floor(size / neg.blksize) + 1 > 0xffff);
+  /** The block-number policy of a transfer: the client's `rollover` option (tftp-hpa) wins over the server's. */
+  private rolloverFor(neg: Negotiated): RolloverPolicy {
+    return neg.rollover === undefined ? this.o.rollover : neg.rollover === 0 ? 'wrap0' : 'wrap1';
   }
 
-  private startPumped(t: Transfer, neg: Negotiated): void {
+  /**
+   * The size to hand the native pump when it can move this read transfer (a file or buffer of known size, its
+   * own port, IPv4), else undefined.
+   */
+  private pumpSize(t: Transfer, src: ReadSource, neg: Negotiated): number | undefined {
+    if (!this.pump) return undefined;
+    // The pump speaks IPv4 only (a caller's pre-bound udp6 socket stays on sender.ts).
+    if (!isIPv4(t.remote.address) || !isIPv4(t.listener.localAddress)) return undefined;
+    const size = src.buffer ? src.buffer.length : src.size;
+    if (size === undefined || (src.buffer === undefined && src.fd === undefined)) return undefined;
+    // Refusing large files is the TypeScript sender's job (it answers with a clear ERROR).
+    if (this.rolloverFor(neg) === 'refuse' && Math.floor(size / neg.blksize) + 1 > 0xffff) return undefined;
+    return size;
+  }
+
+  private startPumped(t: Transfer, neg: Negotiated, size: number): void {
     const pump = this.pump as NativePump;
     const src = t.source as ReadSource;
     const hasOack = Object.keys(neg.oack).length > 0;
     const range = this.o.portRange;
-    const rollTo = (neg.rollover ?? (this.o.rollover === 'wrap1' ? 1 : 0)) === 1 ? 1 : 0;
+    const rollTo = this.rolloverFor(neg) === 'wrap1' ? 1 : 0;
     let started: { id: number; port: number };
     try {
       started = pump.start(
@@ -584,7 +593,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
           address: t.remote.address,
           port: t.remote.port,
           ...(src.buffer ? { buffer: src.buffer } : { fd: src.fd as number }),
-          size: src.buffer ? src.buffer.length : (src.size as number),
+          size,
           blksize: neg.blksize,
           windowsize: neg.windowsize,
           timeoutMs: neg.timeoutMs ?? this.o.timeoutMs,
