@@ -15,7 +15,19 @@ export type BootTreeErrorCode =
   | 'TOOL_MISSING'
   | 'TOOL_FAILED'
   | 'COPY_FAILED'
-  | 'ABORTED';
+  | 'ABORTED'
+  /** Node-tree path resolution (NodeTree): more than MAX_SYMLINK_HOPS symlinks in one lookup. */
+  | 'SYMLINK_LOOP'
+  /** A path component that must be a directory is something else in the tree. */
+  | 'NOT_A_DIRECTORY'
+  /** A file to read in the tree is not a regular file (FIFO, device, socket, directory). */
+  | 'NOT_A_FILE'
+  /** A file or directory in the tree is larger than the bound for what is read from it. */
+  | 'FILE_TOO_LARGE'
+  /** A directory resolved outside the tree right before a write (the tree changed under us). */
+  | 'ESCAPES_TREE'
+  /** The image holds a hostile or malformed entry (e.g. a passwd home with `..`, a non-numeric uid). */
+  | 'UNSAFE_IMAGE';
 
 export class BootTreeError extends Error {
   readonly code: BootTreeErrorCode;

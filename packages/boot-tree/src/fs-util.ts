@@ -1,3 +1,7 @@
+/**
+ * Host-side file helpers for paths Bramble itself owns (exports files, the TFTP root). Anything inside a
+ * tree that came from an image goes through NodeTree (node-tree.ts) instead.
+ */
 import {
   chmod,
   chown,
@@ -10,18 +14,7 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { BootTreeError } from './errors.js';
-
-/** Resolve `rel` inside `root`, refusing paths that would escape it. */
-export function inside(root: string, rel: string): string {
-  const r = resolve(root);
-  const p = resolve(r, rel.replace(/^\/+/, ''));
-  if (p !== r && !p.startsWith(r + sep)) {
-    throw new BootTreeError('INVALID_INPUT', `path '${rel}' escapes '${root}'`);
-  }
-  return p;
-}
+import { dirname, relative } from 'node:path';
 
 export async function readTextIfExists(path: string): Promise<string | undefined> {
   try {
@@ -84,24 +77,4 @@ export async function removeIfExists(path: string): Promise<boolean> {
 /** Relative symlink target from the directory of `from` to `to`. */
 export function relativeTarget(from: string, to: string): string {
   return relative(dirname(from), to);
-}
-
-export interface PasswdEntry {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-  shell: string;
-}
-
-/** Look a user up in the root's /etc/passwd (never the host's). */
-export async function lookupUser(rootDir: string, user: string): Promise<PasswdEntry | undefined> {
-  const text = (await readTextIfExists(join(rootDir, 'etc/passwd'))) ?? '';
-  for (const line of text.split('\n')) {
-    const f = line.split(':');
-    if (f[0] === user && f.length >= 7) {
-      return { name: user, uid: Number(f[2]), gid: Number(f[3]), home: f[5]!, shell: f[6]! };
-    }
-  }
-  return undefined;
 }

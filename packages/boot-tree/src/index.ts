@@ -27,6 +27,14 @@ export {
   PER_NODE_BOOT_FILES,
 } from './layout.js';
 export {
+  MAX_SYMLINK_HOPS,
+  MAX_TREE_ENTRIES,
+  MAX_TREE_PATH,
+  MAX_TREE_READ_BYTES,
+  NodeTree,
+  type TreeWriteOptions,
+} from './node-tree.js';
+export {
   macDirName,
   NFS_VERSIONS,
   type NfsVersion,
@@ -52,6 +60,7 @@ export { writeAuthorizedKeys } from './personalise/authorized-keys.js';
 export { type CloudInitSeed, cloudInitSeed, writeCloudInitSeed } from './personalise/cloud-init.js';
 export { generateHostKeys, type HostKeyType } from './personalise/host-keys.js';
 export { setHostname } from './personalise/hostname.js';
+export { newMachineId, setMachineId } from './personalise/machine-id.js';
 export { disableSdCardServices, NFS_ROOT_MASKED_UNITS } from './personalise/services.js';
 export { enableSsh } from './personalise/ssh.js';
 export { disableUnit, enableUnit, maskUnit } from './personalise/systemd.js';

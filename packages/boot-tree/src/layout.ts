@@ -1,6 +1,7 @@
 import {
   copyFile,
   link,
+  writeFile,
   lstat,
   mkdir,
   readdir,
@@ -15,6 +16,7 @@ import type { Logger } from 'pino';
 import { cloneTree } from './clone.js';
 import { BootTreeError } from './errors.js';
 import { ensureSymlink, exists } from './fs-util.js';
+import { NodeTree } from './node-tree.js';
 
 /** Files that are real, per-node files in a node's TFTP directory (never shared with the image). */
 export const PER_NODE_BOOT_FILES = [
@@ -62,15 +64,19 @@ export async function installBootcode(
   imageBootDir: string,
   replace = false,
 ): Promise<boolean> {
-  const src = join(imageBootDir, 'bootcode.bin');
-  if (!(await exists(src))) return false;
+  // Read through NodeTree: a `bootcode.bin -> /etc/shadow` symlink in the image must not copy a host
+  // file into the (world-readable) TFTP root.
+  const src = await NodeTree.open(imageBootDir);
+  const st = await src.stat('/bootcode.bin');
+  if (!st?.isFile()) return false;
   const dst = join(tftpRoot, 'bootcode.bin');
   if (!replace && (await exists(dst))) return false;
-  const [a, b] = await Promise.all([readFile(src), readFile(dst).catch(() => undefined)]);
+  const a = (await src.readFile('/bootcode.bin')) as Buffer;
+  const b = await readFile(dst).catch(() => undefined);
   if (b?.equals(a)) return false;
   await mkdir(tftpRoot, { recursive: true });
   const tmp = `${dst}.bramble-tmp-${process.pid}`;
-  await copyFile(src, tmp);
+  await writeFile(tmp, a, { flag: 'wx' });
   await rename(tmp, dst);
   return true;
 }

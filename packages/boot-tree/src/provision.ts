@@ -1,10 +1,12 @@
+import { lstat, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { type CloneMode, cloneTree } from './clone.js';
 import { BootTreeError, throwIfAborted } from './errors.js';
 import type { ExportNode } from './exports/common.js';
-import { readTextIfExists, writeText } from './fs-util.js';
-import { installBootcode, installImageBoot, type LinkMode, linkNodeBoot } from './layout.js';
+import { readTextIfExists } from './fs-util.js';
+import { IMAGES_DIR, installBootcode, installImageBoot, type LinkMode, linkNodeBoot } from './layout.js';
+import { NodeTree } from './node-tree.js';
 import { type NodeSpec, parseNodeSpec, tftpDirName } from './node-spec.js';
 import { patchCmdline } from './patch/cmdline.js';
 import { patchConfigTxt } from './patch/config-txt.js';
@@ -13,6 +15,7 @@ import { writeAuthorizedKeys } from './personalise/authorized-keys.js';
 import { writeCloudInitSeed } from './personalise/cloud-init.js';
 import { generateHostKeys, type HostKeyType } from './personalise/host-keys.js';
 import { setHostname } from './personalise/hostname.js';
+import { setMachineId } from './personalise/machine-id.js';
 import { disableSdCardServices } from './personalise/services.js';
 import { enableSsh } from './personalise/ssh.js';
 import {
@@ -78,14 +81,18 @@ function withoutSecrets(node: NodeSpec): NodeSpec {
 /**
  * Provision one node from an extracted image: shared boot files + bootcode.bin in the TFTP root, the
  * node's TFTP directory with its own cmdline.txt/config.txt/ssh/userconf.txt, its NFS root cloned from the
- * image root and personalised (fstab, hostname, SSH, user, keys, services, cloud-init seed). Idempotent:
- * re-running updates files in place, never duplicates lines, and keeps an existing node root and its
- * host keys.
+ * image root and personalised (fstab, hostname, machine-id, SSH, user, keys, services, cloud-init seed).
+ * Idempotent: re-running updates files in place, never duplicates lines, and keeps an existing node root,
+ * its host keys and its machine-id.
+ *
+ * Every read and write inside the image's trees and the node's trees goes through NodeTree: symlinks
+ * in an image resolve inside the tree (as the node sees them), never on the host.
+ *
+ * All or nothing: when provisioning fails, what this run created (the node's TFTP directory and NFS root,
+ * the image's shared boot files, bootcode.bin) is removed again; what existed before is left alone.
  */
 export async function provisionNode(o: ProvisionOptions): Promise<NodeLayout> {
   const node = parseNodeSpec(o.node);
-  const log = o.logger?.child({ node: node.hostname });
-  const changes: string[] = [];
   const tftpRoot = resolve(o.tftpRoot);
   const nfsRoot = resolve(o.nfsRoot);
   if (node.image !== o.image.name) {
@@ -95,7 +102,35 @@ export async function provisionNode(o: ProvisionOptions): Promise<NodeLayout> {
     );
   }
   const plan = await planLayout(node, { ...o, tftpRoot, nfsRoot });
-  const { release, nfsVersion, tftpDirName: dirName, tftpDir, rootPath } = plan;
+  const created = await absent([
+    plan.tftpDir,
+    plan.rootPath,
+    join(tftpRoot, IMAGES_DIR, o.image.name),
+    join(tftpRoot, 'bootcode.bin'),
+  ]);
+  try {
+    return await provisionPlanned(o, node, plan);
+  } catch (e) {
+    for (const path of created) await rm(path, { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The paths of `paths` that do not exist now (neither file, directory nor symlink). */
+async function absent(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of paths) if (!(await lstat(path).catch(() => undefined))) out.push(path);
+  return out;
+}
+
+async function provisionPlanned(
+  o: ProvisionOptions,
+  node: NodeSpec,
+  plan: Omit<NodeLayout, 'cmdline' | 'changes'>,
+): Promise<NodeLayout> {
+  const log = o.logger?.child({ node: node.hostname });
+  const changes: string[] = [];
+  const { release, nfsVersion, tftpDirName: dirName, tftpDir, rootPath, tftpRoot } = plan;
   const sig = o.signal ? { signal: o.signal } : {};
   const lg = log ? { logger: log } : {};
   const userMode = o.userMode ?? 'bake';
@@ -106,22 +141,33 @@ export async function provisionNode(o: ProvisionOptions): Promise<NodeLayout> {
     );
   }
 
+  if (node.sshKeys?.length && !node.user) {
+    // Keys are written to a user's ~/.ssh/authorized_keys: without a user they would be stored and go
+    // nowhere, silently.
+    throw new BootTreeError(
+      'INVALID_INPUT',
+      `node '${node.hostname}': sshKeys need a user (the keys go to ~USER/.ssh/authorized_keys)`,
+    );
+  }
+
   // TFTP side
-  const shared = await installImageBoot(tftpRoot, o.image, {
+  const sharedDir = await installImageBoot(tftpRoot, o.image, {
     refresh: o.refreshImage ?? false,
     ...lg,
     ...sig,
   });
-  if (await installBootcode(tftpRoot, shared, o.refreshImage ?? false)) changes.push('tftp:bootcode.bin');
-  const linked = await linkNodeBoot(shared, tftpDir, o.linkMode ?? 'hardlink');
+  if (await installBootcode(tftpRoot, sharedDir, o.refreshImage ?? false)) changes.push('tftp:bootcode.bin');
+  const linked = await linkNodeBoot(sharedDir, tftpDir, o.linkMode ?? 'hardlink');
   if (linked) changes.push(`tftp:${dirName}: ${linked} shared boot files linked`);
-  const imgCmdline = (await readTextIfExists(join(shared, 'cmdline.txt'))) ?? '';
+  const shared = await NodeTree.open(sharedDir);
+  const boot = await NodeTree.open(tftpDir);
+  const imgCmdline = (await shared.readText('/cmdline.txt')) ?? '';
   const cmdline = patchCmdline(imgCmdline, { nfsServer: o.nfsServer, nfsPath: rootPath, nfsVersion });
-  if (await writeText(join(tftpDir, 'cmdline.txt'), cmdline)) changes.push(`tftp:${dirName}/cmdline.txt`);
-  const imgConfig = await readTextIfExists(join(shared, 'config.txt'));
+  if (await boot.writeFile('/cmdline.txt', cmdline)) changes.push(`tftp:${dirName}/cmdline.txt`);
+  const imgConfig = await shared.readText('/config.txt');
   if (imgConfig !== undefined) {
     const cfg = patchConfigTxt(imgConfig, { nfsVersion, usesInitramfs: release.usesInitramfs });
-    if (await writeText(join(tftpDir, 'config.txt'), cfg)) changes.push(`tftp:${dirName}/config.txt`);
+    if (await boot.writeFile('/config.txt', cfg)) changes.push(`tftp:${dirName}/config.txt`);
   }
   throwIfAborted(o.signal);
 
@@ -130,46 +176,46 @@ export async function provisionNode(o: ProvisionOptions): Promise<NodeLayout> {
     changes.push(`nfs:${node.hostname}: cloned`);
   }
   throwIfAborted(o.signal);
-  const fstabPath = join(rootPath, 'etc/fstab');
+  const root = await NodeTree.open(rootPath);
   const fstab =
-    (await readTextIfExists(fstabPath)) ??
-    'proc            /proc           proc    defaults          0       0\n';
+    (await root.readText('/etc/fstab')) ?? 'proc            /proc           proc    defaults          0       0\n';
   const newFstab = patchFstab(fstab, {
     nfsServer: o.nfsServer,
     bootPath: tftpDir,
     bootMount: release.bootMount,
     nfsVersion,
   });
-  if (await writeText(fstabPath, newFstab)) changes.push('/etc/fstab');
-  changes.push(...(await setHostname(rootPath, node.hostname)));
-  changes.push(...(await enableSsh(rootPath, tftpDir)));
-  changes.push(...(await disableSdCardServices(rootPath)));
+  if (await root.writeFile('/etc/fstab', newFstab)) changes.push('/etc/fstab');
+  changes.push(...(await setHostname(root, node.hostname)));
+  changes.push(...(await setMachineId(root, { image: o.image.rootDir })));
+  changes.push(...(await enableSsh(root, boot)));
+  changes.push(...(await disableSdCardServices(root)));
   const keyTypes = o.hostKeyTypes ?? ['ed25519', 'ecdsa', 'rsa'];
   if (keyTypes.length)
-    changes.push(...(await generateHostKeys(rootPath, { hostname: node.hostname, types: keyTypes })));
+    changes.push(...(await generateHostKeys(root, { hostname: node.hostname, types: keyTypes })));
 
   let passwordHash = node.passwordHash;
   if (node.password !== undefined && node.user) {
     // Keep the stored hash while it still matches the password, so re-runs change nothing.
-    const stored = (await storedHash(rootPath, node.user)) ?? (await userconfHash(tftpDir, node.user));
+    const stored = (await storedHash(root, node.user)) ?? (await userconfHash(boot, node.user));
     passwordHash =
       stored && (await verifyPassword(node.password, stored)) ? stored : await hashPassword(node.password);
   }
   if (node.user) {
     if (userMode === 'userconf') {
-      if (passwordHash && (await writeUserconf(tftpDir, node.user, passwordHash))) {
+      if (passwordHash && (await writeUserconf(boot, node.user, passwordHash))) {
         changes.push(`tftp:${dirName}/userconf.txt`);
       }
     } else {
-      changes.push(...(await bakeUser(rootPath, { user: node.user, passwordHash })));
-      if (node.sshKeys?.length && (await writeAuthorizedKeys(rootPath, node.user, node.sshKeys))) {
+      changes.push(...(await bakeUser(root, { user: node.user, passwordHash })));
+      if (node.sshKeys?.length && (await writeAuthorizedKeys(root, node.user, node.sshKeys))) {
         changes.push(`~${node.user}/.ssh/authorized_keys`);
       }
     }
   }
   if (release.usesCloudInit) {
     changes.push(
-      ...(await writeCloudInitSeed(rootPath, tftpDir, {
+      ...(await writeCloudInitSeed(root, boot, {
         hostname: node.hostname,
         user: node.user,
         passwordHash,

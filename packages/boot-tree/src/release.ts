@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { BootTreeError } from './errors.js';
+import { NodeTree } from './node-tree.js';
 import type { NfsVersion } from './node-spec.js';
 
 export type BootMount = '/boot' | '/boot/firmware';
@@ -90,29 +89,23 @@ export function releaseFromOsRelease(fields: Record<string, string>): ReleaseInf
  * Cloud-init use is also detected from `/etc/cloud/cloud.cfg` being present.
  */
 export async function detectRelease(rootDir: string): Promise<ReleaseInfo> {
+  // Through NodeTree: `etc/os-release -> ../usr/lib/os-release` (Debian's own link) resolves in the
+  // image; an absolute link resolves in the image too, never to the host's os-release.
+  const tree = await NodeTree.open(rootDir).catch(() => undefined);
   let text: string | undefined;
-  for (const p of ['etc/os-release', 'usr/lib/os-release']) {
-    try {
-      text = await readFile(join(rootDir, p), 'utf8');
-      break;
-    } catch {
-      /* try the next one */
-    }
+  for (const p of ['/etc/os-release', '/usr/lib/os-release']) {
+    text = await tree?.readText(p, 64 * 1024).catch(() => undefined);
+    if (text !== undefined) break;
   }
-  if (text === undefined) {
+  if (text === undefined || tree === undefined) {
     throw new BootTreeError(
       'NOT_FOUND',
       `no etc/os-release or usr/lib/os-release under '${rootDir}': pass the extracted root partition of the image`,
     );
   }
   const info = releaseFromOsRelease(parseOsRelease(text));
-  if (!info.usesCloudInit) {
-    try {
-      await readFile(join(rootDir, 'etc/cloud/cloud.cfg'));
-      info.usesCloudInit = true;
-    } catch {
-      /* no cloud-init */
-    }
+  if (!info.usesCloudInit && (await tree.stat('/etc/cloud/cloud.cfg').catch(() => undefined))) {
+    info.usesCloudInit = true;
   }
   return info;
 }

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { writeText } from '../fs-util.js';
+import { NodeTree } from '../node-tree.js';
 
 export interface CloudInitSeed {
   hostname: string;
@@ -49,17 +48,19 @@ export function cloudInitSeed(o: CloudInitSeed): {
 
 /** Write the seed into the node's boot directory and disable cloud-init network config in the root. */
 export async function writeCloudInitSeed(
-  rootDir: string,
-  nodeBootDir: string,
+  root: NodeTree | string,
+  nodeBoot: NodeTree | string,
   o: CloudInitSeed,
 ): Promise<string[]> {
+  const tree = await NodeTree.from(root);
+  const boot = await NodeTree.from(nodeBoot);
   const changed: string[] = [];
   for (const [name, text] of Object.entries(cloudInitSeed(o))) {
-    if (await writeText(join(nodeBootDir, name), text)) changed.push(`boot:${name}`);
+    if (await boot.writeFile(`/${name}`, text)) changed.push(`boot:${name}`);
   }
-  const dropIn = join(rootDir, 'etc/cloud/cloud.cfg.d/99-bramble-nfsroot.cfg');
-  if (await writeText(dropIn, '# bramble: NFS root, the kernel owns eth0\nnetwork: {config: disabled}\n')) {
-    changed.push('/etc/cloud/cloud.cfg.d/99-bramble-nfsroot.cfg');
+  const dropIn = '/etc/cloud/cloud.cfg.d/99-bramble-nfsroot.cfg';
+  if (await tree.writeFile(dropIn, '# bramble: NFS root, the kernel owns eth0\nnetwork: {config: disabled}\n')) {
+    changed.push(dropIn);
   }
   return changed;
 }

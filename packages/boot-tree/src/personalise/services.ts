@@ -1,6 +1,4 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { removeIfExists } from '../fs-util.js';
+import { NodeTree } from '../node-tree.js';
 import { maskUnit } from './systemd.js';
 
 /**
@@ -17,17 +15,20 @@ export const NFS_ROOT_MASKED_UNITS = [
 ] as const;
 
 /** Mask the services above (symlink to /dev/null) and remove resize2fs_once's SysV rc links. */
-export async function disableSdCardServices(rootDir: string): Promise<string[]> {
+export async function disableSdCardServices(root: NodeTree | string): Promise<string[]> {
+  const tree = await NodeTree.from(root);
   const changed: string[] = [];
   for (const u of NFS_ROOT_MASKED_UNITS) {
-    if (await maskUnit(rootDir, u)) changed.push(`masked ${u}`);
+    if (await maskUnit(tree, u)) changed.push(`masked ${u}`);
   }
-  const etc = join(rootDir, 'etc');
-  for (const d of await readdir(etc).catch(() => [] as string[])) {
-    if (!/^rc[0-6S]\.d$/.test(d)) continue;
-    for (const f of await readdir(join(etc, d)).catch(() => [] as string[])) {
-      if (/^[SK]\d\d(resize2fs_once|dphys-swapfile)$/.test(f) && (await removeIfExists(join(etc, d, f)))) {
-        changed.push(`removed /etc/${d}/${f}`);
+  for (const d of await tree.readdir('/etc')) {
+    if (!/^rc[0-6S]\.d$/.test(d.name)) continue;
+    for (const f of await tree.readdir(`/etc/${d.name}`)) {
+      if (
+        /^[SK]\d\d(resize2fs_once|dphys-swapfile)$/.test(f.name) &&
+        (await tree.remove(`/etc/${d.name}/${f.name}`))
+      ) {
+        changed.push(`removed /etc/${d.name}/${f.name}`);
       }
     }
   }

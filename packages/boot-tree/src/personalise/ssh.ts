@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { ensureSymlink, writeText } from '../fs-util.js';
+import { NodeTree } from '../node-tree.js';
 import { enableUnit, findUnit } from './systemd.js';
 
 /**
@@ -8,14 +7,16 @@ import { enableUnit, findUnit } from './systemd.js';
  * ssh.service in the root itself (`multi-user.target.wants/ssh.service` plus the `sshd.service` alias,
  * exactly what `systemctl enable ssh` creates).
  */
-export async function enableSsh(rootDir: string, nodeBootDir: string): Promise<string[]> {
+export async function enableSsh(root: NodeTree | string, nodeBoot: NodeTree | string): Promise<string[]> {
+  const tree = await NodeTree.from(root);
+  const boot = await NodeTree.from(nodeBoot);
   const changed: string[] = [];
-  if (await writeText(join(nodeBootDir, 'ssh'), '')) changed.push('boot:ssh');
-  if (await enableUnit(rootDir, 'ssh.service', 'multi-user.target')) {
+  if (await boot.writeFile('/ssh', '')) changed.push('boot:ssh');
+  if (await enableUnit(tree, 'ssh.service', 'multi-user.target')) {
     changed.push('/etc/systemd/system/multi-user.target.wants/ssh.service');
   }
-  const unit = await findUnit(rootDir, 'ssh.service');
-  if (unit && (await ensureSymlink(unit, join(rootDir, 'etc/systemd/system/sshd.service')))) {
+  const unit = await findUnit(tree, 'ssh.service');
+  if (unit && (await tree.symlink(unit, '/etc/systemd/system/sshd.service'))) {
     changed.push('/etc/systemd/system/sshd.service');
   }
   return changed;

@@ -1,36 +1,37 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ensureSymlink, exists, removeIfExists } from '../fs-util.js';
+import { NodeTree } from '../node-tree.js';
 
-const UNIT_DIRS = ['usr/lib/systemd/system', 'lib/systemd/system'];
+const UNIT_DIRS = ['/usr/lib/systemd/system', '/lib/systemd/system'];
 
 /** Absolute (in-root) path of a unit file shipped by the image, or undefined. */
-export async function findUnit(rootDir: string, unit: string): Promise<string | undefined> {
+export async function findUnit(root: NodeTree | string, unit: string): Promise<string | undefined> {
+  const tree = await NodeTree.from(root);
   for (const d of UNIT_DIRS) {
-    if (await exists(join(rootDir, d, unit))) return `/${d}/${unit}`;
+    if (await tree.exists(`${d}/${unit}`)) return `${d}/${unit}`;
   }
   return undefined;
 }
 
 /** `systemctl enable` offline: a `<target>.wants/<unit>` symlink in /etc/systemd/system. */
-export async function enableUnit(rootDir: string, unit: string, target: string): Promise<boolean> {
-  const src = (await findUnit(rootDir, unit)) ?? `/lib/systemd/system/${unit}`;
-  return ensureSymlink(src, join(rootDir, 'etc/systemd/system', `${target}.wants`, unit));
+export async function enableUnit(root: NodeTree | string, unit: string, target: string): Promise<boolean> {
+  const tree = await NodeTree.from(root);
+  const src = (await findUnit(tree, unit)) ?? `/lib/systemd/system/${unit}`;
+  return tree.symlink(src, `/etc/systemd/system/${target}.wants/${unit}`);
 }
 
 /** `systemctl mask` offline: /etc/systemd/system/<unit> → /dev/null. */
-export async function maskUnit(rootDir: string, unit: string): Promise<boolean> {
-  return ensureSymlink('/dev/null', join(rootDir, 'etc/systemd/system', unit));
+export async function maskUnit(root: NodeTree | string, unit: string): Promise<boolean> {
+  const tree = await NodeTree.from(root);
+  return tree.symlink('/dev/null', `/etc/systemd/system/${unit}`);
 }
 
 /** `systemctl disable` offline: remove every `*.wants/<unit>` / `*.requires/<unit>` link in /etc/systemd/system. */
-export async function disableUnit(rootDir: string, unit: string): Promise<boolean> {
-  const base = join(rootDir, 'etc/systemd/system');
+export async function disableUnit(root: NodeTree | string, unit: string): Promise<boolean> {
+  const tree = await NodeTree.from(root);
+  const base = '/etc/systemd/system';
   let changed = false;
-  const entries = await readdir(base).catch(() => [] as string[]);
-  for (const e of entries) {
-    if (e.endsWith('.wants') || e.endsWith('.requires')) {
-      changed = (await removeIfExists(join(base, e, unit))) || changed;
+  for (const e of await tree.readdir(base)) {
+    if (e.name.endsWith('.wants') || e.name.endsWith('.requires')) {
+      changed = (await tree.remove(`${base}/${e.name}/${unit}`)) || changed;
     }
   }
   return changed;

@@ -1,16 +1,15 @@
-import { chown, cp, mkdir, readdir, rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import { execa } from 'execa';
 import { BootTreeError } from '../errors.js';
-import { ensureSymlink, exists, readTextIfExists, removeIfExists, writeText } from '../fs-util.js';
+import { NodeTree } from '../node-tree.js';
+import {
+  checkHome,
+  checkId,
+  escapeRegExp,
+  parseTable as parse,
+  type Table,
+  unparseTable as unparse,
+} from './passwd.js';
 import { disableUnit, findUnit } from './systemd.js';
-
-type Table = string[][];
-const parse = (t: string | undefined): Table =>
-  (t ?? '')
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => l.split(':'));
 
 /**
  * SHA-512 crypt (`$6$…`) of a plain password, made by `openssl passwd -6 -stdin` (the tool Raspberry Pi's
@@ -43,16 +42,17 @@ export async function verifyPassword(password: string, hash: string): Promise<bo
 }
 
 /** The user's hash in the root's /etc/shadow, if any. */
-export async function storedHash(rootDir: string, user: string): Promise<string | undefined> {
-  const t = await readTextIfExists(join(rootDir, 'etc/shadow'));
-  const row = parse(t).find((r) => r[0] === user);
+export async function storedHash(root: NodeTree | string, user: string): Promise<string | undefined> {
+  const tree = await NodeTree.from(root);
+  const row = parse(await tree.readText('/etc/shadow')).find((r) => r[0] === user);
   const h = row?.[1];
   return h?.startsWith('$') ? h : undefined;
 }
 
 /** The user's hash in a boot directory's userconf.txt, if any. */
-export async function userconfHash(bootDir: string, user: string): Promise<string | undefined> {
-  const t = await readTextIfExists(join(bootDir, 'userconf.txt'));
+export async function userconfHash(boot: NodeTree | string, user: string): Promise<string | undefined> {
+  const tree = await NodeTree.from(boot);
+  const t = await tree.readText('/userconf.txt');
   const line = t?.split('\n')[0] ?? '';
   const i = line.indexOf(':');
   return i > 0 && line.slice(0, i) === user ? line.slice(i + 1).trim() : undefined;
@@ -64,14 +64,13 @@ export function userconfText(user: string, passwordHash: string): string {
 }
 
 export async function writeUserconf(
-  nodeBootDir: string,
+  nodeBoot: NodeTree | string,
   user: string,
   passwordHash: string,
 ): Promise<boolean> {
-  return writeText(join(nodeBootDir, 'userconf.txt'), userconfText(user, passwordHash), 0o600);
+  const tree = await NodeTree.from(nodeBoot);
+  return tree.writeFile('/userconf.txt', userconfText(user, passwordHash), { mode: 0o600 });
 }
-
-const unparse = (t: Table): string => t.map((f) => f.join(':')).join('\n') + (t.length ? '\n' : '');
 
 function renameMembers(rows: Table, col: number, from: string, to: string): void {
   for (const r of rows) {
@@ -87,28 +86,54 @@ function renameMembers(rows: Table, col: number, from: string, to: string): void
 }
 
 /**
+ * Move the renamed first user's home (`/home/pi` → `/home/alice`) inside the node root. Not moved when
+ * the old home is `/`, the new home is inside it, it is not a directory, or the new home already exists.
+ */
+async function moveHome(tree: NodeTree, oldHome: string, newHome: string): Promise<void> {
+  if (oldHome === newHome || oldHome === '/' || newHome.startsWith(`${oldHome}/`)) return;
+  const st = await tree.lstat(oldHome);
+  if (!st?.isDirectory() || (await tree.exists(newHome))) return;
+  await tree.rename(oldHome, newHome);
+}
+
+/** Rename the old first user in /etc/sudoers.d drop-ins (the name is matched literally). */
+async function renameInSudoers(tree: NodeTree, from: string, to: string): Promise<void> {
+  const name = escapeRegExp(from);
+  for (const e of await tree.readdir('/etc/sudoers.d')) {
+    if (!e.isFile()) continue;
+    const path = `/etc/sudoers.d/${e.name}`;
+    const t = await tree.readText(path);
+    if (t && new RegExp(`^${name}\\s`, 'm').test(t)) {
+      await tree.writeFile(path, t.replace(new RegExp(`^${name}(\\s)`, 'gm'), `${to}$1`), { mode: 0o440 });
+    }
+  }
+}
+
+/**
  * Write a login user into the root's passwd/shadow/group offline, the way userconf-pi does on first boot:
  * an existing user gets the new hash; otherwise the uid-1000 first user (pi-gen's placeholder) is renamed
  * (name, group, home, sudoers), or a new uid ≥ 1000 user in the `sudo` and `users` groups is created.
  * Then the first-boot rename wizard is cancelled (userconfig.service disabled, getty@tty1 enabled,
- * sshd rename banner removed), as `cancel-rename` does.
+ * sshd rename banner removed), as `cancel-rename` does. Every path goes through NodeTree; the image's
+ * home/uid/gid fields are checked (UNSAFE_IMAGE) before they are used.
  */
 export async function bakeUser(
-  rootDir: string,
+  root: NodeTree | string,
   o: { user: string; passwordHash?: string | undefined },
 ): Promise<string[]> {
+  const tree = await NodeTree.from(root);
   const changed: string[] = [];
-  const p = (f: string) => join(rootDir, 'etc', f);
-  const passwd = parse(await readTextIfExists(p('passwd')));
-  const shadowText = await readTextIfExists(p('shadow'));
+  const p = (f: string) => `/etc/${f}`;
+  const passwd = parse(await tree.readText(p('passwd')));
+  const shadowText = await tree.readText(p('shadow'));
   const shadow = parse(shadowText);
-  const group = parse(await readTextIfExists(p('group')));
-  const gshadowText = await readTextIfExists(p('gshadow'));
+  const group = parse(await tree.readText(p('group')));
+  const gshadowText = await tree.readText(p('gshadow'));
   const gshadow = parse(gshadowText);
   if (passwd.length === 0) {
     throw new BootTreeError(
       'NOT_FOUND',
-      `no etc/passwd in '${rootDir}': is this an extracted root file system?`,
+      `no etc/passwd in '${tree.root}': is this an extracted root file system?`,
     );
   }
   const hash = o.passwordHash ?? '!';
@@ -117,26 +142,14 @@ export async function bakeUser(
     const first = passwd.find((r) => r[2] === '1000');
     if (first) {
       const old = first[0]!;
+      const oldHome = checkHome(first[5], old);
       first[0] = o.user;
-      const oldHome = first[5]!;
       first[5] = `/home/${o.user}`;
       for (const r of shadow) if (r[0] === old) r[0] = o.user;
       renameMembers(group, 3, old, o.user);
       renameMembers(gshadow, 3, old, o.user);
-      const from = join(rootDir, oldHome);
-      const to = join(rootDir, first[5]);
-      if (oldHome !== first[5] && (await exists(from)) && !(await exists(to))) await rename(from, to);
-      const sudoersDir = join(rootDir, 'etc/sudoers.d');
-      for (const f of await readdir(sudoersDir).catch(() => [] as string[])) {
-        const t = await readTextIfExists(join(sudoersDir, f));
-        if (t && new RegExp(`^${old}\\s`, 'm').test(t)) {
-          await writeText(
-            join(sudoersDir, f),
-            t.replace(new RegExp(`^${old}(\\s)`, 'gm'), `${o.user}$1`),
-            0o440,
-          );
-        }
-      }
+      await moveHome(tree, oldHome, first[5]);
+      await renameInSudoers(tree, old, o.user);
       changed.push(`renamed first user ${old} → ${o.user}`);
     } else {
       const uids = new Set(passwd.map((r) => Number(r[2])));
@@ -157,6 +170,9 @@ export async function bakeUser(
     }
     entry = passwd.find((r) => r[0] === o.user)!;
   }
+  const uid = checkId(entry[2], `uid of '${o.user}'`);
+  const gid = checkId(entry[3], `gid of '${o.user}'`);
+  const home = checkHome(entry[5], o.user);
   let srow = shadow.find((r) => r[0] === o.user);
   if (!srow) {
     srow = [o.user, hash, String(Math.floor(Date.now() / 86_400_000)), '0', '99999', '7', '', '', ''];
@@ -164,31 +180,26 @@ export async function bakeUser(
   } else if (o.passwordHash !== undefined) {
     srow[1] = o.passwordHash;
   }
-  if (await writeText(p('passwd'), unparse(passwd))) changed.push('/etc/passwd');
-  if (await writeText(p('shadow'), unparse(shadow), shadowText === undefined ? 0o640 : undefined))
+  if (await tree.writeFile(p('passwd'), unparse(passwd))) changed.push('/etc/passwd');
+  if (await tree.writeFile(p('shadow'), unparse(shadow), shadowText === undefined ? { mode: 0o640 } : {}))
     changed.push('/etc/shadow');
-  if (await writeText(p('group'), unparse(group))) changed.push('/etc/group');
-  if (gshadowText !== undefined && (await writeText(p('gshadow'), unparse(gshadow)))) {
+  if (await tree.writeFile(p('group'), unparse(group))) changed.push('/etc/group');
+  if (gshadowText !== undefined && (await tree.writeFile(p('gshadow'), unparse(gshadow)))) {
     changed.push('/etc/gshadow');
   }
-  const home = join(rootDir, entry[5]!);
-  if (!(await exists(home))) {
-    await mkdir(home, { recursive: true, mode: 0o755 });
-    if (await exists(join(rootDir, 'etc/skel')))
-      await cp(join(rootDir, 'etc/skel'), home, { recursive: true });
-    if (process.getuid?.() === 0) await chown(home, Number(entry[2]), Number(entry[3]));
-    changed.push(entry[5]!);
+  if (!(await tree.exists(home))) {
+    await tree.mkdirp(home, 0o755);
+    if ((await tree.stat('/etc/skel'))?.isDirectory()) await tree.copyTree('/etc/skel', home, { uid, gid });
+    if (process.getuid?.() === 0) await tree.lchown(home, uid, gid);
+    changed.push(home);
   }
   // cancel-rename (userconf-pi): no first-boot rename wizard on a node whose user is already set up.
-  if (await disableUnit(rootDir, 'userconfig.service')) changed.push('disabled userconfig.service');
-  if (await removeIfExists(join(rootDir, 'etc/ssh/sshd_config.d/rename_user.conf'))) {
+  if (await disableUnit(tree, 'userconfig.service')) changed.push('disabled userconfig.service');
+  if (await tree.remove('/etc/ssh/sshd_config.d/rename_user.conf')) {
     changed.push('removed sshd rename banner');
   }
-  const getty = await findUnit(rootDir, 'getty@.service');
-  if (
-    getty &&
-    (await ensureSymlink(getty, join(rootDir, 'etc/systemd/system/getty.target.wants/getty@tty1.service')))
-  ) {
+  const getty = await findUnit(tree, 'getty@.service');
+  if (getty && (await tree.symlink(getty, '/etc/systemd/system/getty.target.wants/getty@tty1.service'))) {
     changed.push('enabled getty@tty1');
   }
   return changed;
