@@ -38,6 +38,22 @@ export const IMAGES_DIR = '.images';
 
 export type LinkMode = 'hardlink' | 'symlink';
 
+/**
+ * Remove every entry of `dir` that is neither a regular file nor a directory (symlinks, FIFOs, devices).
+ * A boot partition is FAT, which has none: one found in an image's boot files is hostile (e.g.
+ * `bootcode.bin -> /etc/shadow`) and must not reach the TFTP root, where a server would serve its target.
+ */
+async function dropSpecialEntries(dir: string, log?: Logger): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) await dropSpecialEntries(path, log);
+    else if (!e.isFile()) {
+      log?.warn({ path }, 'image boot files: not a regular file (a FAT boot partition has none), dropped');
+      await rm(path, { force: true });
+    }
+  }
+}
+
 /** `<tftpRoot>/.images/<image>`: the image's boot files, copied once (metadata kept) and shared by its nodes. */
 export async function installImageBoot(
   tftpRoot: string,
@@ -45,11 +61,12 @@ export async function installImageBoot(
   o: { refresh?: boolean; logger?: Logger; signal?: AbortSignal } = {},
 ): Promise<string> {
   const dst = join(tftpRoot, IMAGES_DIR, image.name);
-  await cloneTree(image.bootDir, dst, {
+  const fresh = await cloneTree(image.bootDir, dst, {
     overwrite: o.refresh ?? false,
     ...(o.logger ? { logger: o.logger } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });
+  if (fresh) await dropSpecialEntries(dst, o.logger);
   return dst;
 }
 
