@@ -1,11 +1,14 @@
 /**
  * `fsWriteHandler(root)`: store WRQ uploads under a directory with the same name rules as `fsHandler`
  * (backslashes, leading `/`, no `..`, no NUL; the real parent directory must be inside the real root).
- * Data goes to a temporary file that is renamed into place when the transfer completes, so a failed or
- * aborted upload never leaves a partial file.
+ * Data goes to a temporary file (O_EXCL, never through a symlink) that is moved into place when the
+ * transfer completes — without overwrite by link(2), which fails rather than replace a file that appeared
+ * meanwhile — so a failed or aborted upload never leaves a partial file under the final name.
+ * With `createDirectories`, missing directories are made one component at a time, each checked to be
+ * inside the real root first: a symlinked directory leading outside is refused before anything is made.
  */
 import { createWriteStream } from 'node:fs';
-import { lstat, realpath, rename, rm } from 'node:fs/promises';
+import { link, lstat, mkdir, realpath, rename, rm } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Writable } from 'node:stream';
 import { z } from 'zod';
@@ -20,19 +23,22 @@ export const FsWriteHandlerOptionsSchema = z.object({
   maxBytes: z.number().int().min(0).default(Number.MAX_SAFE_INTEGER),
   /** File mode of new files. */
   mode: z.number().int().min(0).max(0o7777).default(0o644),
+  /** Create missing directories of the upload path (inside the root only; default false). */
+  createDirectories: z.boolean().default(false),
 });
 export type FsWriteHandlerOptions = z.input<typeof FsWriteHandlerOptionsSchema>;
 
 export function fsWriteHandler(root: string, options: FsWriteHandlerOptions = {}): WriteHandler {
   const parsed = FsWriteHandlerOptionsSchema.safeParse(options);
   if (!parsed.success) throw new TftpConfigError(`fsWriteHandler options: ${parsed.error.message}`);
-  const { overwrite, maxBytes, mode } = parsed.data;
+  const { overwrite, maxBytes, mode, createDirectories } = parsed.data;
   let realRoot: Promise<string> | undefined;
   return async (req: RequestContext) => {
     const comps = safeComponents(req.file);
     realRoot ??= realpath(root);
     const rootReal = await realRoot;
     const target = join(rootReal, ...comps);
+    if (createDirectories) await makeParents(rootReal, comps.slice(0, -1));
     let parent: string;
     try {
       parent = await realpath(dirname(target));
@@ -63,9 +69,12 @@ export function fsWriteHandler(root: string, options: FsWriteHandlerOptions = {}
       },
       final(cb) {
         out.end(() => {
-          rename(tmp, final).then(
+          commit(tmp, final, overwrite).then(
             () => cb(),
-            (e: Error) => cb(e),
+            (e: Error) => {
+              rm(tmp, { force: true }).catch(() => {});
+              cb(e);
+            },
           );
         });
       },
@@ -82,4 +91,44 @@ export function fsWriteHandler(root: string, options: FsWriteHandlerOptions = {}
     });
     return w;
   };
+}
+
+/** Move the finished upload into place: rename (overwrite), else link + unlink (fails if it exists). */
+async function commit(tmp: string, final: string, overwrite: boolean): Promise<void> {
+  if (overwrite) {
+    await rename(tmp, final);
+    return;
+  }
+  try {
+    await link(tmp, final);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new TftpRequestError('FILE_EXISTS', ErrorCode.FILE_EXISTS, 'File already exists');
+    throw e;
+  }
+  await rm(tmp, { force: true });
+}
+
+/**
+ * `mkdir -p` of `dirs` under `rootReal`, one component at a time: an existing component must resolve
+ * (symlinks included) to a directory inside the root; a missing one is created only then.
+ */
+async function makeParents(rootReal: string, dirs: readonly string[]): Promise<void> {
+  let current = rootReal;
+  for (const name of dirs) {
+    const next = join(current, name);
+    const st = await lstat(next).catch(() => undefined);
+    if (!st) {
+      await mkdir(next).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw accessDenied('Cannot create the target directory');
+      });
+      current = next;
+      continue;
+    }
+    const real = await realpath(next).catch(() => undefined);
+    if (real === undefined || (real !== rootReal && !real.startsWith(rootReal + sep)))
+      throw accessDenied('Path escapes the TFTP root');
+    if (!(await lstat(real)).isDirectory()) throw accessDenied('Not a directory');
+    current = real;
+  }
 }

@@ -1,8 +1,7 @@
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { mkdir, realpath, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, sep } from 'node:path';
+import { rename, rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { WriteHandler } from '@bramble/tftp';
 import { checkBindPrivilege, ListenAddress } from 'brambled';
 import type { Command } from 'commander';
 import { globals, outputFor } from '../context.js';
@@ -59,23 +58,11 @@ Examples:
           throw new CliError('NOT_FOUND', `--root ${o.root} is not a directory`);
         checkBindPrivilege('TFTP', l.data.port);
         const mod = await loadTftp();
-        // Uploads land inside the root only (the package's path rules), never over an existing file.
-        const writeHandler: WriteHandler | undefined = o.allowWrite
-          ? async (req) => {
-              const parts = mod.safeComponents(req.file);
-              const target = join(o.root, ...parts);
-              await mkdir(dirname(target), { recursive: true });
-              // A symlinked directory inside the root must not lead the upload outside it.
-              const [realRoot, realDir] = await Promise.all([realpath(o.root), realpath(dirname(target))]);
-              if (realDir !== realRoot && !realDir.startsWith(`${realRoot}${sep}`))
-                throw mod.accessDenied(`${req.file} leads outside the root`);
-              const ws = createWriteStream(target, { flags: 'wx' });
-              await new Promise<void>((resolve, reject) => {
-                ws.once('open', () => resolve());
-                ws.once('error', () => reject(mod.accessDenied(`${req.file} exists or cannot be created`)));
-              });
-              return ws;
-            }
+        // Uploads (the library's write handler): inside the root only, never over an existing file, made
+        // under a temporary name and moved into place when complete (an aborted upload leaves nothing);
+        // missing directories are made inside the root only.
+        const writeHandler = o.allowWrite
+          ? mod.fsWriteHandler(o.root, { createDirectories: true })
           : undefined;
         const server = mod.createServer({
           handler: mod.fsHandler(o.root),
