@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { type LoadedManifest, Mac, type ManifestNode, readDiscovered, Serial } from 'brambled';
@@ -9,7 +9,7 @@ import { editManifest, type GlobalOptions, globals, manifestFor, outputFor } fro
 import { CliError, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { type CheckProblem, loadBootTree } from '../packages.js';
-import { provision, readLayouts, tftpDirName } from '../store.js';
+import { layoutFile, provision, readLayouts, tftpDirName } from '../store.js';
 import { dhcpConfigText } from './dhcp.js';
 import { imageNameFromFile } from './image.js';
 
@@ -62,6 +62,10 @@ function nodesSeq(doc: Document): YAMLSeq {
 /** Add (or adopt) a node: validate the manifest with it, provision its trees, then save the manifest. */
 async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOptions): Promise<void> {
   if (!o.serial && !o.mac) throw new UsageError('a node needs --serial or --mac');
+  if (o.sshKey?.length && !o.user)
+    throw new UsageError(
+      "--ssh-key needs --user NAME: the keys are written to that user's ~/.ssh/authorized_keys in the node root",
+    );
   const sshKeys: string[] = [];
   for (const f of o.sshKey ?? []) {
     const text = existsSync(f) ? await readFile(f, 'utf8') : f;
@@ -124,7 +128,18 @@ async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOp
     async (loaded) => {
       const n = loaded.manifest.nodes.find((x) => x.hostname === hostname);
       if (!n) throw new CliError('INTERNAL', 'node vanished from the manifest');
-      await provision(loaded, n, out);
+      await allOrNothing(
+        [
+          loaded.stateDir,
+          loaded.tftpRoot,
+          loaded.nfsRoot,
+          join(loaded.imagesDir, n.image),
+          join(loaded.tftpRoot, tftpDirName(n)),
+          join(loaded.nfsRoot, n.hostname),
+          layoutFile(loaded, n.hostname),
+        ],
+        () => provision(loaded, n, out),
+      );
     },
   );
   const n = m.manifest.nodes.find((x) => x.hostname === hostname) as ManifestNode;
@@ -132,6 +147,30 @@ async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOp
     `${out.green('✓')} ${hostname}: TFTP ${join(m.tftpRoot, tftpDirName(n))}/, NFS root ${join(m.nfsRoot, hostname)}`,
   );
   if (!g.quiet && !g.json) await printDhcpHint(m, out);
+}
+
+/**
+ * Run `work`; when it fails, remove those of `paths` that did not exist before it (deepest first), so a
+ * failed `node add` leaves neither node trees nor state the manifest does not know about. What existed
+ * before is never removed.
+ */
+async function allOrNothing<T>(paths: readonly string[], work: () => Promise<T>): Promise<T> {
+  const present = (p: string) => {
+    try {
+      lstatSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const created = paths.filter((p) => !present(p));
+  try {
+    return await work();
+  } catch (e) {
+    for (const p of [...created].sort((a, b) => b.length - a.length))
+      await rm(p, { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  }
 }
 
 async function printDhcpHint(m: LoadedManifest, out: Output): Promise<void> {
@@ -172,7 +211,7 @@ export function register(program: Command): void {
     .option('--address <ip>', "the node's IP address (scopes its NFS export)")
     .option('--user <name>', 'create this user')
     .option('--password-hash <hash>', 'SHA-512 crypt hash for the user (mkpasswd -m sha-512)')
-    .option('--ssh-key <file|key...>', 'authorized SSH public key(s)')
+    .option('--ssh-key <file|key...>', "authorized SSH public key(s) for --user (its ~/.ssh/authorized_keys)")
     .option('--nfs-server <addr>', "the server's address (creates the manifest if there is none)")
     .option('--nfs-version <v>', 'NFS version for this node (3, 4, 4.1, 4.2)')
     .option('--state <dir>', 'state directory when creating a manifest')
@@ -181,7 +220,7 @@ export function register(program: Command): void {
       `
 Examples:
   bramble node add rpi-k8s-01 --serial 7a1b2c3d --image ./raspbian.zip --nfs-server 192.168.1.10
-  bramble node add rpi-k8s-02 --mac dc:a6:32:01:36:c2 --image bookworm --model pi4 --ssh-key ~/.ssh/id_ed25519.pub`,
+  bramble node add rpi-k8s-02 --mac dc:a6:32:01:36:c2 --image bookworm --model pi4 --user pi --ssh-key ~/.ssh/id_ed25519.pub`,
     )
     .action(async (hostname: string, o: AddOptions, cmd: Command) => {
       const g = globals(cmd);
