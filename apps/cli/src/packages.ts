@@ -3,7 +3,7 @@
  * simple commands start fast.
  */
 
-export type { CheckProblem, NodeLayout, NodeSpecInput } from '@bramble/boot-tree';
+export type { CheckProblem, NodeLayout, NodeSpecInput, ScratchSpec } from '@bramble/boot-tree';
 export type { BootNetwork } from '@bramble/dhcp';
 export type { BootReport, PiModel } from '@bramble/virtual-pi';
 

@@ -109,6 +109,7 @@ export function nodeSpec(n: ManifestNode): NodeSpecInput {
     ...(n.user?.passwordHash !== undefined ? { passwordHash: n.user.passwordHash } : {}),
     ...(n.sshKeys !== undefined ? { sshKeys: n.sshKeys } : {}),
     ...(n.nfsVersion !== undefined ? { nfsVersion: n.nfsVersion } : {}),
+    ...(n.scratch !== undefined ? { scratch: n.scratch } : {}),
   };
 }
 

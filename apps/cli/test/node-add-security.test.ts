@@ -196,3 +196,27 @@ describe('bramble node add: flags and all-or-nothing (issue 15)', () => {
     expect(existsSync(join(dir, 'state/images/evil'))).toBe(false);
   }, 300_000);
 });
+
+describe('bramble node add --scratch (issue 15)', () => {
+  it('makes a sparse ext4 scratch file in the node root, mounts it through fstab and records it in the manifest', async () => {
+    const dir = await tempDir('scratch');
+    await buildImage(dir, async () => {});
+    const bad = await add(dir, ['--scratch', '1M']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/--scratch: .*64M to 16T/);
+    expect(existsSync(join(dir, 'state'))).toBe(false);
+    const r = await add(dir, ['--scratch', '128M:/var/lib/rancher']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const file = join(dir, 'state/nfs/n1/var/lib/bramble/scratch.ext4');
+    const fsck = await execa(requireTool('e2fsck'), ['-fn', file], { reject: false });
+    expect(fsck.exitCode, fsck.stdout).toBe(0);
+    expect((await lstat(file)).size).toBe(128 * MiB);
+    expect(await readFile(join(dir, 'state/nfs/n1/etc/fstab'), 'utf8')).toContain(
+      '/var/lib/bramble/scratch.ext4  /var/lib/rancher  ext4  loop,noatime,nofail  0  0',
+    );
+    expect(await readFile(join(dir, 'bramble.yaml'), 'utf8')).toMatch(/scratch:\n\s+size: 128M\n\s+path: \/var\/lib\/rancher/);
+    const again = await bramble(['node', 'provision', 'n1'], { cwd: dir, timeout: 120_000 });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toContain('n1: 0 change(s)');
+  }, 240_000);
+});

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { NFS_VERSIONS, normaliseMac, normaliseSerial, PI_MODELS } from '@bramble/boot-tree';
+import { NFS_VERSIONS, normaliseMac, normaliseSerial, PI_MODELS, ScratchSpec } from '@bramble/boot-tree';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BrambledError } from './errors.js';
@@ -78,6 +78,8 @@ export const ManifestNode = z
       .array(z.string().regex(/^(ssh|ecdsa|sk)-\S+ \S+/, 'expected an OpenSSH public key'))
       .optional(),
     nfsVersion: NfsVersion.optional(),
+    /** Block-backed scratch volume (ext4 file, loop-mounted at `path`), the rule lives in @bramble/boot-tree. */
+    scratch: ScratchSpec.optional(),
   })
   .strict()
   .refine((n) => n.serial !== undefined || n.mac !== undefined, {

@@ -54,13 +54,22 @@ export {
   configValues,
   patchConfigTxt,
 } from './patch/config-txt.js';
-export { FSTAB_MARKER, type FstabOptions, patchFstab, sdCardLines } from './patch/fstab.js';
+export { FSTAB_MARKER, FSTAB_SCRATCH_MARKER, type FstabOptions, patchFstab, sdCardLines } from './patch/fstab.js';
 export { hostnameFile, patchHosts } from './patch/hosts.js';
 export { writeAuthorizedKeys } from './personalise/authorized-keys.js';
 export { type CloudInitSeed, cloudInitSeed, writeCloudInitSeed } from './personalise/cloud-init.js';
 export { generateHostKeys, type HostKeyType } from './personalise/host-keys.js';
 export { setHostname } from './personalise/hostname.js';
 export { newMachineId, setMachineId } from './personalise/machine-id.js';
+export {
+  ensureScratchVolume,
+  parseScratchFlag,
+  SCRATCH_DEFAULT_PATH,
+  SCRATCH_FILE,
+  SCRATCH_LABEL,
+  ScratchSpec,
+  scratchBytes,
+} from './personalise/scratch.js';
 export { disableSdCardServices, NFS_ROOT_MASKED_UNITS } from './personalise/services.js';
 export { enableSsh } from './personalise/ssh.js';
 export { disableUnit, enableUnit, maskUnit } from './personalise/systemd.js';

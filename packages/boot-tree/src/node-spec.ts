@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BootTreeError } from './errors.js';
+import { ScratchSpec } from './personalise/scratch.js';
 
 /**
  * Pi serial as used for the TFTP prefix: the last 8 hex digits of /proc/cpuinfo `Serial`, lowercase,
@@ -110,6 +111,8 @@ export const NodeSpec = z
       )
       .optional(),
     nfsVersion: z.enum(NFS_VERSIONS).optional(),
+    /** Block-backed scratch volume (ext4 file, loop-mounted; e.g. for containerd): see personalise/scratch.ts. */
+    scratch: ScratchSpec.optional(),
     /** TFTP directory naming: by serial (firmware default) or by MAC (EEPROM TFTP_PREFIX=2). */
     tftpPrefix: z.enum(['serial', 'mac']).optional(),
   })

@@ -288,6 +288,38 @@ export class NodeTree {
     return true;
   }
 
+  /**
+   * Create a new regular file through a tool: an exclusive temporary file (O_EXCL|O_NOFOLLOW, `mode`,
+   * truncated to `size` — sparse) is made in the resolved parent, `fill(hostTempPath)` writes it (e.g.
+   * mke2fs), then it is renamed over `path`. On failure the temporary file is removed.
+   */
+  async createFile(
+    path: string,
+    o: { mode: number; size?: number },
+    fill: (hostTempPath: string) => Promise<void>,
+  ): Promise<void> {
+    const at = await this.locate(path, { followFinal: false, create: true });
+    if (!at || at.name === '') throw new BootTreeError('INVALID_INPUT', `cannot create '${path}'`);
+    await this.assertInside(at.parent, path);
+    const tmp = join(at.parent, `.${at.name.slice(0, 200)}.bramble-${randomBytes(6).toString('hex')}`);
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, o.mode);
+    try {
+      await fh.chmod(o.mode);
+      if (o.size !== undefined) await fh.truncate(o.size);
+    } finally {
+      await fh.close();
+    }
+    try {
+      await fill(tmp);
+      await this.assertInside(at.parent, path);
+      if (at.stat?.isDirectory()) await rm(at.host, { recursive: true, force: true });
+      await rename(tmp, at.host);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
   /** Make `path` a symlink to `target` (the link itself is written; nothing is followed). */
   async symlink(target: string, path: string): Promise<boolean> {
     const at = await this.locate(path, { followFinal: false, create: true });

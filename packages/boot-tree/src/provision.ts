@@ -16,6 +16,7 @@ import { writeCloudInitSeed } from './personalise/cloud-init.js';
 import { generateHostKeys, type HostKeyType } from './personalise/host-keys.js';
 import { setHostname } from './personalise/hostname.js';
 import { setMachineId } from './personalise/machine-id.js';
+import { ensureScratchVolume, SCRATCH_FILE } from './personalise/scratch.js';
 import { disableSdCardServices } from './personalise/services.js';
 import { enableSsh } from './personalise/ssh.js';
 import {
@@ -177,6 +178,7 @@ async function provisionPlanned(
   }
   throwIfAborted(o.signal);
   const root = await NodeTree.open(rootPath);
+  if (node.scratch) changes.push(...(await ensureScratchVolume(root, node.scratch)));
   const fstab =
     (await root.readText('/etc/fstab')) ?? 'proc            /proc           proc    defaults          0       0\n';
   const newFstab = patchFstab(fstab, {
@@ -184,6 +186,7 @@ async function provisionPlanned(
     bootPath: tftpDir,
     bootMount: release.bootMount,
     nfsVersion,
+    scratch: node.scratch ? { file: SCRATCH_FILE, mountPoint: node.scratch.path } : undefined,
   });
   if (await root.writeFile('/etc/fstab', newFstab)) changes.push('/etc/fstab');
   changes.push(...(await setHostname(root, node.hostname)));

@@ -8,7 +8,7 @@ import { confirm } from '../confirm.js';
 import { editManifest, type GlobalOptions, globals, manifestFor, outputFor } from '../context.js';
 import { CliError, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
-import { type CheckProblem, loadBootTree } from '../packages.js';
+import { type CheckProblem, loadBootTree, type ScratchSpec } from '../packages.js';
 import { layoutFile, provision, readLayouts, tftpDirName } from '../store.js';
 import { dhcpConfigText } from './dhcp.js';
 import { imageNameFromFile } from './image.js';
@@ -27,6 +27,7 @@ interface AddOptions {
   sshKey?: string[];
   nfsServer?: string;
   nfsVersion?: string;
+  scratch?: string;
   state?: string;
 }
 
@@ -76,6 +77,15 @@ async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOp
         .filter((l) => l && !l.startsWith('#')),
     );
   }
+  let scratch: ScratchSpec | undefined;
+  if (o.scratch !== undefined) {
+    const bt = await loadBootTree();
+    try {
+      scratch = bt.parseScratchFlag(o.scratch);
+    } catch (e) {
+      throw new UsageError(`--scratch: ${(e as Error).message}`);
+    }
+  }
   const creating = !existsSync(g.config);
   if (creating && !o.nfsServer)
     throw new UsageError(
@@ -123,6 +133,7 @@ async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOp
       if (o.user) node.user = { name: o.user, ...(o.passwordHash ? { passwordHash: o.passwordHash } : {}) };
       if (sshKeys.length > 0) node.sshKeys = sshKeys;
       if (o.nfsVersion) node.nfsVersion = o.nfsVersion;
+      if (scratch) node.scratch = scratch;
       nodesSeq(doc).add(doc.createNode(node));
     },
     async (loaded) => {
@@ -214,6 +225,10 @@ export function register(program: Command): void {
     .option('--ssh-key <file|key...>', "authorized SSH public key(s) for --user (its ~/.ssh/authorized_keys)")
     .option('--nfs-server <addr>', "the server's address (creates the manifest if there is none)")
     .option('--nfs-version <v>', 'NFS version for this node (3, 4, 4.1, 4.2)')
+    .option(
+      '--scratch <size[:path]>',
+      'block-backed scratch volume: a sparse ext4 file in the node root, loop-mounted at PATH (default /var/lib/containerd), e.g. 20G:/var/lib/rancher',
+    )
     .option('--state <dir>', 'state directory when creating a manifest')
     .addHelpText(
       'after',

@@ -10,9 +10,12 @@ export interface FstabOptions {
   nfsVersion: string;
   /** Extra `PARTUUID=…`/`UUID=…`/`LABEL=…` identifiers of the image's partitions to drop wherever mounted. */
   imageDevices?: readonly string[];
+  /** The node's scratch volume: an ext4 file in its root, loop-mounted at `mountPoint`. */
+  scratch?: { file: string; mountPoint: string } | undefined;
 }
 
 export const FSTAB_MARKER = '# bramble: boot directory over NFS';
+export const FSTAB_SCRATCH_MARKER = '# bramble: scratch volume (ext4 in a file, loop-mounted)';
 
 const SD_SOURCE = /^(PARTUUID=|UUID=|LABEL=|PARTLABEL=|\/dev\/mmcblk|\/dev\/disk\/by-)/;
 const SD_MOUNTS = new Set(['/', '/boot', '/boot/firmware']);
@@ -35,7 +38,7 @@ export function patchFstab(text: string, o: FstabOptions): string {
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const t = line.trim();
-    if (t === FSTAB_MARKER) continue;
+    if (t === FSTAB_MARKER || t === FSTAB_SCRATCH_MARKER) continue;
     if (t && !t.startsWith('#')) {
       const [src = '', mnt = ''] = t.split(/\s+/);
       const m = normMount(mnt);
@@ -43,12 +46,19 @@ export function patchFstab(text: string, o: FstabOptions): string {
       if (extra.has(src)) continue;
       if (SD_MOUNTS.has(m) && SD_SOURCE.test(src)) continue;
       if (m === o.bootMount) continue; // an earlier NFS boot line (ours or hand-made)
+      if (o.scratch && (src === o.scratch.file || m === normMount(o.scratch.mountPoint))) continue;
     }
     out.push(line);
   }
   while (out.length > 0 && out[out.length - 1]!.trim() === '') out.pop();
   const opts = ['defaults', `vers=${vers}`, ...(vers === '3' ? ['nolock'] : []), 'noatime', 'nofail'];
   out.push(FSTAB_MARKER, `${server}:${bootPath}  ${o.bootMount}  nfs  ${opts.join(',')}  0  0`);
+  if (o.scratch) {
+    const file = checkPath(o.scratch.file, 'scratch.file');
+    const mountPoint = checkPath(o.scratch.mountPoint, 'scratch.mountPoint');
+    // loop: mount(8) sets up the loop device for a regular file; nofail: a missing file never blocks boot.
+    out.push(FSTAB_SCRATCH_MARKER, `${file}  ${mountPoint}  ext4  loop,noatime,nofail  0  0`);
+  }
   return `${out.join('\n')}\n`;
 }
 
