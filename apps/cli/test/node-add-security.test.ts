@@ -5,7 +5,17 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, rename, symlink, truncate, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  symlink,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
@@ -30,14 +40,16 @@ async function buildImage(dir: string, mutate: (root: string) => Promise<void>):
   const boot = join(dir, 'boot');
   const root = join(dir, 'root');
   await writeTree(boot, {
-    'cmdline.txt': 'console=serial0,115200 console=tty1 root=PARTUUID=12345678-02 rootfstype=ext4 fsck.repair=yes rootwait\n',
+    'cmdline.txt':
+      'console=serial0,115200 console=tty1 root=PARTUUID=12345678-02 rootfstype=ext4 fsck.repair=yes rootwait\n',
     'config.txt': '[all]\narm_64bit=1\n',
     'bootcode.bin': 'bootcode',
     'start4.elf': 'start4',
     'kernel8.img': 'kernel',
   });
   await writeTree(root, {
-    'etc/os-release': 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
+    'etc/os-release':
+      'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
     'etc/passwd': 'root:x:0:0:root:/root:/bin/bash\npi:x:1000:1000:,,,:/home/pi:/bin/bash\n',
     'etc/shadow': 'root:*:19500:0:99999:7:::\npi:!:19500:0:99999:7:::\n',
     'etc/group': 'root:x:0:\nsudo:x:27:pi\npi:x:1000:\n',
@@ -60,13 +72,21 @@ async function buildImage(dir: string, mutate: (root: string) => Promise<void>):
   await writeFile(img, '');
   await truncate(img, 34 * MiB);
   await execa(requireTool('sfdisk'), ['-q', '--no-reread', '--no-tell-kernel', img], {
-    input: 'label: dos\nlabel-id: 0x12345678\nstart=2048, size=32768, type=c\nstart=34816, size=32768, type=83\n',
+    input:
+      'label: dos\nlabel-id: 0x12345678\nstart=2048, size=32768, type=c\nstart=34816, size=32768, type=83\n',
   });
   for (const [file, sector] of [
     [fat, 2048],
     [ext4, 34816],
   ] as const) {
-    await execa('dd', [`if=${file}`, `of=${img}`, 'bs=512', `seek=${sector}`, 'conv=notrunc,sparse', 'status=none']);
+    await execa('dd', [
+      `if=${file}`,
+      `of=${img}`,
+      'bs=512',
+      `seek=${sector}`,
+      'conv=notrunc,sparse',
+      'status=none',
+    ]);
   }
   return img;
 }
@@ -79,7 +99,9 @@ async function digest(dir: string): Promise<string[]> {
     const content = st.isSymbolicLink()
       ? await readlink(join(dir, rel))
       : st.isFile()
-        ? createHash('sha256').update(await readFile(join(dir, rel))).digest('hex')
+        ? createHash('sha256')
+            .update(await readFile(join(dir, rel)))
+            .digest('hex')
         : 'dir';
     out.push(`${rel} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${content}`);
   }
@@ -97,7 +119,20 @@ beforeAll(async () => {
 
 const add = (cwd: string, extra: string[]) =>
   bramble(
-    ['node', 'add', 'n1', '--serial', '7a1b2c3d', '--image', './evil.img', '--nfs-server', '127.0.0.1', '--state', './state', ...extra],
+    [
+      'node',
+      'add',
+      'n1',
+      '--serial',
+      '7a1b2c3d',
+      '--image',
+      './evil.img',
+      '--nfs-server',
+      '127.0.0.1',
+      '--state',
+      './state',
+      ...extra,
+    ],
     { cwd, timeout: 180_000 },
   );
 
@@ -115,13 +150,13 @@ describe('bramble node add on a hostile image', () => {
     const nodeEtc = join(dir, 'state/nfs/n1', sentinel);
     expect(await readFile(join(nodeEtc, 'hostname'), 'utf8')).toBe('n1\n');
     expect(await readFile(join(nodeEtc, 'passwd'), 'utf8')).toContain('alice:x:1000:1000:');
-    expect(await readFile(join(dir, 'state/nfs/n1/home/alice/.ssh/authorized_keys'), 'utf8')).toBe(`${KEY}\n`);
+    expect(await readFile(join(dir, 'state/nfs/n1/home/alice/.ssh/authorized_keys'), 'utf8')).toBe(
+      `${KEY}\n`,
+    );
     // nothing but the manifest, the image and the state dir in the working directory
-    expect((await readdir(dir)).filter((n) => !['boot', 'root', 'boot.fat', 'root.ext4'].includes(n)).sort()).toEqual([
-      'bramble.yaml',
-      'evil.img',
-      'state',
-    ]);
+    expect(
+      (await readdir(dir)).filter((n) => !['boot', 'root', 'boot.fat', 'root.ext4'].includes(n)).sort(),
+    ).toEqual(['bramble.yaml', 'evil.img', 'state']);
   }, 240_000);
 
   it('home/pi -> /<host dir> with --user pi --ssh-key: authorized_keys stays in the node tree', async () => {
@@ -133,7 +168,9 @@ describe('bramble node add on a hostile image', () => {
     const r = await add(dir, ['--user', 'pi', '--ssh-key', KEY]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(await digest(sentinel)).toEqual(sentinelBefore);
-    expect(await readFile(join(dir, 'state/nfs/n1', sentinel, '.ssh/authorized_keys'), 'utf8')).toBe(`${KEY}\n`);
+    expect(await readFile(join(dir, 'state/nfs/n1', sentinel, '.ssh/authorized_keys'), 'utf8')).toBe(
+      `${KEY}\n`,
+    );
   }, 240_000);
 
   it('passwd home /../../..<host dir>: [UNSAFE_IMAGE], exit 1, and nothing of this run is left', async () => {
@@ -157,7 +194,19 @@ describe('bramble node add: flags and all-or-nothing (issue 15)', () => {
   it('--ssh-key without --user is a usage error (exit 2) naming the flag; nothing is written', async () => {
     const dir = await tempDir('sshkey-nouser');
     const r = await bramble(
-      ['node', 'add', 'n1', '--serial', '7a1b2c3d', '--image', './x.img', '--nfs-server', '127.0.0.1', '--ssh-key', KEY],
+      [
+        'node',
+        'add',
+        'n1',
+        '--serial',
+        '7a1b2c3d',
+        '--image',
+        './x.img',
+        '--nfs-server',
+        '127.0.0.1',
+        '--ssh-key',
+        KEY,
+      ],
       { cwd: dir },
     );
     expect(r.exitCode).toBe(2);
@@ -181,7 +230,19 @@ describe('bramble node add: flags and all-or-nothing (issue 15)', () => {
     const ok = await buildImage(join(dir, 'good'), async () => {});
     await rename(ok, join(dir, 'good.img'));
     const first = await bramble(
-      ['node', 'add', 'n0', '--serial', '0a0b0c0d', '--image', './good.img', '--nfs-server', '127.0.0.1', '--state', './state'],
+      [
+        'node',
+        'add',
+        'n0',
+        '--serial',
+        '0a0b0c0d',
+        '--image',
+        './good.img',
+        '--nfs-server',
+        '127.0.0.1',
+        '--state',
+        './state',
+      ],
       { cwd: dir, timeout: 180_000 },
     );
     expect(first.exitCode, first.stderr).toBe(0);
@@ -214,7 +275,9 @@ describe('bramble node add --scratch (issue 15)', () => {
     expect(await readFile(join(dir, 'state/nfs/n1/etc/fstab'), 'utf8')).toContain(
       '/var/lib/bramble/scratch.ext4  /var/lib/rancher  ext4  loop,noatime,nofail  0  0',
     );
-    expect(await readFile(join(dir, 'bramble.yaml'), 'utf8')).toMatch(/scratch:\n\s+size: 128M\n\s+path: \/var\/lib\/rancher/);
+    expect(await readFile(join(dir, 'bramble.yaml'), 'utf8')).toMatch(
+      /scratch:\n\s+size: 128M\n\s+path: \/var\/lib\/rancher/,
+    );
     const again = await bramble(['node', 'provision', 'n1'], { cwd: dir, timeout: 120_000 });
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toContain('n1: 0 change(s)');

@@ -12,11 +12,15 @@ import { describe, expect, it } from 'vitest';
 import { bin, tempDir } from './helpers.js';
 
 async function hpaPut(port: number, local: string, remote: string, cwd: string): Promise<string> {
-  const r = await execa(requireTool('tftp'), ['-m', 'binary', '127.0.0.1', String(port), '-c', 'put', local, remote], {
-    cwd,
-    timeout: 30_000,
-    reject: false,
-  });
+  const r = await execa(
+    requireTool('tftp'),
+    ['-m', 'binary', '127.0.0.1', String(port), '-c', 'put', local, remote],
+    {
+      cwd,
+      timeout: 30_000,
+      reject: false,
+    },
+  );
   return `${r.stdout}${r.stderr}`;
 }
 
@@ -26,7 +30,17 @@ async function listing(dir: string): Promise<string[]> {
 }
 
 async function serve(root: string, port: number) {
-  const peer = startPeer(['node', bin, 'tftp', 'serve', '--root', root, '--listen', `127.0.0.1:${port}`, '--allow-write']);
+  const peer = startPeer([
+    'node',
+    bin,
+    'tftp',
+    'serve',
+    '--root',
+    root,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--allow-write',
+  ]);
   await waitFor(() => peer.output().includes('serving'), 20_000);
   return peer;
 }
@@ -77,7 +91,11 @@ describe('bramble tftp serve --allow-write', () => {
         sock.send(data, ack0.port, '127.0.0.1');
         expect((await next()).msg.readUInt16BE(2)).toBe(block);
       }
-      sock.send(Buffer.concat([Buffer.from([0, 5, 0, 0]), Buffer.from('client gave up\0')]), ack0.port, '127.0.0.1');
+      sock.send(
+        Buffer.concat([Buffer.from([0, 5, 0, 0]), Buffer.from('client gave up\0')]),
+        ack0.port,
+        '127.0.0.1',
+      );
       await waitFor(async () => (await listing(root)).length === 0, 10_000).catch(() => undefined);
       expect(await listing(root)).toEqual([]);
     } finally {
@@ -96,11 +114,17 @@ describe('bramble tftp serve --allow-write', () => {
     const port = await freeUdpPort();
     const peer = await serve(root, port);
     // tftp-hpa reads the file to upload from a FIFO we feed 64 KiB and then hold open: the upload stalls.
-    const client = spawn(requireTool('tftp'), ['-m', 'binary', '127.0.0.1', String(port), '-c', 'put', 'slow.bin', 'in/slow.bin'], {
-      cwd: work,
-      stdio: 'ignore',
+    const client = spawn(
+      requireTool('tftp'),
+      ['-m', 'binary', '127.0.0.1', String(port), '-c', 'put', 'slow.bin', 'in/slow.bin'],
+      {
+        cwd: work,
+        stdio: 'ignore',
+      },
+    );
+    const feeder = spawn('sh', ['-c', 'head -c 65536 /dev/urandom; exec sleep 30'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
     });
-    const feeder = spawn('sh', ['-c', 'head -c 65536 /dev/urandom; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const { createWriteStream } = await import('node:fs');
     feeder.stdout.pipe(createWriteStream(join(work, 'slow.bin')));
     try {

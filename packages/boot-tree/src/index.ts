@@ -27,14 +27,6 @@ export {
   PER_NODE_BOOT_FILES,
 } from './layout.js';
 export {
-  MAX_SYMLINK_HOPS,
-  MAX_TREE_ENTRIES,
-  MAX_TREE_PATH,
-  MAX_TREE_READ_BYTES,
-  NodeTree,
-  type TreeWriteOptions,
-} from './node-tree.js';
-export {
   macDirName,
   NFS_VERSIONS,
   type NfsVersion,
@@ -47,6 +39,14 @@ export {
   parseNodeSpec,
   tftpDirName,
 } from './node-spec.js';
+export {
+  MAX_SYMLINK_HOPS,
+  MAX_TREE_ENTRIES,
+  MAX_TREE_PATH,
+  MAX_TREE_READ_BYTES,
+  NodeTree,
+  type TreeWriteOptions,
+} from './node-tree.js';
 export { type CmdlineOptions, parseNfsRoot, patchCmdline } from './patch/cmdline.js';
 export {
   CONFIG_TXT_MAX_BYTES,
@@ -54,7 +54,13 @@ export {
   configValues,
   patchConfigTxt,
 } from './patch/config-txt.js';
-export { FSTAB_MARKER, FSTAB_SCRATCH_MARKER, type FstabOptions, patchFstab, sdCardLines } from './patch/fstab.js';
+export {
+  FSTAB_MARKER,
+  FSTAB_SCRATCH_MARKER,
+  type FstabOptions,
+  patchFstab,
+  sdCardLines,
+} from './patch/fstab.js';
 export { hostnameFile, patchHosts } from './patch/hosts.js';
 export { writeAuthorizedKeys } from './personalise/authorized-keys.js';
 export { type CloudInitSeed, cloudInitSeed, writeCloudInitSeed } from './personalise/cloud-init.js';

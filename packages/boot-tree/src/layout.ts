@@ -1,7 +1,6 @@
 import {
   copyFile,
   link,
-  writeFile,
   lstat,
   mkdir,
   readdir,
@@ -10,6 +9,7 @@ import {
   rename,
   rm,
   symlink,
+  writeFile,
 } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';

@@ -22,9 +22,21 @@
  * (NOT_A_FILE: a FIFO or device in an image must not hang or read the host's device) and are bounded in
  * size (FILE_TOO_LARGE).
  */
-import { constants, type Dirent, type Stats } from 'node:fs';
-import { lchown, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, symlink } from 'node:fs/promises';
+
 import { randomBytes } from 'node:crypto';
+import { constants, type Dirent, type Stats } from 'node:fs';
+import {
+  lchown,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  symlink,
+} from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { BootTreeError } from './errors.js';
 
@@ -42,7 +54,10 @@ const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException)?.
 function components(path: string): string[] {
   if (path.includes('\0')) throw new BootTreeError('INVALID_INPUT', `path contains a NUL byte: '${path}'`);
   if (path.length > MAX_TREE_PATH) {
-    throw new BootTreeError('INVALID_INPUT', `path longer than ${MAX_TREE_PATH} bytes: '${path.slice(0, 80)}…'`);
+    throw new BootTreeError(
+      'INVALID_INPUT',
+      `path longer than ${MAX_TREE_PATH} bytes: '${path.slice(0, 80)}…'`,
+    );
   }
   return path.split('/').filter((c) => c !== '' && c !== '.');
 }
@@ -93,7 +108,11 @@ export class NodeTree {
     return typeof tree === 'string' ? NodeTree.open(tree) : tree;
   }
 
-  private fail(code: 'SYMLINK_LOOP' | 'NOT_A_DIRECTORY' | 'ESCAPES_TREE' | 'NOT_A_FILE', path: string, why: string): never {
+  private fail(
+    code: 'SYMLINK_LOOP' | 'NOT_A_DIRECTORY' | 'ESCAPES_TREE' | 'NOT_A_FILE',
+    path: string,
+    why: string,
+  ): never {
     throw new BootTreeError(code, `${path} in tree '${this.root}': ${why}`);
   }
 
@@ -140,7 +159,8 @@ export class NodeTree {
         continue;
       }
       if (!last) {
-        if (!st?.isDirectory()) this.fail('NOT_A_DIRECTORY', path, `'/${[...resolved, name].join('/')}' is not a directory`);
+        if (!st?.isDirectory())
+          this.fail('NOT_A_DIRECTORY', path, `'/${[...resolved, name].join('/')}' is not a directory`);
         resolved.push(name);
         continue;
       }
@@ -197,7 +217,10 @@ export class NodeTree {
       const st = await fh.stat();
       if (!st.isFile()) this.fail('NOT_A_FILE', path, 'not a regular file');
       if (st.size > maxBytes) {
-        throw new BootTreeError('FILE_TOO_LARGE', `${path} in tree '${this.root}' is ${st.size} bytes, over ${maxBytes}`);
+        throw new BootTreeError(
+          'FILE_TOO_LARGE',
+          `${path} in tree '${this.root}' is ${st.size} bytes, over ${maxBytes}`,
+        );
       }
       const buf = Buffer.alloc(st.size);
       let off = 0;
@@ -222,7 +245,10 @@ export class NodeTree {
     if (!at?.stat?.isDirectory()) return [];
     const entries = await readdir(at.host, { withFileTypes: true });
     if (entries.length > MAX_TREE_ENTRIES) {
-      throw new BootTreeError('FILE_TOO_LARGE', `${path} in tree '${this.root}' has over ${MAX_TREE_ENTRIES} entries`);
+      throw new BootTreeError(
+        'FILE_TOO_LARGE',
+        `${path} in tree '${this.root}' has over ${MAX_TREE_ENTRIES} entries`,
+      );
     }
     return entries;
   }
@@ -249,7 +275,8 @@ export class NodeTree {
    */
   async writeFile(path: string, content: string | Buffer, o: TreeWriteOptions = {}): Promise<boolean> {
     const at = await this.locate(path, { followFinal: false, create: true });
-    if (!at || at.name === '') throw new BootTreeError('INVALID_INPUT', `cannot write '${path}': not a file path`);
+    if (!at || at.name === '')
+      throw new BootTreeError('INVALID_INPUT', `cannot write '${path}': not a file path`);
     const data = Buffer.from(content);
     const cur = at.stat;
     const want = o.mode ?? (cur?.isFile() ? cur.mode & 0o7777 : 0o644);
@@ -302,7 +329,11 @@ export class NodeTree {
     if (!at || at.name === '') throw new BootTreeError('INVALID_INPUT', `cannot create '${path}'`);
     await this.assertInside(at.parent, path);
     const tmp = join(at.parent, `.${at.name.slice(0, 200)}.bramble-${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, o.mode);
+    const fh = await open(
+      tmp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      o.mode,
+    );
     try {
       await fh.chmod(o.mode);
       if (o.size !== undefined) await fh.truncate(o.size);
@@ -342,7 +373,8 @@ export class NodeTree {
   async remove(path: string): Promise<boolean> {
     const at = await this.locate(path, { followFinal: false, create: false });
     if (!at?.stat) return false;
-    if (at.name === '') throw new BootTreeError('INVALID_INPUT', `refusing to remove the tree root ('${path}')`);
+    if (at.name === '')
+      throw new BootTreeError('INVALID_INPUT', `refusing to remove the tree root ('${path}')`);
     await this.assertInside(at.parent, path);
     await rm(at.host, { recursive: true, force: true });
     return true;
@@ -352,7 +384,8 @@ export class NodeTree {
   async rename(from: string, to: string): Promise<void> {
     const src = await this.locate(from, { followFinal: false, create: false });
     if (!src?.stat) throw new BootTreeError('NOT_FOUND', `${from} does not exist in tree '${this.root}'`);
-    if (src.name === '') throw new BootTreeError('INVALID_INPUT', `refusing to move the tree root ('${from}')`);
+    if (src.name === '')
+      throw new BootTreeError('INVALID_INPUT', `refusing to move the tree root ('${from}')`);
     const dst = await this.locate(to, { followFinal: false, create: true });
     if (!dst || dst.name === '') throw new BootTreeError('INVALID_INPUT', `cannot move to '${to}'`);
     if (dst.host === src.host || dst.host.startsWith(src.host + sep)) {

@@ -6,8 +6,8 @@ import { BootTreeError, throwIfAborted } from './errors.js';
 import type { ExportNode } from './exports/common.js';
 import { readTextIfExists } from './fs-util.js';
 import { IMAGES_DIR, installBootcode, installImageBoot, type LinkMode, linkNodeBoot } from './layout.js';
-import { NodeTree } from './node-tree.js';
 import { type NodeSpec, parseNodeSpec, tftpDirName } from './node-spec.js';
+import { NodeTree } from './node-tree.js';
 import { patchCmdline } from './patch/cmdline.js';
 import { patchConfigTxt } from './patch/config-txt.js';
 import { patchFstab } from './patch/fstab.js';
@@ -180,7 +180,8 @@ async function provisionPlanned(
   const root = await NodeTree.open(rootPath);
   if (node.scratch) changes.push(...(await ensureScratchVolume(root, node.scratch)));
   const fstab =
-    (await root.readText('/etc/fstab')) ?? 'proc            /proc           proc    defaults          0       0\n';
+    (await root.readText('/etc/fstab')) ??
+    'proc            /proc           proc    defaults          0       0\n';
   const newFstab = patchFstab(fstab, {
     nfsServer: o.nfsServer,
     bootPath: tftpDir,

@@ -1,6 +1,6 @@
 import { BootTreeError } from './errors.js';
-import { NodeTree } from './node-tree.js';
 import type { NfsVersion } from './node-spec.js';
+import { NodeTree } from './node-tree.js';
 
 export type BootMount = '/boot' | '/boot/firmware';
 

@@ -68,7 +68,9 @@ describe('scratch volume', () => {
     expect((await stat(file)).ino).toBe(st.ino);
     expect((await readFile(join(root, 'etc/fstab'), 'utf8')).match(/scratch\.ext4/g)).toHaveLength(1);
     // A different size is refused (no resize, no silent wipe of the node's data).
-    const err = await provision('s1', '55555555', { size: '512M', path: '/var/lib/rancher' }).catch((e: unknown) => e);
+    const err = await provision('s1', '55555555', { size: '512M', path: '/var/lib/rancher' }).catch(
+      (e: unknown) => e,
+    );
     expect((err as BootTreeError).code).toBe('INVALID_INPUT');
     expect((await stat(file)).ino).toBe(st.ino);
   }, 120_000);

@@ -222,7 +222,7 @@ export function register(program: Command): void {
     .option('--address <ip>', "the node's IP address (scopes its NFS export)")
     .option('--user <name>', 'create this user')
     .option('--password-hash <hash>', 'SHA-512 crypt hash for the user (mkpasswd -m sha-512)')
-    .option('--ssh-key <file|key...>', "authorized SSH public key(s) for --user (its ~/.ssh/authorized_keys)")
+    .option('--ssh-key <file|key...>', 'authorized SSH public key(s) for --user (its ~/.ssh/authorized_keys)')
     .option('--nfs-server <addr>', "the server's address (creates the manifest if there is none)")
     .option('--nfs-version <v>', 'NFS version for this node (3, 4, 4.1, 4.2)')
     .option(

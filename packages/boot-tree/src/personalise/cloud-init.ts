@@ -59,7 +59,9 @@ export async function writeCloudInitSeed(
     if (await boot.writeFile(`/${name}`, text)) changed.push(`boot:${name}`);
   }
   const dropIn = '/etc/cloud/cloud.cfg.d/99-bramble-nfsroot.cfg';
-  if (await tree.writeFile(dropIn, '# bramble: NFS root, the kernel owns eth0\nnetwork: {config: disabled}\n')) {
+  if (
+    await tree.writeFile(dropIn, '# bramble: NFS root, the kernel owns eth0\nnetwork: {config: disabled}\n')
+  ) {
     changed.push(dropIn);
   }
   return changed;

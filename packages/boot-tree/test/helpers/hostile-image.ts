@@ -19,7 +19,11 @@ export async function treeDigest(dir: string, exclude: readonly string[] = []): 
     const head = `${rel || '.'} ${mode} ${st.uid}:${st.gid}`;
     if (st.isSymbolicLink()) out.push(`${head} link ${await readlink(path)}`);
     else if (st.isFile()) {
-      out.push(`${head} file ${createHash('sha256').update(await readFile(path)).digest('hex')}`);
+      out.push(
+        `${head} file ${createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex')}`,
+      );
     } else if (st.isDirectory()) {
       out.push(`${head} dir`);
       for (const name of (await readdir(path)).sort()) await walk(join(path, name), `${rel}/${name}`);
@@ -43,7 +47,16 @@ export async function hostileImage(
   const staged = await makeImage(join(dir, 'staged'), release);
   await mutate(staged.rootDir);
   const fs = join(dir, 'root.ext4');
-  await execa(requireTool('mkfs.ext4'), ['-q', '-F', '-E', 'root_owner=0:0', '-d', staged.rootDir, fs, '32M']);
+  await execa(requireTool('mkfs.ext4'), [
+    '-q',
+    '-F',
+    '-E',
+    'root_owner=0:0',
+    '-d',
+    staged.rootDir,
+    fs,
+    '32M',
+  ]);
   const rootDir = join(dir, 'root');
   await mkdir(rootDir, { recursive: true });
   await execa(requireTool('debugfs'), ['-R', `rdump / ${rootDir}`, fs]);

@@ -88,10 +88,11 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
   expect((err as BootTreeError).code).toBe(code);
 }
 
-const exists = (p: string) => readFile(p).then(
-  () => true,
-  (e: NodeJS.ErrnoException) => e.code !== 'ENOENT',
-);
+const exists = (p: string) =>
+  readFile(p).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => e.code !== 'ENOENT',
+  );
 
 describe('hostile image: symlinks resolve inside the node tree, never on the host', () => {
   it("etc -> /<host dir>: passwd, shadow, hostname, hosts, fstab, host keys and units land in the node's /<host dir>", async () => {
@@ -130,12 +131,12 @@ describe('hostile image: symlinks resolve inside the node tree, never on the hos
     await expectHostUntouched();
     const inTree = join(nfsRoot, 'n1', sentinel);
     expect(await readlink(join(inTree, 'system/sshd.service'))).toBe('/lib/systemd/system/ssh.service');
-    expect((await readFile(join(inTree, 'ssh_host_ed25519_key.pub'), 'utf8')).startsWith('ssh-ed25519 ')).toBe(
-      true,
-    );
+    expect(
+      (await readFile(join(inTree, 'ssh_host_ed25519_key.pub'), 'utf8')).startsWith('ssh-ed25519 '),
+    ).toBe(true);
   }, 120_000);
 
-  it('home/pi -> /<host dir> with --user pi --ssh-key: authorized_keys goes to the node\'s /<host dir>', async () => {
+  it("home/pi -> /<host dir> with --user pi --ssh-key: authorized_keys goes to the node's /<host dir>", async () => {
     const img = await image(async (root) => {
       await rm(join(root, 'home/pi'), { recursive: true });
       await symlink(sentinel, join(root, 'home/pi'));
@@ -143,7 +144,9 @@ describe('hostile image: symlinks resolve inside the node tree, never on the hos
     await snapshot();
     await provision(img, { user: 'pi', sshKeys: [userKey] });
     await expectHostUntouched();
-    expect(await readFile(join(nfsRoot, 'n1', sentinel, '.ssh/authorized_keys'), 'utf8')).toBe(`${userKey}\n`);
+    expect(await readFile(join(nfsRoot, 'n1', sentinel, '.ssh/authorized_keys'), 'utf8')).toBe(
+      `${userKey}\n`,
+    );
   }, 120_000);
 
   it('a symlink loop on the way is SYMLINK_LOOP, and the node trees are removed again', async () => {
