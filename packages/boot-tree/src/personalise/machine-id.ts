@@ -24,9 +24,8 @@ export function newMachineId(): string {
  * A non-empty, valid machine-id also makes first boot non-interactive: systemd treats a missing, empty or
  * `uninitialized` /etc/machine-id as first boot (machine-id(5), "First Boot Semantics"), and
  * systemd-firstboot.service — which prompts for locale, keymap, timezone and root password on the
- * console — runs only with ConditionFirstBoot=yes (units/systemd-firstboot.service, systemd 252 in
- * Bookworm, 257 in Trixie). With an initialised ID the condition is false and a headless node never stops
- * at that prompt. Returns the changed paths.
+ * console — runs only with ConditionFirstBoot=yes (systemd's units/systemd-firstboot.service). With an
+ * initialised ID the condition is false and a headless node never stops at that prompt. Returns the changed paths.
  */
 export async function setMachineId(
   root: NodeTree | string,
