@@ -79,8 +79,15 @@ export function fsWriteHandler(root: string, options: FsWriteHandlerOptions = {}
         });
       },
       destroy(err, cb) {
+        // Remove the temporary file once the file stream is closed: destroyed before its open completed,
+        // the stream still creates the file, so an earlier rm would leave it behind.
+        const committed = this.writableFinished;
+        const cleanup = () => {
+          if (!committed) rm(tmp, { force: true }).catch(() => {});
+        };
+        if (out.closed) cleanup();
+        else out.once('close', cleanup);
         out.destroy();
-        if (!this.writableFinished) rm(tmp, { force: true }).catch(() => {});
         cb(err);
       },
     });
