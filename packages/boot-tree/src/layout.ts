@@ -1,16 +1,4 @@
-import {
-  copyFile,
-  link,
-  lstat,
-  mkdir,
-  readdir,
-  readFile,
-  readlink,
-  rename,
-  rm,
-  symlink,
-  writeFile,
-} from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import { cloneTree } from './clone.js';
@@ -111,16 +99,10 @@ async function hardlinkTree(
     const s = join(src, e.name);
     const d = join(dst, e.name);
     const ds = await lstat(d).catch(() => undefined);
+    // Directories and regular files only: boot files come from a FAT partition, which has no symlinks.
     if (e.isDirectory()) {
       if (ds && !ds.isDirectory()) await rm(d, { force: true });
       n += await hardlinkTree(s, d, skipTop, false);
-    } else if (e.isSymbolicLink()) {
-      const t = await readlink(s);
-      if (!(ds?.isSymbolicLink() && (await readlink(d)) === t)) {
-        if (ds) await rm(d, { recursive: true, force: true });
-        await symlink(t, d);
-        n++;
-      }
     } else if (e.isFile()) {
       const ss = await lstat(s);
       if (ds && ds.ino === ss.ino && ds.dev === ss.dev) continue;
