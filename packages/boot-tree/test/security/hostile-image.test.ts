@@ -193,6 +193,19 @@ describe('hostile image: passwd fields are checked before they become paths', ()
   }, 120_000);
 });
 
+describe('hostile image: numeric fields', () => {
+  it('a non-numeric uid for the user is UNSAFE_IMAGE, nothing chowned', async () => {
+    const img = await image(async (root) => {
+      const passwd = await readFile(join(root, 'etc/passwd'), 'utf8');
+      await writeFile(join(root, 'etc/passwd'), passwd.replace('pi:x:1000:1000:', 'pi:x:-1:1000:'));
+    });
+    await snapshot();
+    await expectCode(provision(img, { user: 'pi', sshKeys: [userKey] }), 'UNSAFE_IMAGE');
+    await expectHostUntouched();
+    expect(await exists(join(nfsRoot, 'n1'))).toBe(false);
+  }, 120_000);
+});
+
 describe('hostile files: nothing hangs, nothing of the host is read', () => {
   it('a FIFO at /etc/hosts is NOT_A_FILE (never opened for a blocking read)', async () => {
     const img = await image(async () => {});
