@@ -1,4 +1,4 @@
-import { ImageError } from '../errors.js';
+import { ImageError, OverlappingBlocksError } from '../errors.js';
 import { crc32c } from './crc32c.js';
 
 /** A run of logical file blocks mapped to physical blocks. `uninit` runs read as zeros (ifork.rst). */
@@ -112,4 +112,19 @@ export async function mapExtents(root: Buffer, ctx: MapContext): Promise<BlockRu
   };
   await walk(root, undefined, true);
   return runs;
+}
+
+/**
+ * Refuse a map in which two runs share a physical block: ext4 has no reflinks, so one inode's
+ * blocks are its own, and a map that reuses them (two extents, or block-map entries, pointing at
+ * the same blocks) is corrupt, and would make extraction write the same data many times.
+ * OverlappingBlocksError (OVERLAPPING_BLOCKS) naming the first shared block.
+ */
+export function assertDisjoint(runs: readonly BlockRun[], ino: number): void {
+  const byPhysical = [...runs].sort((a, b) => a.physical - b.physical);
+  let end = 0;
+  for (const run of byPhysical) {
+    if (run.physical < end) throw new OverlappingBlocksError(ino, run.physical);
+    end = Math.max(end, run.physical + run.length);
+  }
 }

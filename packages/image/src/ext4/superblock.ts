@@ -58,6 +58,8 @@ const INCOMPAT_NAMES: Record<number, string> = {
 export interface Superblock {
   inodesCount: number;
   blocksCount: number;
+  /** s_free_blocks_count (lo + hi with 64bit). */
+  freeBlocksCount: number;
   firstDataBlock: number;
   blockSize: number;
   blocksPerGroup: number;
@@ -194,6 +196,7 @@ export function parseSuperblock(b: Buffer, sourceSize: number, verifyChecksums: 
   return {
     inodesCount,
     blocksCount,
+    freeBlocksCount: b.readUInt32LE(0x0c) + (bit64 ? b.readUInt32LE(0x158) * 2 ** 32 : 0),
     firstDataBlock,
     blockSize,
     blocksPerGroup,

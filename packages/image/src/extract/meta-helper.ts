@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
-import { ImageError } from '../errors.js';
+import { ImageError, MissingProgramError } from '../errors.js';
+import { which } from '../source/which.js';
 
 /**
  * Node has no API for mknod, setxattr, or utimes with nanosecond precision (fs.utimes takes
@@ -44,17 +45,43 @@ sys.stdout.write(json.dumps({'count': count, 'errors': errors}))
 sys.exit(1 if errors else 0)
 `;
 
-/** The system python3 (a pyenv/asdf shim on PATH costs most of a second per start). */
-function defaultPython(): string {
-  for (const p of ['/usr/bin/python3', '/usr/local/bin/python3']) {
+/** The system python3 (a pyenv/asdf shim on PATH costs most of a second per start), else the one on PATH. */
+function findPython(): string | undefined {
+  for (const candidate of ['/usr/bin/python3', '/usr/local/bin/python3']) {
     try {
-      accessSync(p, constants.X_OK);
-      return p;
+      accessSync(candidate, constants.X_OK);
+      return candidate;
     } catch {
       /* try the next */
     }
   }
-  return 'python3';
+  return which('python3');
+}
+
+const PYTHON_NEEDED =
+  'extracting to a directory needs python3: it creates device nodes and fifos and sets xattrs and nanosecond timestamps, which Node has no API for';
+
+/**
+ * Check up front, before anything is decompressed or written, that python3 runs and has the
+ * modules the helper uses; returns its path. MissingProgramError (MISSING_PROGRAM) otherwise.
+ */
+export async function requirePython(): Promise<string> {
+  const python = findPython();
+  const advice = 'install it (Debian: apt-get install python3-minimal), or extract with format: "tar"';
+  if (python === undefined) throw new MissingProgramError('python3', `${PYTHON_NEEDED}; ${advice}`);
+  const probe = spawn(python, ['-I', '-c', 'import os, sys, json, stat, base64'], { stdio: 'ignore' });
+  const timer = setTimeout(() => probe.kill('SIGKILL'), 30_000);
+  const status = await new Promise<number | string>((resolve) => {
+    probe.once('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? 'error'));
+    probe.once('close', (code, signal) => resolve(code ?? signal ?? 'killed'));
+  }).finally(() => clearTimeout(timer));
+  if (status !== 0) {
+    throw new MissingProgramError(
+      'python3',
+      `${PYTHON_NEEDED}, and ${python} does not run (${status}); ${advice}`,
+    );
+  }
+  return python;
 }
 
 export interface MetaOp {
@@ -83,7 +110,7 @@ export class MetaHelper {
   private pending: string[] = [];
   private pendingBytes = 0;
 
-  constructor(python = defaultPython()) {
+  constructor(python: string) {
     this.proc = spawn(python, ['-I', '-c', HELPER_PY], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stdout?.on('data', (b: Buffer) => {
       this.out += b.toString();

@@ -23,6 +23,8 @@ export interface DirWriteOptions {
   /** Apply ownership, devices and every xattr (root). Otherwise skip those parts. */
   privileged: boolean;
   concurrency: number;
+  /** The python3 that applies what Node cannot (requirePython). */
+  python: string;
 }
 
 function counts(): Omit<ExtractResult['skipped'], 'devices' | 'sockets'> &
@@ -69,16 +71,16 @@ async function writeFileData(
   try {
     let end = 0;
     if (first) {
+      progress.countBytes(first.length);
       writeAll(fd, first, 0);
-      progress.bytes += first.length;
       end = first.length;
     } else {
       for (const r of ranges) {
         for (let off = r.offset; off < r.offset + r.length; off += CHUNK) {
           progress.check();
           const buf = await fs.read(node, off, Math.min(CHUNK, r.offset + r.length - off));
+          progress.countBytes(buf.length);
           writeAll(fd, buf, off);
-          progress.bytes += buf.length;
           end = off + buf.length;
         }
       }
@@ -109,7 +111,7 @@ export async function writeTree(
   progress: ProgressTracker,
 ): Promise<Omit<ExtractResult, 'format' | 'to' | 'durationMs'>> {
   const c = counts();
-  const helper = new MetaHelper();
+  const helper = new MetaHelper(opts.python);
   const dirOps: MetaOp[] = [];
   const firstPath = new Map<number, string>();
   const links: [string, string][] = [];

@@ -177,8 +177,8 @@ async function copyData(
     const buf = await fs.read(node, pos, want);
     if (buf.length !== want)
       throw new ImageError('CORRUPT_FILESYSTEM', `short read of inode ${node.ino} at ${pos}`);
+    progress.countBytes(buf.length);
     await out.push(buf);
-    progress.bytes += buf.length;
   }
 }
 

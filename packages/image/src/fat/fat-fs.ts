@@ -42,6 +42,8 @@ export class FatFileSystem implements FileSystem {
   private readonly runCache = new Map<number, ClusterRun[]>();
   private readonly nodes = new Map<number, FatNode>();
   readonly root: FatNode;
+  /** Bytes of the clusters in use per the FAT (file data of a consistent volume fits in them). */
+  readonly usedBytes: number;
 
   private constructor(
     private readonly source: BlockSource,
@@ -49,6 +51,7 @@ export class FatFileSystem implements FileSystem {
     private readonly fat: FatTable,
     readonly label: string | undefined,
   ) {
+    this.usedBytes = fat.usedClusters() * bpb.clusterSize;
     const zero = 0n;
     this.root = new FatNode(
       ROOT_INO,
