@@ -235,9 +235,10 @@ async function extractBootAndRoot(
           bars.set(p.to, bar);
         }
         bar.update(p.bytes, p.totalBytes);
+        if (p.phase === 'finish') bar.done(`wrote ${names.get(p.to) ?? p.to} (${p.files} entries)`);
       },
     });
-    for (const [to, bar] of bars) bar.done(`extracted ${names.get(to)} to ${to}`);
+    out.note(`extracted boot to ${opts.boot} and root to ${opts.root}`);
     return { boot, root };
   } finally {
     await disk.close();

@@ -22,7 +22,7 @@ import { DestinationError, ImageError } from '../errors.js';
  * - the destinations of one extraction are neither the same path nor nested (DESTINATION_CONFLICT);
  * - an existing non-empty destination needs `overwrite` (DESTINATION_NOT_EMPTY), and even then is
  *   replaced only when it is an earlier extraction: its marker file records the destination's
- *   device and inode (DESTINATION_FOREIGN otherwise).
+ *   device, inode and birth time (DESTINATION_FOREIGN otherwise).
  * Output is written into a fresh staging directory `<to>.partial-XXXXXX` beside the destination
  * and moved into place by `commit`; `discard` removes the staging directory and nothing else.
  */
@@ -47,6 +47,8 @@ interface Marker {
   format: 'dir' | 'tar';
   dev: string;
   ino: string;
+  /** Birth time in ns (statx), so a new directory that reuses a freed inode number does not match. */
+  birthtimeNs: string;
   extractedAt: string;
 }
 
@@ -105,7 +107,8 @@ async function isEarlierExtraction(to: string, format: 'dir' | 'tar'): Promise<b
     marker.format === format &&
     kindMatches &&
     marker.dev === String(st.dev) &&
-    marker.ino === String(st.ino)
+    marker.ino === String(st.ino) &&
+    marker.birthtimeNs === String(st.birthtimeNs)
   );
 }
 
@@ -201,6 +204,7 @@ export async function commit(dest: Destination): Promise<void> {
     format: dest.format,
     dev: String(st.dev),
     ino: String(st.ino),
+    birthtimeNs: String(st.birthtimeNs),
     extractedAt: new Date().toISOString(),
   };
   await writeFile(markerPath(dest.to), `${JSON.stringify(marker, null, 2)}\n`, { mode: 0o644 });
