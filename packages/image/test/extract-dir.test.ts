@@ -4,8 +4,7 @@ import { isRoot } from '@bramble/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FileBlockSource } from '../src/block-source.js';
 import { ImageError } from '../src/errors.js';
-import { openExt4 } from '../src/ext4/index.js';
-import { type ExtractProgress, extract } from '../src/extract/index.js';
+import { type ExtractProgress, extract, openExt4 } from '../src/index.js';
 import {
   type BuiltImage,
   buildImage,

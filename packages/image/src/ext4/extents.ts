@@ -67,13 +67,13 @@ export async function mapExtents(root: Buffer, ctx: MapContext): Promise<BlockRu
       }
     }
     for (let i = 0; i < entries; i++) {
-      const o = 12 + i * 12;
-      const logical = node.readUInt32LE(o);
+      const entry = 12 + i * 12;
+      const logical = node.readUInt32LE(entry);
       if (depth === 0) {
-        let len = node.readUInt16LE(o + 4);
+        let len = node.readUInt16LE(entry + 4);
         const uninit = len > INIT_MAX_LEN;
         if (uninit) len -= INIT_MAX_LEN;
-        const physical = node.readUInt16LE(o + 6) * 2 ** 32 + node.readUInt32LE(o + 8);
+        const physical = node.readUInt16LE(entry + 6) * 2 ** 32 + node.readUInt32LE(entry + 8);
         if (len === 0) continue;
         if (logical < lastEnd)
           throw corrupt(ctx.ino, `extents overlap or are out of order at logical block ${logical}`);
@@ -97,7 +97,7 @@ export async function mapExtents(root: Buffer, ctx: MapContext): Promise<BlockRu
           runs.push({ logical, physical, length: len, uninit });
         }
       } else {
-        const leaf = node.readUInt32LE(o + 4) + node.readUInt16LE(o + 8) * 2 ** 32;
+        const leaf = node.readUInt32LE(entry + 4) + node.readUInt16LE(entry + 8) * 2 ** 32;
         if (leaf === 0 || leaf >= ctx.blocksCount)
           throw corrupt(ctx.ino, `extent index points to block ${leaf} outside the file system`);
         if (visited.has(leaf))

@@ -205,14 +205,19 @@ export class Ext4FileSystem implements FileSystem {
     const inode = node.inode;
     if (inode.stat.type !== 'directory')
       throw new ImageError('NOT_A_DIRECTORY', `inode ${inode.ino} is not a directory`);
-    const o = this.dirOpts(inode);
+    const parseOptions = this.dirOpts(inode);
     const raw: RawDirEntry[] = [];
     if (this.isInline(inode)) {
       // First 4 bytes: parent inode; then entries in the rest of i_block and in system.data.
       const data = await this.inlineData(inode);
-      parseDirEntries(data.subarray(4, 60), { ...o, blockSize: 56 }, raw, 'inline i_block');
+      parseDirEntries(data.subarray(4, 60), { ...parseOptions, blockSize: 56 }, raw, 'inline i_block');
       if (data.length > 60)
-        parseDirEntries(data.subarray(60), { ...o, blockSize: data.length - 60 }, raw, 'inline system.data');
+        parseDirEntries(
+          data.subarray(60),
+          { ...parseOptions, blockSize: data.length - 60 },
+          raw,
+          'inline system.data',
+        );
     } else {
       const bs = this.superblock.blockSize;
       const total = Math.ceil(inode.stat.size / bs);
@@ -223,8 +228,8 @@ export class Ext4FileSystem implements FileSystem {
           const buf = await this.source.read((r.physical + b) * bs, n * bs);
           for (let i = 0; i < n; i++) {
             const blk = buf.subarray(i * bs, (i + 1) * bs);
-            verifyDirBlock(blk, o, r.logical + b + i);
-            parseDirEntries(blk, o, raw, `block ${r.logical + b + i}`);
+            verifyDirBlock(blk, parseOptions, r.logical + b + i);
+            parseDirEntries(blk, parseOptions, raw, `block ${r.logical + b + i}`);
           }
           b += n;
         }

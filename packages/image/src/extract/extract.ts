@@ -91,17 +91,17 @@ export async function extractPartitions(
   return run(image, targets, settingsOf(rest));
 }
 
-function settingsOf(o: Omit<ExtractPartitionsOptions, 'targets'>): Settings {
+function settingsOf(options: Omit<ExtractPartitionsOptions, 'targets'>): Settings {
   return {
-    format: o.format ?? 'dir',
-    allowDirty: o.allowDirty ?? false,
-    overwrite: o.overwrite ?? false,
-    allowNonRoot: o.allowNonRoot ?? false,
+    format: options.format ?? 'dir',
+    allowDirty: options.allowDirty ?? false,
+    overwrite: options.overwrite ?? false,
+    allowNonRoot: options.allowNonRoot ?? false,
     privileged: isRoot(),
-    concurrency: o.concurrency ?? 4,
-    signal: o.signal,
-    onProgress: o.onProgress,
-    logger: o.logger,
+    concurrency: options.concurrency ?? 4,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    logger: options.logger,
   };
 }
 

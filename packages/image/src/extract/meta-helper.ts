@@ -19,22 +19,22 @@ KIND = {'char': stat.S_IFCHR, 'block': stat.S_IFBLK, 'socket': stat.S_IFSOCK}
 for line in sys.stdin:
     count += 1
     try:
-        m = json.loads(line)
-        p = m['p']
-        k = m.get('k')
-        if 'mk' in m:
-            if k == 'fifo':
-                os.mkfifo(p, 0o600)
+        op = json.loads(line)
+        path = op['path']
+        kind = op['kind']
+        if op.get('create'):
+            if kind == 'fifo':
+                os.mkfifo(path, 0o600)
             else:
-                os.mknod(p, KIND[k] | 0o600, os.makedev(m.get('maj', 0), m.get('min', 0)))
-        if 'u' in m:
-            os.lchown(p, m['u'], m['g'])
-        if k != 'symlink' and 'm' in m:
-            os.chmod(p, m['m'])
-        for n, v in m.get('x', []):
-            os.setxattr(p, n, base64.b64decode(v), follow_symlinks=False)
-        if 'mt' in m:
-            os.utime(p, ns=(int(m['at']), int(m['mt'])), follow_symlinks=False)
+                os.mknod(path, KIND[kind] | 0o600, os.makedev(op.get('major', 0), op.get('minor', 0)))
+        if 'uid' in op:
+            os.lchown(path, op['uid'], op['gid'])
+        if kind != 'symlink' and 'mode' in op:
+            os.chmod(path, op['mode'])
+        for name, value in op.get('xattrs', []):
+            os.setxattr(path, name, base64.b64decode(value), follow_symlinks=False)
+        if 'mtimeNs' in op:
+            os.utime(path, ns=(int(op['atimeNs']), int(op['mtimeNs'])), follow_symlinks=False)
     except Exception as e:
         if len(errors) < 20:
             errors.append('%s: %s' % (line[:200].strip(), e))
@@ -84,21 +84,26 @@ export async function requirePython(): Promise<string> {
   return python;
 }
 
+/** One entry's metadata for the helper, applied in this order: create, owner, mode, xattrs, times. */
 export interface MetaOp {
   /** Absolute path to apply to. */
-  p: string;
-  /** Entry kind ('symlink' skips chmod; specials are created when `mk` is set). */
-  k: string;
-  mk?: 1;
-  maj?: number;
-  min?: number;
-  u?: number;
-  g?: number;
-  m?: number;
+  path: string;
+  /** Entry type ('symlink' skips chmod; 'char' / 'block' / 'fifo' / 'socket' are created with `create`). */
+  kind: string;
+  /** Create the special file first (mknod / mkfifo). */
+  create?: true;
+  /** Device numbers of a char or block device. */
+  major?: number;
+  minor?: number;
+  uid?: number;
+  gid?: number;
+  /** Permission bits with setuid/setgid/sticky. */
+  mode?: number;
   /** [name, base64 value] */
-  x?: [string, string][];
-  at?: string;
-  mt?: string;
+  xattrs?: [string, string][];
+  /** Times in nanoseconds since the epoch, as decimal strings (exact; may be negative). */
+  atimeNs?: string;
+  mtimeNs?: string;
 }
 
 export class MetaHelper {

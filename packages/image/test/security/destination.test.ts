@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { isRoot } from '@bramble/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DestinationError, type ImageError } from '../../src/errors.js';
-import { extract, extractPartitions } from '../../src/extract/index.js';
+import { extract, extractPartitions } from '../../src/index.js';
 import { type BuiltDisk, buildPiDisk } from '../helpers/images.js';
 import { makeSentinel, scratch, treeDigest } from './hostile.js';
 

@@ -13,8 +13,7 @@ import { isRoot } from '@bramble/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileBlockSource } from '../../src/block-source.js';
 import { type ImageError, OutputLimitError, OverlappingBlocksError } from '../../src/errors.js';
-import { openExt4 } from '../../src/ext4/index.js';
-import { extract, extractPartitions } from '../../src/extract/index.js';
+import { extract, extractPartitions, openExt4 } from '../../src/index.js';
 import { withMount } from '../ext4-tree.js';
 import { buildDisk, buildExt4, compress, pseudoRandom, writeTree } from '../helpers/images.js';
 import {

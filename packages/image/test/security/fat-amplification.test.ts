@@ -12,8 +12,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileBlockSource } from '../../src/block-source.js';
 import { type ImageError, OutputLimitError } from '../../src/errors.js';
-import { extract } from '../../src/extract/index.js';
 import { openFat } from '../../src/fat/fat-fs.js';
+import { extract } from '../../src/index.js';
 import { buildFat, MTOOLS_ENV, mdirBare, mtools, pseudoRandom, writeTree } from '../helpers/images.js';
 import { makeSentinel, scratch, treeDigest } from './hostile.js';
 
