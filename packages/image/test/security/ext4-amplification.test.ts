@@ -217,6 +217,25 @@ describe('ext4: eight files sharing the blocks of a ninth, in a compressed disk 
   });
 });
 
+describe('ext4: one inode named by eight directory entries, its link count left at 1', () => {
+  it('extraction counts each name (they are not hard links) and refuses with OUTPUT_LIMIT', async () => {
+    const image = await baseImage('many-names.img');
+    const ino = await inodeOf(image, '/big');
+    // debugfs `ln` adds a directory entry without touching the link count
+    await debugfsWrite(
+      image,
+      SMALL_FILES.map((n) => `ln /big /copy-${n}`),
+    );
+    const { exitCode, report } = await e2fsckReport(image);
+    expect(exitCode).toBe(4);
+    expect(report).toContain(`Inode ${ino} ref count is 1, should be ${SMALL_FILES.length + 1}`);
+    const r = await refused((to) => extractFromFile(image, to));
+    expect((r.error as ImageError).code).toBe('OUTPUT_LIMIT');
+    expect(r.parentAfter).toEqual(r.parentBefore);
+    expect(r.sentinelSame).toBe(true);
+  });
+});
+
 describe('ext2 block map: one inode whose indirect block maps one data block 1024 times', () => {
   let image: string;
   let ino: number;
