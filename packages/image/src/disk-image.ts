@@ -5,14 +5,11 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type BlockSource, FileBlockSource, SliceSource } from './block-source.js';
 import { ImageError } from './errors.js';
+import { openExt4 } from './ext4/open.js';
 import { openFat } from './fat/fat-fs.js';
 import type { FileSystem } from './filesystem.js';
-import {
-  type PartitionInfo,
-  type PartitionTableKind,
-  probeFileSystem,
-  readPartitionTable,
-} from './partition/index.js';
+import { type PartitionInfo, type PartitionTableKind, readPartitionTable } from './partition/index.js';
+import { probeFileSystem } from './probe.js';
 import { decompressToFile } from './source/decompress.js';
 import { detectFileFormat, type ImageFormat } from './source/detect.js';
 
@@ -61,21 +58,6 @@ const OpenImageOptionsSchema = z.object({
   xzDecoder: z.enum(['auto', 'program', 'wasm']).optional(),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null).optional(),
 });
-
-type OpenExt4 = (
-  source: BlockSource,
-  opts?: { allowDirty?: boolean; verifyChecksums?: boolean; logger?: Logger },
-) => Promise<FileSystem>;
-
-/** The ext4 reader lives in ./ext4; loaded lazily so FAT-only users never pay for it. */
-async function loadOpenExt4(): Promise<OpenExt4> {
-  const mod: Record<string, unknown> = await import('./ext4/index.js');
-  const fn = mod.openExt4;
-  if (typeof fn !== 'function') {
-    throw new ImageError('UNSUPPORTED_FEATURE', 'this build of @bramble/image has no ext4 reader');
-  }
-  return fn as OpenExt4;
-}
 
 /**
  * Open a disk image (.img, .img.xz, .zip with one .img, .img.gz; format from magic bytes).
@@ -192,11 +174,9 @@ class OpenedImage implements DiskImage {
         break;
       case 'ext2':
       case 'ext3':
-      case 'ext4': {
-        const openExt4 = await loadOpenExt4();
+      case 'ext4':
         fs = await openExt4(slice, { ...opts, ...(this.logger ? { logger: this.logger } : {}) });
         break;
-      }
       default:
         throw new ImageError(
           'UNKNOWN_FILESYSTEM',

@@ -54,6 +54,12 @@ export interface FileSystem {
   readonly kind: 'fat' | 'ext4';
   readonly label: string | undefined;
   readonly uuid: string | undefined;
+  /**
+   * Bytes the file system's own accounting has in use (ext4: blocks not free; FAT: clusters not
+   * free). The file data of a consistent file system fits in it, so extraction refuses to write
+   * more (OUTPUT_LIMIT): shared blocks or clusters cannot amplify an image.
+   */
+  readonly usedBytes: number;
   /** Resolve a path without following a final symlink (lstat semantics). ImageError NOT_FOUND if absent. */
   lookup(path: string): Promise<FsNode>;
   node(ino: number): Promise<FsNode>;

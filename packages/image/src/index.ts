@@ -10,9 +10,19 @@ export {
   type XzDecoder,
 } from './disk-image.js';
 export * from './errors.js';
-export * from './ext4/index.js';
-export * from './extract/index.js';
-export { FatFileSystem, type FatType, openFat, parseBootSector } from './fat/index.js';
+export { Ext4OpenOptions, openExt4 } from './ext4/open.js';
+export type { Ext4FileSystem, Ext4Node } from './ext4/volume.js';
+export { checkExtraction, extract, extractPartitions } from './extract/extract.js';
+export {
+  ExtractOptions,
+  ExtractPartitionsOptions,
+  type ExtractProgress,
+  type ExtractResult,
+  ExtractTarget,
+} from './extract/options.js';
+export type { ExtractSource, PartitionedImage } from './extract/resolve.js';
+export { type FatType, parseBootSector } from './fat/boot-sector.js';
+export { FatFileSystem, openFat } from './fat/fat-fs.js';
 export * from './filesystem.js';
 export {
   type BootFiles,
@@ -27,7 +37,7 @@ export {
   type PartitionInfo,
   type PartitionTable,
   type PartitionTableKind,
-  probeFileSystem,
   readPartitionTable,
 } from './partition/index.js';
+export { type FsProbe, probeFileSystem } from './probe.js';
 export { detectFormat } from './source/detect.js';

@@ -6,9 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BufferSource } from '../src/block-source.js';
 import { ImageError } from '../src/errors.js';
 import { crc32c } from '../src/ext4/crc32c.js';
-import { openExt4 } from '../src/ext4/index.js';
-import { extract } from '../src/extract/index.js';
 import { checkedRelativePath } from '../src/extract/safe-path.js';
+import { extract, openExt4 } from '../src/index.js';
 import { scratchDir } from './ext4-tree.js';
 
 const BS = 4096;

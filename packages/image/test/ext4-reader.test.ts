@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isRoot } from '@bramble/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileBlockSource } from '../src/block-source.js';
-import { openExt4 } from '../src/ext4/index.js';
+import { openExt4 } from '../src/index.js';
 import {
   BIG_DIR_ENTRIES,
   type BuiltImage,

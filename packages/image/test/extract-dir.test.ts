@@ -4,8 +4,7 @@ import { isRoot } from '@bramble/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FileBlockSource } from '../src/block-source.js';
 import { ImageError } from '../src/errors.js';
-import { openExt4 } from '../src/ext4/index.js';
-import { type ExtractProgress, extract } from '../src/extract/index.js';
+import { type ExtractProgress, extract, openExt4 } from '../src/index.js';
 import {
   type BuiltImage,
   buildImage,
@@ -86,7 +85,7 @@ describe.runIf(isRoot())('extract to a directory (loop mount oracle)', () => {
       await img?.cleanup();
     });
 
-    it('refuses a non-empty destination unless overwrite, and replaces it with overwrite', async () => {
+    it('refuses a non-empty destination unless overwrite, which replaces only an earlier extraction', async () => {
       const src = await FileBlockSource.open(img.path);
       try {
         const fs = await openExt4(src);
@@ -97,9 +96,16 @@ describe.runIf(isRoot())('extract to a directory (loop mount oracle)', () => {
         expect(err).toBeInstanceOf(ImageError);
         expect((err as ImageError).code).toBe('DESTINATION_NOT_EMPTY');
         expect(await readdir(to)).toEqual(['keep-me']);
-        await extract(fs, { to, overwrite: true });
-        expect((await readdir(to)).includes('keep-me')).toBe(false);
-        expect((await readdir(to)).includes('hello.txt')).toBe(true);
+        // overwrite replaces only an earlier extraction, never a directory it did not write
+        const foreign = await extract(fs, { to, overwrite: true }).catch((e: unknown) => e);
+        expect((foreign as ImageError).code).toBe('DESTINATION_FOREIGN');
+        expect(await readdir(to)).toEqual(['keep-me']);
+        const earlier = join(img.dir, 'earlier');
+        await extract(fs, { to: earlier });
+        await writeFile(join(earlier, 'added-later'), 'x');
+        await extract(fs, { to: earlier, overwrite: true });
+        expect((await readdir(earlier)).includes('added-later')).toBe(false);
+        expect((await readdir(earlier)).includes('hello.txt')).toBe(true);
       } finally {
         await src.close();
       }

@@ -5,7 +5,7 @@ import { isRoot, requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extract } from '../src/extract/index.js';
+import { extract } from '../src/index.js';
 import {
   buildDisk,
   buildExt4,

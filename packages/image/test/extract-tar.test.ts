@@ -4,9 +4,8 @@ import { isRoot, requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileBlockSource } from '../src/block-source.js';
-import { openExt4 } from '../src/ext4/index.js';
-import { extract } from '../src/extract/index.js';
 import { paxRecord, paxTime, ustarHeader } from '../src/extract/pax.js';
+import { extract, openExt4 } from '../src/index.js';
 import {
   type BuiltImage,
   buildImage,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BufferSource, FileBlockSource } from '../src/block-source.js';
 import { openImage } from '../src/disk-image.js';
 import { ImageError } from '../src/errors.js';
-import { crc32 } from '../src/partition/crc32.js';
+import { crc32 } from '../src/partition/gpt.js';
 import { readPartitionTable } from '../src/partition/index.js';
 import { buildDisk, buildFat, makeTempDir, pseudoRandom, removeDir } from './helpers/images.js';
 

@@ -154,49 +154,135 @@ export function register(program: Command): void {
       'write POSIX pax archives (<dir>.tar) instead of trees: keeps ownership and xattrs without root',
     )
     .option('--allow-non-root', 'extract as a normal user, without ownership/devices/security xattrs')
-    .option('--overwrite', 'write into non-empty destinations')
+    .option(
+      '--overwrite',
+      'replace destinations that hold an earlier bramble extraction (never other directories, / or $HOME)',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  bramble image extract raspios.img.xz --boot ./boot --root ./root\n  bramble image extract raspios.img.xz --boot boot.tar --root root.tar --tar',
+      '\nBoth partitions are written beside their destinations and moved into place together at the end;\non failure or Ctrl-C nothing is left behind (no partial trees, no decompressed image).\n\nExamples:\n  bramble image extract raspios.img.xz --boot ./boot --root ./root\n  bramble image extract raspios.img.xz --boot boot.tar --root root.tar --tar',
     )
-    .action(
-      async (
-        file: string,
-        opts: { boot: string; root: string; tar?: boolean; allowNonRoot?: boolean; overwrite?: boolean },
-        cmd: Command,
-      ) => {
-        const g = globals(cmd);
-        const out = outputFor(g);
-        if (!existsSync(file)) throw new CliError('NOT_FOUND', `image file ${file} does not exist`);
-        const image = await loadImage();
-        // Opened once: a compressed image is decompressed once for both partitions.
-        const tmpDir = dirname(resolve(opts.root));
-        await mkdir(tmpDir, { recursive: true });
-        const disk = await image.openImage(file, { tmpDir });
-        const results: Record<string, unknown> = {};
-        try {
-          const parts = image.bootAndRootPartitions(disk.partitions);
-          for (const [what, partition, to] of [
-            ['boot', parts.boot, opts.boot],
-            ['root', parts.root, opts.root],
-          ] as const) {
-            const bar = out.progress(`extracting ${what}`);
-            results[what] = await image.extract(disk, {
-              partition,
-              to,
-              ...(opts.tar ? { format: 'tar' as const } : {}),
-              ...(opts.allowNonRoot ? { allowNonRoot: true } : {}),
-              ...(opts.overwrite ? { overwrite: true } : {}),
-              onProgress: (p) => bar.update(p.bytes ?? 0, p.totalBytes),
-            });
-            bar.done(`extracted partition ${partition} (${what}) to ${to}`);
-          }
-        } finally {
-          await disk.close();
-        }
+    .action(async (file: string, opts: ExtractFlags, cmd: Command) => {
+      const g = globals(cmd);
+      const out = outputFor(g);
+      if (!existsSync(file)) throw new CliError('NOT_FOUND', `image file ${file} does not exist`);
+      const image = await loadImage();
+      const interrupt = onInterrupt();
+      try {
+        const results = await extractBootAndRoot(image, file, opts, out, interrupt.signal);
         if (g.json) out.data(results);
+      } catch (e) {
+        if (interrupt.received !== undefined) {
+          process.stderr.write(
+            `bramble: interrupted (${interrupt.received}): partial output and temporary files removed\n`,
+          );
+          process.exitCode = interrupt.received === 'SIGINT' ? 130 : 143;
+          return;
+        }
+        throw asCliError(e);
+      } finally {
+        interrupt.dispose();
+      }
+    });
+}
+
+interface ExtractFlags {
+  boot: string;
+  root: string;
+  tar?: boolean;
+  allowNonRoot?: boolean;
+  overwrite?: boolean;
+}
+
+type ImageModule = Awaited<ReturnType<typeof loadImage>>;
+
+/** Check first, open (decompress) once, extract both partitions; they are committed together. */
+async function extractBootAndRoot(
+  image: ImageModule,
+  file: string,
+  opts: ExtractFlags,
+  out: Output,
+  signal: AbortSignal,
+): Promise<Record<string, unknown>> {
+  const common = {
+    ...(opts.tar ? { format: 'tar' as const } : {}),
+    ...(opts.allowNonRoot ? { allowNonRoot: true } : {}),
+    ...(opts.overwrite ? { overwrite: true } : {}),
+  };
+  await image.checkExtraction({ targets: [{ to: opts.boot }, { to: opts.root }], ...common });
+  // The decompressed copy goes next to the root tree (the biggest output); removed by close().
+  const tmpDir = dirname(resolve(opts.root));
+  await mkdir(tmpDir, { recursive: true });
+  const disk = await image.openImage(file, { tmpDir, signal });
+  try {
+    const parts = image.bootAndRootPartitions(disk.partitions);
+    const names = new Map([
+      [opts.boot, 'boot'],
+      [opts.root, 'root'],
+    ]);
+    const bars = new Map<string, ReturnType<Output['progress']>>();
+    const [boot, root] = await image.extractPartitions(disk, {
+      targets: [
+        { partition: parts.boot, to: opts.boot },
+        { partition: parts.root, to: opts.root },
+      ],
+      ...common,
+      signal,
+      onProgress: (p) => {
+        let bar = bars.get(p.to);
+        if (!bar) {
+          bar = out.progress(`extracting ${names.get(p.to) ?? p.to}`);
+          bars.set(p.to, bar);
+        }
+        bar.update(p.bytes, p.totalBytes);
+        if (p.phase === 'finish') bar.done(`wrote ${names.get(p.to) ?? p.to} (${p.files} entries)`);
       },
-    );
+    });
+    out.note(`extracted boot to ${opts.boot} and root to ${opts.root}`);
+    return { boot, root };
+  } finally {
+    await disk.close();
+  }
+}
+
+/** Image errors caused by the command line (destinations, options) are usage errors: exit 2. */
+const USAGE_CODES = new Set([
+  'INVALID_OPTIONS',
+  'DESTINATION_NOT_EMPTY',
+  'DESTINATION_FOREIGN',
+  'DESTINATION_PROTECTED',
+  'DESTINATION_CONFLICT',
+]);
+
+function asCliError(e: unknown): unknown {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && USAGE_CODES.has(code))
+    return new CliError(code, (e as Error).message, 2, { cause: e });
+  return e;
+}
+
+/**
+ * Ctrl-C / SIGTERM abort the extraction, which then removes its partial output and the
+ * decompressed copy before the command exits (130 / 143); a second signal exits at once.
+ */
+function onInterrupt(): { signal: AbortSignal; received: NodeJS.Signals | undefined; dispose(): void } {
+  const controller = new AbortController();
+  const state = {
+    signal: controller.signal,
+    received: undefined as NodeJS.Signals | undefined,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+  const handler = (signal: NodeJS.Signals) => {
+    if (state.received !== undefined) process.exit(signal === 'SIGINT' ? 130 : 143);
+    state.received = signal;
+    controller.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return state;
 }
 
 function printInspection(out: Output, file: string, info: ImageInspection): void {

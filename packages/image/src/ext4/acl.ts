@@ -23,18 +23,20 @@ export function ext4AclToXattr(b: Buffer): Buffer {
   const head = Buffer.alloc(4);
   head.writeUInt32LE(POSIX_ACL_XATTR_VERSION, 0);
   out.push(head);
-  let o = 4;
-  while (o < b.length) {
-    if (o + 4 > b.length) throw new ImageError('CORRUPT_FILESYSTEM', 'POSIX ACL xattr entry is truncated');
-    const tag = b.readUInt16LE(o);
-    const perm = b.readUInt16LE(o + 2);
+  let offset = 4;
+  while (offset < b.length) {
+    if (offset + 4 > b.length)
+      throw new ImageError('CORRUPT_FILESYSTEM', 'POSIX ACL xattr entry is truncated');
+    const tag = b.readUInt16LE(offset);
+    const perm = b.readUInt16LE(offset + 2);
     let id = 0xffffffff;
     if (tag === ACL_USER || tag === ACL_GROUP) {
-      if (o + 8 > b.length) throw new ImageError('CORRUPT_FILESYSTEM', 'POSIX ACL xattr entry is truncated');
-      id = b.readUInt32LE(o + 4);
-      o += 8;
+      if (offset + 8 > b.length)
+        throw new ImageError('CORRUPT_FILESYSTEM', 'POSIX ACL xattr entry is truncated');
+      id = b.readUInt32LE(offset + 4);
+      offset += 8;
     } else {
-      o += 4;
+      offset += 4;
     }
     const e = Buffer.alloc(8);
     e.writeUInt16LE(tag, 0);

@@ -44,26 +44,31 @@ function recLen(v: number, blockSize: number): number {
  * the 12-byte checksum tail (file_type 0xDE), so a linear scan of an htree directory yields each
  * entry exactly once (directory.rst "Hash Tree Directories"). '.' and '..' are dropped.
  */
-export function parseDirEntries(buf: Buffer, o: DirParseOptions, out: RawDirEntry[], where: string): void {
+export function parseDirEntries(
+  buf: Buffer,
+  options: DirParseOptions,
+  out: RawDirEntry[],
+  where: string,
+): void {
   let off = 0;
   while (off < buf.length) {
     if (off + 8 > buf.length)
-      throw new ImageError('CORRUPT_FILESYSTEM', `directory ${o.ino}: truncated entry in ${where}`);
+      throw new ImageError('CORRUPT_FILESYSTEM', `directory ${options.ino}: truncated entry in ${where}`);
     const ino = buf.readUInt32LE(off);
-    const len = recLen(buf.readUInt16LE(off + 4), o.blockSize);
-    const nameLen = o.hasFileType ? buf.readUInt8(off + 6) : buf.readUInt16LE(off + 6) & 0xff;
-    const ft = o.hasFileType ? buf.readUInt8(off + 7) : 0;
+    const len = recLen(buf.readUInt16LE(off + 4), options.blockSize);
+    const nameLen = options.hasFileType ? buf.readUInt8(off + 6) : buf.readUInt16LE(off + 6) & 0xff;
+    const ft = options.hasFileType ? buf.readUInt8(off + 7) : 0;
     if (len < 8 || len % 4 !== 0 || off + len > buf.length || (ino !== 0 && 8 + nameLen > len)) {
       throw new ImageError(
         'CORRUPT_FILESYSTEM',
-        `directory ${o.ino}: entry at byte ${off} of ${where} has an invalid record length ${len}`,
+        `directory ${options.ino}: entry at byte ${off} of ${where} has an invalid record length ${len}`,
       );
     }
     if (ino !== 0) {
-      if (ino > o.inodesCount) {
+      if (ino > options.inodesCount) {
         throw new ImageError(
           'CORRUPT_FILESYSTEM',
-          `directory ${o.ino}: entry points to inode ${ino}, beyond the ${o.inodesCount} inodes of the file system`,
+          `directory ${options.ino}: entry points to inode ${ino}, beyond the ${options.inodesCount} inodes of the file system`,
         );
       }
       const nameBuf = buf.subarray(off + 8, off + 8 + nameLen);
@@ -72,7 +77,7 @@ export function parseDirEntries(buf: Buffer, o: DirParseOptions, out: RawDirEntr
       if (nameBuf.includes(0x2f) || nameBuf.includes(0)) {
         throw new ImageError(
           'CORRUPT_FILESYSTEM',
-          `directory ${o.ino}: entry name contains '/' or NUL (corrupt or malicious image)`,
+          `directory ${options.ino}: entry name contains '/' or NUL (corrupt or malicious image)`,
         );
       }
       if (!isDot && !isDotDot && nameLen > 0) {
@@ -81,7 +86,7 @@ export function parseDirEntries(buf: Buffer, o: DirParseOptions, out: RawDirEntr
         out.push({
           name,
           ino,
-          type: o.hasFileType ? FILE_TYPES[ft] : undefined,
+          type: options.hasFileType ? FILE_TYPES[ft] : undefined,
           ...(lossy ? { lossy } : {}),
         });
       }
@@ -91,8 +96,8 @@ export function parseDirEntries(buf: Buffer, o: DirParseOptions, out: RawDirEntr
 }
 
 /** If a leaf block ends in the 12-byte checksum tail, verify crc32c(inodeSeed, block[0..-12]) (directory.rst). */
-export function verifyDirBlock(block: Buffer, o: DirParseOptions, logical: number): void {
-  if (o.csumSeed === undefined || block.length < 12) return;
+export function verifyDirBlock(block: Buffer, options: DirParseOptions, logical: number): void {
+  if (options.csumSeed === undefined || block.length < 12) return;
   const t = block.length - 12;
   const isTail =
     block.readUInt32LE(t) === 0 &&
@@ -101,11 +106,11 @@ export function verifyDirBlock(block: Buffer, o: DirParseOptions, logical: numbe
     block.readUInt8(t + 7) === 0xde;
   if (!isTail) return; // dx_root / dx_node blocks carry a different tail; linear reading skips them anyway
   const want = block.readUInt32LE(t + 8);
-  const got = crc32c(o.csumSeed, block.subarray(0, t));
+  const got = crc32c(options.csumSeed, block.subarray(0, t));
   if (want !== got) {
     throw new ImageError(
       'CHECKSUM_MISMATCH',
-      `directory ${o.ino}: block ${logical} checksum mismatch (stored 0x${want.toString(16)}, computed 0x${got.toString(16)})`,
+      `directory ${options.ino}: block ${logical} checksum mismatch (stored 0x${want.toString(16)}, computed 0x${got.toString(16)})`,
     );
   }
 }

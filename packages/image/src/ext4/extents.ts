@@ -1,4 +1,4 @@
-import { ImageError } from '../errors.js';
+import { ImageError, OverlappingBlocksError } from '../errors.js';
 import { crc32c } from './crc32c.js';
 
 /** A run of logical file blocks mapped to physical blocks. `uninit` runs read as zeros (ifork.rst). */
@@ -67,13 +67,13 @@ export async function mapExtents(root: Buffer, ctx: MapContext): Promise<BlockRu
       }
     }
     for (let i = 0; i < entries; i++) {
-      const o = 12 + i * 12;
-      const logical = node.readUInt32LE(o);
+      const entry = 12 + i * 12;
+      const logical = node.readUInt32LE(entry);
       if (depth === 0) {
-        let len = node.readUInt16LE(o + 4);
+        let len = node.readUInt16LE(entry + 4);
         const uninit = len > INIT_MAX_LEN;
         if (uninit) len -= INIT_MAX_LEN;
-        const physical = node.readUInt16LE(o + 6) * 2 ** 32 + node.readUInt32LE(o + 8);
+        const physical = node.readUInt16LE(entry + 6) * 2 ** 32 + node.readUInt32LE(entry + 8);
         if (len === 0) continue;
         if (logical < lastEnd)
           throw corrupt(ctx.ino, `extents overlap or are out of order at logical block ${logical}`);
@@ -97,7 +97,7 @@ export async function mapExtents(root: Buffer, ctx: MapContext): Promise<BlockRu
           runs.push({ logical, physical, length: len, uninit });
         }
       } else {
-        const leaf = node.readUInt32LE(o + 4) + node.readUInt16LE(o + 8) * 2 ** 32;
+        const leaf = node.readUInt32LE(entry + 4) + node.readUInt16LE(entry + 8) * 2 ** 32;
         if (leaf === 0 || leaf >= ctx.blocksCount)
           throw corrupt(ctx.ino, `extent index points to block ${leaf} outside the file system`);
         if (visited.has(leaf))
@@ -112,4 +112,19 @@ export async function mapExtents(root: Buffer, ctx: MapContext): Promise<BlockRu
   };
   await walk(root, undefined, true);
   return runs;
+}
+
+/**
+ * Refuse a map in which two runs share a physical block: ext4 has no reflinks, so one inode's
+ * blocks are its own, and a map that reuses them (two extents, or block-map entries, pointing at
+ * the same blocks) is corrupt, and would make extraction write the same data many times.
+ * OverlappingBlocksError (OVERLAPPING_BLOCKS) naming the first shared block.
+ */
+export function assertDisjoint(runs: readonly BlockRun[], ino: number): void {
+  const byPhysical = [...runs].sort((a, b) => a.physical - b.physical);
+  let end = 0;
+  for (const run of byPhysical) {
+    if (run.physical < end) throw new OverlappingBlocksError(ino, run.physical);
+    end = Math.max(end, run.physical + run.length);
+  }
 }

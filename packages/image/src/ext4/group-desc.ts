@@ -7,6 +7,8 @@ export interface GroupDesc {
   inodeTable: number;
   flags: number;
   itableUnused: number;
+  /** bg_free_blocks_count (lo + hi with 64bit). */
+  freeBlocks: number;
 }
 
 export const BG_INODE_UNINIT = 0x1;
@@ -63,7 +65,8 @@ export function parseGroupDescs(sb: Superblock, blocks: Buffer, verify: boolean)
         `group ${g} inode table at block ${inodeTable} is outside the file system`,
       );
     }
-    out.push({ inodeTable, flags: d.readUInt16LE(0x12), itableUnused });
+    const freeBlocks = d.readUInt16LE(0x0c) + (bit64 ? d.readUInt16LE(0x2c) * 65536 : 0);
+    out.push({ inodeTable, flags: d.readUInt16LE(0x12), itableUnused, freeBlocks });
   }
   return out;
 }

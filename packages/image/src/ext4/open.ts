@@ -23,16 +23,16 @@ export type Ext4OpenOptions = z.input<typeof Ext4OpenOptions>;
  * Closing the file system does not close the source.
  */
 export async function openExt4(source: BlockSource, opts: Ext4OpenOptions = {}): Promise<Ext4FileSystem> {
-  const o = Ext4OpenOptions.parse(opts);
+  const options = Ext4OpenOptions.parse(opts);
   if (source.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) {
     throw new ImageError(
       'UNKNOWN_FILESYSTEM',
       `partition of ${source.size} bytes is too small to hold an ext2/3/4 file system`,
     );
   }
-  const verify = o.verifyChecksums ?? true;
+  const verify = options.verifyChecksums ?? true;
   const sb = parseSuperblock(await source.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE), source.size, verify);
-  if (sb.featureIncompat & Incompat.RECOVER && !o.allowDirty) {
+  if (sb.featureIncompat & Incompat.RECOVER && !options.allowDirty) {
     throw new ImageError(
       'NEEDS_RECOVERY',
       'the ext4 journal needs recovery (the file system was not cleanly unmounted): run `e2fsck -E journal_only` on a copy of the image, or pass allowDirty: true to read the possibly inconsistent on-disk state',
@@ -48,7 +48,7 @@ export async function openExt4(source: BlockSource, opts: Ext4OpenOptions = {}):
     parts.push(await source.read(blk * sb.blockSize, sb.blockSize));
   }
   const groups = parseGroupDescs(sb, Buffer.concat(parts), verify);
-  o.logger?.debug(
+  options.logger?.debug(
     {
       label: sb.volumeName,
       blockSize: sb.blockSize,
@@ -57,5 +57,5 @@ export async function openExt4(source: BlockSource, opts: Ext4OpenOptions = {}):
     },
     'opened ext4 file system',
   );
-  return new Ext4FileSystem(source, sb, groups, { verifyChecksums: verify, logger: o.logger });
+  return new Ext4FileSystem(source, sb, groups, { verifyChecksums: verify, logger: options.logger });
 }

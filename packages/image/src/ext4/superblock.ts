@@ -1,4 +1,11 @@
 import { ImageError } from '../errors.js';
+import {
+  EXT_MAGIC,
+  EXT_SUPERBLOCK_OFFSET,
+  EXT_SUPERBLOCK_SIZE,
+  type FsProbe,
+  type FsType,
+} from '../magic.js';
 import { crc32c } from './crc32c.js';
 
 /** Feature bits (e2fsprogs lib/ext2fs/ext2_fs.h; kernel Documentation/filesystems/ext4/super.rst). */
@@ -24,6 +31,7 @@ export const Incompat = {
 export const RoCompat = {
   SPARSE_SUPER: 0x1,
   LARGE_FILE: 0x2,
+  BTREE_DIR: 0x4,
   HUGE_FILE: 0x8,
   GDT_CSUM: 0x10,
   DIR_NLINK: 0x20,
@@ -58,6 +66,8 @@ const INCOMPAT_NAMES: Record<number, string> = {
 export interface Superblock {
   inodesCount: number;
   blocksCount: number;
+  /** s_free_blocks_count (lo + hi with 64bit). */
+  freeBlocksCount: number;
   firstDataBlock: number;
   blockSize: number;
   blocksPerGroup: number;
@@ -80,9 +90,8 @@ export interface Superblock {
   hugeFile: boolean;
 }
 
-export const SUPERBLOCK_OFFSET = 1024;
-export const SUPERBLOCK_SIZE = 1024;
-const EXT4_MAGIC = 0xef53;
+export const SUPERBLOCK_OFFSET = EXT_SUPERBLOCK_OFFSET;
+export const SUPERBLOCK_SIZE = EXT_SUPERBLOCK_SIZE;
 
 export function hasIncompat(sb: Superblock, bit: number): boolean {
   return (sb.featureIncompat & bit) !== 0;
@@ -91,7 +100,7 @@ export function hasIncompat(sb: Superblock, bit: number): boolean {
 /** Parse and validate the 1024-byte superblock (super.rst). */
 export function parseSuperblock(b: Buffer, sourceSize: number, verifyChecksums: boolean): Superblock {
   const magic = b.readUInt16LE(0x38);
-  if (magic !== EXT4_MAGIC) {
+  if (magic !== EXT_MAGIC) {
     throw new ImageError(
       'UNKNOWN_FILESYSTEM',
       `no ext2/3/4 superblock: expected magic 0xEF53 at byte 1080, found 0x${magic.toString(16).padStart(4, '0')}`,
@@ -194,6 +203,7 @@ export function parseSuperblock(b: Buffer, sourceSize: number, verifyChecksums: 
   return {
     inodesCount,
     blocksCount,
+    freeBlocksCount: b.readUInt32LE(0x0c) + (bit64 ? b.readUInt32LE(0x158) * 2 ** 32 : 0),
     firstDataBlock,
     blockSize,
     blocksPerGroup,
@@ -220,4 +230,24 @@ export function parseSuperblock(b: Buffer, sourceSize: number, verifyChecksums: 
 export function formatUuid(u: Buffer): string {
   const h = u.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Features ext3 knows; anything beyond makes the file system ext4 (as blkid decides). */
+const EXT3_INCOMPAT = Incompat.FILETYPE | Incompat.RECOVER | Incompat.META_BG;
+const EXT3_RO_COMPAT = RoCompat.SPARSE_SUPER | RoCompat.LARGE_FILE | RoCompat.BTREE_DIR;
+
+/** Type (ext2/3/4, by features as blkid decides), label and UUID of a raw superblock with the ext magic. */
+export function probeExt(superblock: Buffer): FsProbe {
+  const compat = superblock.readUInt32LE(0x5c);
+  const incompat = superblock.readUInt32LE(0x60);
+  const roCompat = superblock.readUInt32LE(0x64);
+  let fsType: FsType = 'ext2';
+  if (incompat & ~EXT3_INCOMPAT || roCompat & ~EXT3_RO_COMPAT) fsType = 'ext4';
+  else if (compat & Compat.HAS_JOURNAL) fsType = 'ext3';
+  const rawLabel = superblock.subarray(0x78, 0x88);
+  const nul = rawLabel.indexOf(0);
+  const label = rawLabel.subarray(0, nul >= 0 ? nul : 16).toString('utf8');
+  // The ext UUID is stored as 16 bytes in big-endian order (printed as-is), unlike GPT GUIDs.
+  const uuid = formatUuid(superblock.subarray(0x68, 0x78));
+  return { fsType, ...(label ? { label } : {}), uuid };
 }

@@ -6,7 +6,7 @@ import type { DataRange, DirEntry, FileSystem, FsNode, Xattr } from '../filesyst
 import { BlockCache } from './block-cache.js';
 import { mapBlockMap } from './block-map.js';
 import { type DirParseOptions, parseDirEntries, type RawDirEntry, verifyDirBlock } from './dir.js';
-import { type BlockRun, type MapContext, mapExtents } from './extents.js';
+import { assertDisjoint, type BlockRun, type MapContext, mapExtents } from './extents.js';
 import { BG_INODE_UNINIT, type GroupDesc } from './group-desc.js';
 import { type Inode, InodeFlag, inodeCsumSeed, parseInode } from './inode.js';
 import { formatUuid, Incompat, RoCompat, type Superblock } from './superblock.js';
@@ -16,6 +16,13 @@ export const ROOT_INO = 2;
 const READ_CHUNK = 1024 * 1024;
 const MAX_SYMLINK = 65536;
 const MAX_PATH_DEPTH = 4096;
+
+/** Blocks in use: the block count less the smaller of the two free counts (superblock, sum of groups). */
+function usedBlocks(sb: Superblock, groups: readonly GroupDesc[]): number {
+  const groupFree = groups.reduce((sum, g) => sum + g.freeBlocks, 0);
+  const free = Math.min(sb.freeBlocksCount, groupFree);
+  return Math.max(0, sb.blocksCount - free);
+}
 
 /** A resolved ext4 inode; the FsNode handed out by Ext4FileSystem. */
 export class Ext4Node implements FsNode {
@@ -38,6 +45,11 @@ export class Ext4FileSystem implements FileSystem {
   readonly kind = 'ext4' as const;
   readonly label: string | undefined;
   readonly uuid: string | undefined;
+  /**
+   * Bytes in use: blocks not free per the group descriptors or the superblock, whichever counts
+   * more in use (a stale counter never makes a consistent file system look fuller than it is).
+   */
+  readonly usedBytes: number;
   private readonly cache: BlockCache;
   private readonly maps = new Map<number, Promise<BlockRun[]>>();
   private readonly verify: boolean;
@@ -51,6 +63,7 @@ export class Ext4FileSystem implements FileSystem {
   ) {
     this.label = superblock.volumeName || undefined;
     this.uuid = formatUuid(superblock.uuid);
+    this.usedBytes = usedBlocks(superblock, groups) * superblock.blockSize;
     this.cache = new BlockCache(source, Math.max(65536, superblock.blockSize));
     this.verify = opts.verifyChecksums && superblock.metadataCsum;
     this.logger = opts.logger;
@@ -123,10 +136,14 @@ export class Ext4FileSystem implements FileSystem {
       csumSeed: this.csumSeedOf(inode),
     };
     const fileBlocks = Math.ceil(inode.stat.size / this.superblock.blockSize);
-    const p =
+    const mapped =
       inode.flags & InodeFlag.EXTENTS
         ? mapExtents(inode.iblock, ctx)
         : mapBlockMap(inode.iblock, Math.min(fileBlocks, this.superblock.blocksCount), ctx);
+    const p = mapped.then((runs) => {
+      assertDisjoint(runs, inode.ino);
+      return runs;
+    });
     this.maps.set(inode.ino, p);
     p.catch(() => this.maps.delete(inode.ino));
     if (this.maps.size > 64) {
@@ -188,14 +205,19 @@ export class Ext4FileSystem implements FileSystem {
     const inode = node.inode;
     if (inode.stat.type !== 'directory')
       throw new ImageError('NOT_A_DIRECTORY', `inode ${inode.ino} is not a directory`);
-    const o = this.dirOpts(inode);
+    const parseOptions = this.dirOpts(inode);
     const raw: RawDirEntry[] = [];
     if (this.isInline(inode)) {
       // First 4 bytes: parent inode; then entries in the rest of i_block and in system.data.
       const data = await this.inlineData(inode);
-      parseDirEntries(data.subarray(4, 60), { ...o, blockSize: 56 }, raw, 'inline i_block');
+      parseDirEntries(data.subarray(4, 60), { ...parseOptions, blockSize: 56 }, raw, 'inline i_block');
       if (data.length > 60)
-        parseDirEntries(data.subarray(60), { ...o, blockSize: data.length - 60 }, raw, 'inline system.data');
+        parseDirEntries(
+          data.subarray(60),
+          { ...parseOptions, blockSize: data.length - 60 },
+          raw,
+          'inline system.data',
+        );
     } else {
       const bs = this.superblock.blockSize;
       const total = Math.ceil(inode.stat.size / bs);
@@ -206,8 +228,8 @@ export class Ext4FileSystem implements FileSystem {
           const buf = await this.source.read((r.physical + b) * bs, n * bs);
           for (let i = 0; i < n; i++) {
             const blk = buf.subarray(i * bs, (i + 1) * bs);
-            verifyDirBlock(blk, o, r.logical + b + i);
-            parseDirEntries(blk, o, raw, `block ${r.logical + b + i}`);
+            verifyDirBlock(blk, parseOptions, r.logical + b + i);
+            parseDirEntries(blk, parseOptions, raw, `block ${r.logical + b + i}`);
           }
           b += n;
         }

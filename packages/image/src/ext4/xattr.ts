@@ -29,19 +29,19 @@ export interface RawXattr {
  */
 export function parseEntries(area: Buffer, start: number, valueBase: number, where: string): RawXattr[] {
   const out: RawXattr[] = [];
-  let o = start;
+  let offset = start;
   for (let n = 0; n < 4096; n++) {
-    if (o + 4 > area.length || area.readUInt32LE(o) === 0) return out;
-    if (o + 16 > area.length)
+    if (offset + 4 > area.length || area.readUInt32LE(offset) === 0) return out;
+    if (offset + 16 > area.length)
       throw new ImageError('CORRUPT_FILESYSTEM', `${where}: xattr entry is truncated`);
-    const nameLen = area.readUInt8(o);
-    const index = area.readUInt8(o + 1);
-    const valueOffs = area.readUInt16LE(o + 2);
-    const valueInum = area.readUInt32LE(o + 4);
-    const valueSize = area.readUInt32LE(o + 8);
-    if (o + 16 + nameLen > area.length)
+    const nameLen = area.readUInt8(offset);
+    const index = area.readUInt8(offset + 1);
+    const valueOffs = area.readUInt16LE(offset + 2);
+    const valueInum = area.readUInt32LE(offset + 4);
+    const valueSize = area.readUInt32LE(offset + 8);
+    if (offset + 16 + nameLen > area.length)
       throw new ImageError('CORRUPT_FILESYSTEM', `${where}: xattr name is truncated`);
-    const name = area.subarray(o + 16, o + 16 + nameLen).toString('latin1');
+    const name = area.subarray(offset + 16, offset + 16 + nameLen).toString('latin1');
     if (valueInum !== 0) {
       throw new ImageError(
         'UNSUPPORTED_FEATURE',
@@ -53,7 +53,7 @@ export function parseEntries(area: Buffer, start: number, valueBase: number, whe
       throw new ImageError('CORRUPT_FILESYSTEM', `${where}: xattr '${name}' value lies outside its block`);
     }
     out.push({ index, name, value: Buffer.from(area.subarray(vs, vs + valueSize)) });
-    o += (16 + nameLen + 3) & ~3;
+    offset += (16 + nameLen + 3) & ~3;
   }
   throw new ImageError('CORRUPT_FILESYSTEM', `${where}: xattr table does not terminate`);
 }

@@ -1,14 +1,20 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ImageError } from '../errors.js';
+import type { Logger } from 'pino';
+import { ImageError, OutputLimitError } from '../errors.js';
 import type { FileSystem } from '../filesystem.js';
-import { commitDestination, discardPartial, prepareDestination } from './destination.js';
-import { ExtractOptions, type ExtractResult } from './options.js';
+import { commit, type Destination, discard, planDestinations, stage } from './destination.js';
+import { requirePython } from './meta-helper.js';
+import {
+  ExtractOptions,
+  ExtractPartitionsOptions,
+  type ExtractProgress,
+  type ExtractResult,
+} from './options.js';
 import { ProgressTracker } from './progress.js';
-import { type ExtractSource, resolveFileSystem } from './resolve.js';
+import { type ExtractSource, openSource, type PartitionedImage } from './resolve.js';
 import { writeTree } from './to-dir.js';
 import { writeTar } from './to-tar.js';
-import { countTotals } from './totals.js';
 
 /** Node errors (ENOENT for a missing parent directory, ENOSPC, EACCES...) become ImageError('IO'). */
 function asImageError(e: unknown, to: string): ImageError {
@@ -21,67 +27,233 @@ function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
+type Counts = Omit<ExtractResult, 'format' | 'to' | 'durationMs'>;
+
+interface Settings {
+  format: 'dir' | 'tar';
+  allowDirty: boolean;
+  overwrite: boolean;
+  allowNonRoot: boolean;
+  privileged: boolean;
+  concurrency: number;
+  signal: AbortSignal | undefined;
+  onProgress: ((p: ExtractProgress) => void) | undefined;
+  logger: Logger | undefined;
+}
+
 /**
  * Extract one partition's file system to a directory (`format: 'dir'`, the default) or a POSIX
  * pax archive (`format: 'tar'`), with contents, holes, modes, numeric owners, ns times, links,
- * devices, fifos, sockets and xattrs. Writes `<to>.partial` and renames it on success; removes it
- * on failure or cancellation. Without root, directory extraction fails with NEEDS_ROOT unless
- * `allowNonRoot` (which skips ownership, device nodes and security.* / trusted.* xattrs).
+ * devices, fifos, sockets and xattrs. See `extractPartitions` for the rules; this is the same
+ * with one target (and `image` may also be a FileSystem, then `partition` is not needed).
  */
 export async function extract(image: ExtractSource, options: ExtractOptions): Promise<ExtractResult> {
   const parsed = ExtractOptions.safeParse(options);
   if (!parsed.success) {
     throw new ImageError('INVALID_OPTIONS', `invalid extract options: ${parsed.error.message}`);
   }
-  const o = parsed.data;
-  const format = o.format ?? 'dir';
-  const started = performance.now();
-  const privileged = isRoot();
-  if (format === 'dir' && !privileged && !o.allowNonRoot) {
+  const { partition, to, ...rest } = parsed.data;
+  const isFs = typeof image === 'object' && 'walk' in image;
+  if (!isFs && partition === undefined) {
+    throw new ImageError(
+      'NO_SUCH_PARTITION',
+      'extract needs `partition` (a number or a label) when given a disk image',
+    );
+  }
+  const [result] = await run(image, [{ partition, to }], settingsOf(rest));
+  return result as ExtractResult;
+}
+
+/**
+ * Extract several partitions of one image (a path is opened and decompressed once), each to its
+ * destination, committed together: every partition is written into a staging directory
+ * `<to>.partial-XXXXXX` beside its destination, and only when all are written are they moved into
+ * place. On any failure or abort (`signal` → ImageError ABORTED) the staging directories and the
+ * decompressed copy are removed and no destination is touched.
+ *
+ * Checked before anything is decompressed or written: the destinations (DestinationError:
+ * DESTINATION_PROTECTED for `/` and the home directory, DESTINATION_CONFLICT for identical or
+ * nested ones, DESTINATION_NOT_EMPTY without `overwrite`, DESTINATION_FOREIGN when `overwrite`
+ * meets a directory that is not an earlier extraction), root (NEEDS_ROOT for directories unless
+ * `allowNonRoot`) and python3 (MISSING_PROGRAM for directories). Before a partition is written,
+ * its file data is summed (holes not counted) and must fit in the bytes its file system has in
+ * use (OutputLimitError, OUTPUT_LIMIT): blocks shared between files cannot amplify an image.
+ */
+export async function extractPartitions(
+  image: string | PartitionedImage,
+  options: ExtractPartitionsOptions,
+): Promise<ExtractResult[]> {
+  const parsed = ExtractPartitionsOptions.safeParse(options);
+  if (!parsed.success) {
+    throw new ImageError('INVALID_OPTIONS', `invalid extract options: ${parsed.error.message}`);
+  }
+  const { targets, ...rest } = parsed.data;
+  return run(image, targets, settingsOf(rest));
+}
+
+function settingsOf(options: Omit<ExtractPartitionsOptions, 'targets'>): Settings {
+  return {
+    format: options.format ?? 'dir',
+    allowDirty: options.allowDirty ?? false,
+    overwrite: options.overwrite ?? false,
+    allowNonRoot: options.allowNonRoot ?? false,
+    privileged: isRoot(),
+    concurrency: options.concurrency ?? 4,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    logger: options.logger,
+  };
+}
+
+/**
+ * The checks `extractPartitions` makes before it decompresses or writes anything — root
+ * (NEEDS_ROOT), python3 (MISSING_PROGRAM) and the destinations (DestinationError) — for callers
+ * that must open the image first to choose partitions and want to fail fast. Writes nothing.
+ */
+export async function checkExtraction(options: {
+  targets: readonly { to: string }[];
+  format?: 'dir' | 'tar';
+  overwrite?: boolean;
+  allowNonRoot?: boolean;
+}): Promise<void> {
+  const settings = settingsOf(options);
+  await preflight(
+    options.targets.map((t) => t.to),
+    settings,
+  );
+}
+
+/** Root, python3 and destination checks; returns the python3 to use (dir format) and the plan. */
+async function preflight(
+  targets: readonly string[],
+  settings: Settings,
+): Promise<{ python: string | undefined; destinations: Destination[] }> {
+  const { format } = settings;
+  if (format === 'dir' && !settings.privileged && !settings.allowNonRoot) {
     throw new ImageError(
       'NEEDS_ROOT',
       'extracting a tree with its ownership, device nodes and security.* xattrs needs root: run as root, pass allowNonRoot: true to skip those parts (the tree will differ from the image), or use format: "tar" to write a lossless archive without root',
     );
   }
-  const progress = new ProgressTracker(o.onProgress, o.signal);
-  progress.check();
-  const partial = await prepareDestination(o.to, o.overwrite ?? false).catch((e: unknown) => {
-    throw asImageError(e, o.to);
+  const python = format === 'dir' ? await requirePython() : undefined;
+  const destinations = await planDestinations(
+    targets.map((to) => ({ to, format })),
+    settings.overwrite,
+  ).catch((e: unknown) => {
+    throw asImageError(e, targets[0] ?? '');
   });
+  return { python, destinations };
+}
+
+async function run(
+  image: ExtractSource,
+  targets: readonly { partition: number | string | undefined; to: string }[],
+  settings: Settings,
+): Promise<ExtractResult[]> {
+  const { format, signal } = settings;
+  const { python, destinations } = await preflight(
+    targets.map((t) => t.to),
+    settings,
+  );
+  if (signal?.aborted) throw new ImageError('ABORTED', 'extraction was cancelled', { cause: signal.reason });
+  const last = destinations[destinations.length - 1] as Destination;
   // Compressed images are decompressed once into a sparse temporary file next to the output.
-  const { fs, release } = await resolveFileSystem(image, o.partition, o.allowDirty ?? false, {
-    tmpDir: dirname(o.to),
-    ...(o.signal ? { signal: o.signal } : {}),
+  await mkdir(dirname(last.to), { recursive: true }).catch((e: unknown) => {
+    throw asImageError(e, last.to);
   });
+  const source = await openSource(image, settings.allowDirty, {
+    tmpDir: dirname(last.to),
+    ...(signal ? { signal } : {}),
+  });
+  const results: ExtractResult[] = [];
   try {
-    await countTotals(fs, progress);
-    o.logger?.debug(
-      { files: progress.totalFiles, bytes: progress.totalBytes, format, to: o.to },
-      'extracting',
-    );
-    let counts: Omit<ExtractResult, 'format' | 'to' | 'durationMs'>;
-    if (format === 'dir') {
-      await mkdir(partial, { mode: 0o700 });
-      counts = await writeTree(fs, partial, { privileged, concurrency: o.concurrency ?? 4 }, progress);
-    } else {
-      const fh = await open(partial, 'wx', 0o644);
-      try {
-        counts = await writeTar(fs as FileSystem, fh, progress);
-      } finally {
-        await fh.close();
-      }
+    for (const [i, dest] of destinations.entries()) {
+      const started = performance.now();
+      const fs = await source.fileSystem(targets[i]?.partition);
+      const to = targets[i]?.to ?? dest.to;
+      const counts = await writeOne(fs, dest, settings, python, to);
+      results.push({ format, to, ...counts, durationMs: performance.now() - started });
     }
-    progress.check();
-    await commitDestination(partial, o.to);
-    progress.emit('finish', true);
-    const result: ExtractResult = { format, to: o.to, ...counts, durationMs: performance.now() - started };
-    o.logger?.info({ ...result }, 'extracted file system');
-    return result;
+    if (signal?.aborted)
+      throw new ImageError('ABORTED', 'extraction was cancelled', { cause: signal.reason });
+    for (const dest of destinations) await commit(dest);
+    for (const r of results) settings.logger?.info({ ...r }, 'extracted file system');
+    return results;
   } catch (e) {
-    o.logger?.warn({ err: e, to: o.to }, 'extraction failed; partial output removed');
-    await discardPartial(partial);
-    throw asImageError(e, o.to);
+    for (const dest of destinations) await discard(dest);
+    settings.logger?.warn(
+      { err: e, to: targets.map((t) => t.to) },
+      'extraction failed; partial output removed',
+    );
+    throw asImageError(e, targets[0]?.to ?? '');
   } finally {
-    await release();
+    await source.release();
   }
+}
+
+/** Scan (totals and the output limit), then write one file system into its staging directory. */
+async function writeOne(
+  fs: FileSystem,
+  dest: Destination,
+  settings: Settings,
+  python: string | undefined,
+  shownAs: string,
+): Promise<Counts> {
+  const progress = new ProgressTracker(shownAs, settings.onProgress, settings.signal);
+  progress.check();
+  const output = await stage(dest);
+  await scanTotals(fs, progress);
+  settings.logger?.debug(
+    { files: progress.totalFiles, bytes: progress.totalBytes, format: settings.format, to: dest.to },
+    'extracting',
+  );
+  let counts: Counts;
+  if (settings.format === 'dir') {
+    await mkdir(output, { mode: 0o700 });
+    counts = await writeTree(
+      fs,
+      output,
+      { privileged: settings.privileged, concurrency: settings.concurrency, python: python as string },
+      progress,
+    );
+  } else {
+    const fh = await open(output, 'wx', 0o644);
+    try {
+      counts = await writeTar(fs, fh, progress);
+    } finally {
+      await fh.close();
+    }
+  }
+  progress.check();
+  progress.emit('finish', true);
+  return counts;
+}
+
+/**
+ * Pre-walk (metadata and block maps only, no file data): count the entries and the file data
+ * bytes extraction will write — data ranges, so holes do not count; each inode once when it is a
+ * hard link (link count > 1), as the writers do — and refuse, before writing anything, a tree
+ * whose data does not fit in the bytes the file system has in use.
+ */
+async function scanTotals(fs: FileSystem, progress: ProgressTracker): Promise<void> {
+  const linked = new Set<number>();
+  const limit = fs.usedBytes;
+  let files = 0;
+  let bytes = 0;
+  for await (const { node } of fs.walk('/')) {
+    progress.check();
+    files++;
+    const s = node.stat;
+    if (s.type !== 'file' || s.size === 0) continue;
+    if (s.nlink > 1) {
+      if (linked.has(s.ino)) continue;
+      linked.add(s.ino);
+    }
+    for (const range of await fs.dataRanges(node)) bytes += range.length;
+    if (bytes > limit) throw new OutputLimitError(bytes, limit);
+  }
+  progress.totalFiles = files;
+  progress.totalBytes = bytes;
+  progress.limitBytes = limit;
+  progress.emit('scan', true);
 }

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
-import { ImageError } from '../errors.js';
+import { ImageError, MissingProgramError } from '../errors.js';
+import { which } from '../source/which.js';
 
 /**
  * Node has no API for mknod, setxattr, or utimes with nanosecond precision (fs.utimes takes
@@ -18,22 +19,22 @@ KIND = {'char': stat.S_IFCHR, 'block': stat.S_IFBLK, 'socket': stat.S_IFSOCK}
 for line in sys.stdin:
     count += 1
     try:
-        m = json.loads(line)
-        p = m['p']
-        k = m.get('k')
-        if 'mk' in m:
-            if k == 'fifo':
-                os.mkfifo(p, 0o600)
+        op = json.loads(line)
+        path = op['path']
+        kind = op['kind']
+        if op.get('create'):
+            if kind == 'fifo':
+                os.mkfifo(path, 0o600)
             else:
-                os.mknod(p, KIND[k] | 0o600, os.makedev(m.get('maj', 0), m.get('min', 0)))
-        if 'u' in m:
-            os.lchown(p, m['u'], m['g'])
-        if k != 'symlink' and 'm' in m:
-            os.chmod(p, m['m'])
-        for n, v in m.get('x', []):
-            os.setxattr(p, n, base64.b64decode(v), follow_symlinks=False)
-        if 'mt' in m:
-            os.utime(p, ns=(int(m['at']), int(m['mt'])), follow_symlinks=False)
+                os.mknod(path, KIND[kind] | 0o600, os.makedev(op.get('major', 0), op.get('minor', 0)))
+        if 'uid' in op:
+            os.lchown(path, op['uid'], op['gid'])
+        if kind != 'symlink' and 'mode' in op:
+            os.chmod(path, op['mode'])
+        for name, value in op.get('xattrs', []):
+            os.setxattr(path, name, base64.b64decode(value), follow_symlinks=False)
+        if 'mtimeNs' in op:
+            os.utime(path, ns=(int(op['atimeNs']), int(op['mtimeNs'])), follow_symlinks=False)
     except Exception as e:
         if len(errors) < 20:
             errors.append('%s: %s' % (line[:200].strip(), e))
@@ -44,34 +45,65 @@ sys.stdout.write(json.dumps({'count': count, 'errors': errors}))
 sys.exit(1 if errors else 0)
 `;
 
-/** The system python3 (a pyenv/asdf shim on PATH costs most of a second per start). */
-function defaultPython(): string {
-  for (const p of ['/usr/bin/python3', '/usr/local/bin/python3']) {
+/** The system python3 (a pyenv/asdf shim on PATH costs most of a second per start), else the one on PATH. */
+function findPython(): string | undefined {
+  for (const candidate of ['/usr/bin/python3', '/usr/local/bin/python3']) {
     try {
-      accessSync(p, constants.X_OK);
-      return p;
+      accessSync(candidate, constants.X_OK);
+      return candidate;
     } catch {
       /* try the next */
     }
   }
-  return 'python3';
+  return which('python3');
 }
 
+const PYTHON_NEEDED =
+  'extracting to a directory needs python3: it creates device nodes and fifos and sets xattrs and nanosecond timestamps, which Node has no API for';
+
+/**
+ * Check up front, before anything is decompressed or written, that python3 runs and has the
+ * modules the helper uses; returns its path. MissingProgramError (MISSING_PROGRAM) otherwise.
+ */
+export async function requirePython(): Promise<string> {
+  const python = findPython();
+  const advice = 'install it (Debian: apt-get install python3-minimal), or extract with format: "tar"';
+  if (python === undefined) throw new MissingProgramError('python3', `${PYTHON_NEEDED}; ${advice}`);
+  const probe = spawn(python, ['-I', '-c', 'import os, sys, json, stat, base64'], { stdio: 'ignore' });
+  const timer = setTimeout(() => probe.kill('SIGKILL'), 30_000);
+  const status = await new Promise<number | string>((resolve) => {
+    probe.once('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? 'error'));
+    probe.once('close', (code, signal) => resolve(code ?? signal ?? 'killed'));
+  }).finally(() => clearTimeout(timer));
+  if (status !== 0) {
+    throw new MissingProgramError(
+      'python3',
+      `${PYTHON_NEEDED}, and ${python} does not run (${status}); ${advice}`,
+    );
+  }
+  return python;
+}
+
+/** One entry's metadata for the helper, applied in this order: create, owner, mode, xattrs, times. */
 export interface MetaOp {
   /** Absolute path to apply to. */
-  p: string;
-  /** Entry kind ('symlink' skips chmod; specials are created when `mk` is set). */
-  k: string;
-  mk?: 1;
-  maj?: number;
-  min?: number;
-  u?: number;
-  g?: number;
-  m?: number;
+  path: string;
+  /** Entry type ('symlink' skips chmod; 'char' / 'block' / 'fifo' / 'socket' are created with `create`). */
+  kind: string;
+  /** Create the special file first (mknod / mkfifo). */
+  create?: true;
+  /** Device numbers of a char or block device. */
+  major?: number;
+  minor?: number;
+  uid?: number;
+  gid?: number;
+  /** Permission bits with setuid/setgid/sticky. */
+  mode?: number;
   /** [name, base64 value] */
-  x?: [string, string][];
-  at?: string;
-  mt?: string;
+  xattrs?: [string, string][];
+  /** Times in nanoseconds since the epoch, as decimal strings (exact; may be negative). */
+  atimeNs?: string;
+  mtimeNs?: string;
 }
 
 export class MetaHelper {
@@ -83,7 +115,7 @@ export class MetaHelper {
   private pending: string[] = [];
   private pendingBytes = 0;
 
-  constructor(python = defaultPython()) {
+  constructor(python: string) {
     this.proc = spawn(python, ['-I', '-c', HELPER_PY], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stdout?.on('data', (b: Buffer) => {
       this.out += b.toString();

@@ -3,6 +3,8 @@ import { z } from 'zod';
 
 /** Progress of an extraction, for a progress bar: bytes and files done of the totals. */
 export interface ExtractProgress {
+  /** The destination being written (as given). */
+  to: string;
   phase: 'scan' | 'write' | 'finish';
   bytes: number;
   totalBytes: number;
@@ -30,15 +32,12 @@ export interface ExtractResult {
   durationMs: number;
 }
 
-export const ExtractOptions = z.object({
-  /** Partition number (1-based) or label; ignored when a FileSystem is passed. */
-  partition: z.union([z.number().int().min(1), z.string().min(1)]).optional(),
-  /** Destination directory (format 'dir') or archive file (format 'tar'). */
-  to: z.string().min(1),
+/** Options every extraction takes, whatever it extracts. */
+const SharedOptions = z.object({
   format: z.enum(['dir', 'tar']).optional(),
   /** Without root: skip ownership, device nodes and security.* and trusted.* xattrs instead of failing. */
   allowNonRoot: z.boolean().optional(),
-  /** Replace an existing non-empty destination. */
+  /** Replace a non-empty destination when it is an earlier extraction (its marker file matches). */
   overwrite: z.boolean().optional(),
   /** Accept an ext4 file system whose journal needs recovery. */
   allowDirty: z.boolean().optional(),
@@ -50,4 +49,23 @@ export const ExtractOptions = z.object({
   /** Files written in parallel (dir mode). */
   concurrency: z.number().int().min(1).max(64).optional(),
 });
+
+const Partition = z.union([z.number().int().min(1), z.string().min(1)]);
+
+export const ExtractOptions = SharedOptions.extend({
+  /** Partition number (1-based) or label; ignored when a FileSystem is passed. */
+  partition: Partition.optional(),
+  /** Destination directory (format 'dir') or archive file (format 'tar'). */
+  to: z.string().min(1),
+});
 export type ExtractOptions = z.input<typeof ExtractOptions>;
+
+/** One partition of an image and where it goes. */
+export const ExtractTarget = z.object({ partition: Partition, to: z.string().min(1) });
+export type ExtractTarget = z.input<typeof ExtractTarget>;
+
+export const ExtractPartitionsOptions = SharedOptions.extend({
+  /** Partitions and their destinations; committed together once all are written. */
+  targets: z.array(ExtractTarget).min(1).max(16),
+});
+export type ExtractPartitionsOptions = z.input<typeof ExtractPartitionsOptions>;

@@ -15,36 +15,41 @@ function isFileSystem(x: ExtractSource): x is FileSystem {
   return typeof x === 'object' && 'walk' in x && 'readdir' in x;
 }
 
-/** Open the selected partition's file system; `release` closes only what this call opened. */
-export async function resolveFileSystem(
+/** An extraction's source, opened once for all its partitions; `release` closes what this opened. */
+export interface OpenedSource {
+  fileSystem(partition: number | string | undefined): Promise<FileSystem>;
+  release(): Promise<void>;
+}
+
+/**
+ * Open what `extract` was given. A path is opened (a compressed image decompressed once into
+ * `open.tmpDir`) and closed by `release`, which also removes the temporary copy; a DiskImage or
+ * FileSystem given by the caller stays open.
+ */
+export async function openSource(
   image: ExtractSource,
-  partition: number | string | undefined,
   allowDirty: boolean,
   open: { tmpDir?: string; signal?: AbortSignal } = {},
-): Promise<{ fs: FileSystem; release: () => Promise<void> }> {
-  if (typeof image !== 'string' && isFileSystem(image)) return { fs: image, release: async () => {} };
-  if (partition === undefined) {
-    throw new ImageError(
-      'NO_SUCH_PARTITION',
-      'extract needs `partition` (a number or a label) when given a disk image',
-    );
-  }
-  if (typeof image !== 'string') {
-    const fs = await image.openFileSystem(partition, { allowDirty });
-    return { fs, release: () => fs.close() };
-  }
-  const img = await openImage(image, open);
-  try {
-    const fs = await img.openFileSystem(partition, { allowDirty });
-    return {
-      fs,
-      release: async () => {
-        await fs.close();
-        await img.close();
-      },
-    };
-  } catch (e) {
-    await img.close();
-    throw e;
-  }
+): Promise<OpenedSource> {
+  if (typeof image !== 'string' && isFileSystem(image))
+    return { fileSystem: async () => image, release: async () => {} };
+  const opened: FileSystem[] = [];
+  const disk = typeof image === 'string' ? await openImage(image, open) : image;
+  return {
+    fileSystem: async (partition) => {
+      if (partition === undefined) {
+        throw new ImageError(
+          'NO_SUCH_PARTITION',
+          'extract needs `partition` (a number or a label) when given a disk image',
+        );
+      }
+      const fs = await disk.openFileSystem(partition, { allowDirty });
+      opened.push(fs);
+      return fs;
+    },
+    release: async () => {
+      for (const fs of opened) await fs.close().catch(() => undefined);
+      if (typeof image === 'string') await disk.close();
+    },
+  };
 }

@@ -23,6 +23,8 @@ export interface DirWriteOptions {
   /** Apply ownership, devices and every xattr (root). Otherwise skip those parts. */
   privileged: boolean;
   concurrency: number;
+  /** The python3 that applies what Node cannot (requirePython). */
+  python: string;
 }
 
 function counts(): Omit<ExtractResult['skipped'], 'devices' | 'sockets'> &
@@ -69,16 +71,16 @@ async function writeFileData(
   try {
     let end = 0;
     if (first) {
+      progress.countBytes(first.length);
       writeAll(fd, first, 0);
-      progress.bytes += first.length;
       end = first.length;
     } else {
       for (const r of ranges) {
         for (let off = r.offset; off < r.offset + r.length; off += CHUNK) {
           progress.check();
           const buf = await fs.read(node, off, Math.min(CHUNK, r.offset + r.length - off));
+          progress.countBytes(buf.length);
           writeAll(fd, buf, off);
-          progress.bytes += buf.length;
           end = off + buf.length;
         }
       }
@@ -108,8 +110,8 @@ export async function writeTree(
   opts: DirWriteOptions,
   progress: ProgressTracker,
 ): Promise<Omit<ExtractResult, 'format' | 'to' | 'durationMs'>> {
-  const c = counts();
-  const helper = new MetaHelper();
+  const counted = counts();
+  const helper = new MetaHelper(opts.python);
   const dirOps: MetaOp[] = [];
   const firstPath = new Map<number, string>();
   const links: [string, string][] = [];
@@ -117,17 +119,23 @@ export async function writeTree(
   let failure: unknown;
 
   const metaOf = async (dest: string, node: FsNode, s: Stat): Promise<MetaOp> => {
-    const op: MetaOp = { p: dest, k: s.type, m: s.mode, at: s.atimeNs.toString(), mt: s.mtimeNs.toString() };
+    const op: MetaOp = {
+      path: dest,
+      kind: s.type,
+      mode: s.mode,
+      atimeNs: s.atimeNs.toString(),
+      mtimeNs: s.mtimeNs.toString(),
+    };
     if (opts.privileged) {
-      op.u = s.uid;
-      op.g = s.gid;
+      op.uid = s.uid;
+      op.gid = s.gid;
     } else {
-      c.ownership = true;
+      counted.ownership = true;
     }
     const xs = await fs.xattrs(node);
     const keep = opts.privileged ? xs : xs.filter((x) => !needsRoot(x));
-    c.xattrs += xs.length - keep.length;
-    if (keep.length > 0) op.x = keep.map((x) => [x.name, x.value.toString('base64')]);
+    counted.xattrs += xs.length - keep.length;
+    if (keep.length > 0) op.xattrs = keep.map((x) => [x.name, x.value.toString('base64')]);
     return op;
   };
 
@@ -138,12 +146,12 @@ export async function writeTree(
       const s = node.stat;
       const isRoot = path === '/';
       const dest = isRoot ? root : join(root, checkedRelativePath(path));
-      c.entries++;
+      counted.entries++;
       progress.files++;
       switch (s.type) {
         case 'directory': {
           if (!isRoot) mkdirSync(dest, { mode: 0o700 });
-          c.directories++;
+          counted.directories++;
           dirOps.push(await metaOf(dest, node, s));
           break;
         }
@@ -151,14 +159,14 @@ export async function writeTree(
           const first = s.nlink > 1 ? firstPath.get(s.ino) : undefined;
           if (first !== undefined) {
             links.push([first, dest]);
-            c.hardlinks++;
+            counted.hardlinks++;
             break;
           }
           if (s.nlink > 1) firstPath.set(s.ino, dest);
-          c.files++;
-          c.bytes += s.size;
+          counted.files++;
+          counted.bytes += s.size;
           // owner and mode are set on the descriptor by writeFileData; the helper sets xattrs and ns times
-          const { u: _u, g: _g, m: _m, ...op } = await metaOf(dest, node, s);
+          const { uid: _uid, gid: _gid, mode: _mode, ...op } = await metaOf(dest, node, s);
           const job = writeFileData(fs, node, dest, opts.privileged, progress)
             .then(() => helper.send(op))
             .catch((e: unknown) => {
@@ -171,26 +179,26 @@ export async function writeTree(
         }
         case 'symlink': {
           symlinkSync(await fs.readlink(node), dest);
-          c.symlinks++;
+          counted.symlinks++;
           await helper.send(await metaOf(dest, node, s));
           break;
         }
         case 'char':
         case 'block': {
           if (!opts.privileged) {
-            c.skippedDevices++;
+            counted.skippedDevices++;
             break;
           }
           const op = await metaOf(dest, node, s);
-          await helper.send({ ...op, mk: 1, maj: s.rdev?.major ?? 0, min: s.rdev?.minor ?? 0 });
-          c.devices++;
+          await helper.send({ ...op, create: true, major: s.rdev?.major ?? 0, minor: s.rdev?.minor ?? 0 });
+          counted.devices++;
           break;
         }
         case 'fifo':
         case 'socket': {
-          await helper.send({ ...(await metaOf(dest, node, s)), mk: 1 });
-          if (s.type === 'fifo') c.fifos++;
-          else c.sockets++;
+          await helper.send({ ...(await metaOf(dest, node, s)), create: true });
+          if (s.type === 'fifo') counted.fifos++;
+          else counted.sockets++;
           break;
         }
       }
@@ -208,6 +216,6 @@ export async function writeTree(
     if (e instanceof ImageError) throw e;
     throw new ImageError('IO', `extraction failed: ${(e as Error).message}`, { cause: e });
   }
-  const { ownership, skippedDevices, xattrs, ...rest } = c;
+  const { ownership, skippedDevices, xattrs, ...rest } = counted;
   return { ...rest, skipped: { ownership, devices: skippedDevices, xattrs, sockets: 0 } };
 }

@@ -61,7 +61,7 @@ export async function writeTar(
 ): Promise<Omit<ExtractResult, 'format' | 'to' | 'durationMs'>> {
   const out = new Sink(fh);
   const first = new Map<number, string>();
-  const r: Omit<ExtractResult, 'format' | 'to' | 'durationMs'> = {
+  const result: Omit<ExtractResult, 'format' | 'to' | 'durationMs'> = {
     entries: 0,
     files: 0,
     directories: 0,
@@ -78,7 +78,7 @@ export async function writeTar(
     const s = node.stat;
     progress.files++;
     if (s.type === 'socket') {
-      r.skipped.sockets++;
+      result.skipped.sockets++;
       continue;
     }
     const name = archiveName(path, s);
@@ -90,19 +90,19 @@ export async function writeTar(
       if (leader !== undefined) {
         type = TypeFlag.HARDLINK;
         linkname = leader;
-        r.hardlinks++;
+        result.hardlinks++;
       } else {
         if (s.nlink > 1) first.set(s.ino, name);
         size = s.size;
-        r.files++;
+        result.files++;
       }
     } else if (s.type === 'symlink') {
       linkname = await fs.readlink(node);
-      r.symlinks++;
-    } else if (s.type === 'directory') r.directories++;
-    else if (s.type === 'fifo') r.fifos++;
-    else r.devices++;
-    r.entries++;
+      result.symlinks++;
+    } else if (s.type === 'directory') result.directories++;
+    else if (s.type === 'fifo') result.fifos++;
+    else result.devices++;
+    result.entries++;
 
     // Files with holes: GNU sparse format 1.0 in pax (GNU tar's sparse.c): a decimal map of the
     // data ranges in front of the data, so `tar -x` recreates the holes.
@@ -155,12 +155,12 @@ export async function writeTar(
       await copyData(fs, node, 0, size, out, progress);
       await out.push(padding(size));
     }
-    r.bytes += size;
+    result.bytes += size;
     progress.emit('write');
   }
   await out.push(Buffer.alloc(BLOCK * 2));
   await out.flush();
-  return r;
+  return result;
 }
 
 async function copyData(
@@ -177,8 +177,8 @@ async function copyData(
     const buf = await fs.read(node, pos, want);
     if (buf.length !== want)
       throw new ImageError('CORRUPT_FILESYSTEM', `short read of inode ${node.ino} at ${pos}`);
+    progress.countBytes(buf.length);
     await out.push(buf);
-    progress.bytes += buf.length;
   }
 }
 

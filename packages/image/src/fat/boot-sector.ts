@@ -1,4 +1,5 @@
 import { ImageError } from '../errors.js';
+import { hasFatJump } from '../magic.js';
 
 /**
  * FAT boot sector / BIOS Parameter Block (Microsoft "FAT: General Overview of On-Disk Format"
@@ -49,7 +50,7 @@ export function parseBootSector(b: Buffer): Bpb {
       'UNKNOWN_FILESYSTEM',
       `not a FAT file system: boot sector ${what} (zeroed or overwritten boot sector?)`,
     );
-  if (b[0] !== 0xeb && b[0] !== 0xe9)
+  if (!hasFatJump(b))
     throw bad(`starts with 0x${(b[0] ?? 0).toString(16)}, expected a jump instruction (0xEB/0xE9)`);
   const bytesPerSector = b.readUInt16LE(0x0b);
   if (![512, 1024, 2048, 4096].includes(bytesPerSector)) throw bad(`bytes per sector is ${bytesPerSector}`);

@@ -1,4 +1,3 @@
-import { decodeCp437 } from './cp437.js';
 import { ATTR_LFN, LfnAccumulator } from './lfn.js';
 
 /**
@@ -95,4 +94,14 @@ export function parseDirectory(buf: Buffer, fat32: boolean): ParsedDir {
     entries.push({ name, index: off / 32, ...decodeShortEntry(e, fat32) });
   }
   return { entries, volumeLabel };
+}
+
+/** IBM code page 437, upper half: how Linux (codepage=437) decodes non-ASCII bytes in 8.3 names. */
+const HIGH =
+  'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+
+function decodeCp437(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += c < 0x80 ? String.fromCharCode(c) : (HIGH[c - 0x80] ?? '?');
+  return s;
 }

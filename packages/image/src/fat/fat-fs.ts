@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { BlockSource } from '../block-source.js';
 import { ImageError } from '../errors.js';
 import type { DataRange, DirEntry, EntryType, FileSystem, FsNode, Stat, Xattr } from '../filesystem.js';
+import type { FsProbe } from '../magic.js';
 import { type Bpb, parseBootSector } from './boot-sector.js';
 import {
   ATTR_DIRECTORY,
@@ -13,7 +14,6 @@ import {
   type RawDirEntry,
 } from './dir.js';
 import { type ClusterRun, FatTable } from './table.js';
-import { fatTimeNs } from './time.js';
 
 /** Synthetic inode number of the root directory. Other entries: byte offset of their short entry / 32. */
 export const ROOT_INO = 1;
@@ -42,6 +42,8 @@ export class FatFileSystem implements FileSystem {
   private readonly runCache = new Map<number, ClusterRun[]>();
   private readonly nodes = new Map<number, FatNode>();
   readonly root: FatNode;
+  /** Bytes of the clusters in use per the FAT (file data of a consistent volume fits in them). */
+  readonly usedBytes: number;
 
   private constructor(
     private readonly source: BlockSource,
@@ -49,6 +51,7 @@ export class FatFileSystem implements FileSystem {
     private readonly fat: FatTable,
     readonly label: string | undefined,
   ) {
+    this.usedBytes = fat.usedClusters() * bpb.clusterSize;
     const zero = 0n;
     this.root = new FatNode(
       ROOT_INO,
@@ -380,4 +383,51 @@ function splitPath(path: string): string[] {
 /** Open a FAT12/16/32 volume. ImageError UNKNOWN_FILESYSTEM if the source does not start with a FAT boot sector. */
 export function openFat(source: BlockSource): Promise<FileSystem> {
   return FatFileSystem.open(source);
+}
+
+/**
+ * Type, label and serial of a FAT volume from its boot sector alone, or undefined when the source
+ * does not start with a FAT boot sector. The label is the root directory's volume-label entry, as
+ * blkid prefers it (only the first root cluster, or the FAT12/16 root region, is read), else the
+ * boot sector's copy.
+ */
+export async function probeFat(source: BlockSource): Promise<FsProbe | undefined> {
+  if (source.size < 512) return undefined;
+  let bpb: Bpb;
+  try {
+    bpb = parseBootSector(await source.read(0, 512));
+  } catch {
+    return undefined;
+  }
+  const [offset, length] =
+    bpb.fatType === 'fat32'
+      ? [bpb.dataOffset + (bpb.rootCluster - 2) * bpb.clusterSize, bpb.clusterSize]
+      : [bpb.rootDirOffset, bpb.rootDirBytes];
+  const rootLabel = await source
+    .read(offset, length)
+    .then((bytes) => parseDirectory(bytes, bpb.fatType === 'fat32').volumeLabel)
+    .catch(() => undefined);
+  const label = rootLabel === undefined || rootLabel === 'NO NAME' ? bpb.bpbLabel : rootLabel;
+  return { fsType: bpb.fatType, ...(label !== undefined ? { label } : {}), uuid: bpb.serial };
+}
+
+/**
+ * FAT timestamps (FAT spec 1.03 section 6.4): local time with no zone, read here as UTC
+ * (as Linux does with the default tz=UTC mount). Date: bits 15-9 year since 1980, 8-5 month,
+ * 4-0 day. Time: bits 15-11 hours, 10-5 minutes, 4-0 seconds / 2. Creation time adds a
+ * fine-resolution byte in 10 ms units (0-199). Invalid dates read as 1980-01-01.
+ */
+function fatTimeNs(date: number, time: number, tenths = 0): bigint {
+  const year = 1980 + (date >> 9);
+  let month = (date >> 5) & 0x0f;
+  let day = date & 0x1f;
+  if (month < 1 || month > 12 || day < 1) {
+    month = 1;
+    day = 1;
+  }
+  const h = Math.min(time >> 11, 23);
+  const m = Math.min((time >> 5) & 0x3f, 59);
+  const s = Math.min((time & 0x1f) * 2, 58);
+  const ms = Date.UTC(year, month - 1, day, h, m, s) + Math.min(tenths, 199) * 10;
+  return BigInt(ms) * 1_000_000n;
 }

@@ -46,6 +46,13 @@ export class FatTable {
     }
   }
 
+  /** Clusters whose FAT entry is not free (0): allocated to files and directories, or marked bad. */
+  usedClusters(): number {
+    let used = 0;
+    for (let cluster = 2; cluster <= this.maxCluster; cluster++) if (this.entry(cluster) !== 0) used++;
+    return used;
+  }
+
   private isEnd(v: number): boolean {
     return v >= (this.bpb.fatType === 'fat12' ? 0xff8 : this.bpb.fatType === 'fat16' ? 0xfff8 : 0x0ffffff8);
   }

@@ -1,8 +1,8 @@
 import type { BlockSource } from '../block-source.js';
 import { ImageError } from '../errors.js';
-import { crc32 } from './crc32.js';
-import { guidToString, ZERO_GUID } from './guid.js';
 import type { PartitionInfo } from './types.js';
+
+const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
 
 /**
  * GUID Partition Table (UEFI 2.10 section 5.3). Header at LBA 1:
@@ -119,4 +119,34 @@ function decodeName(b: Buffer): string {
   const s = b.toString('utf16le');
   const nul = s.indexOf('\0');
   return nul >= 0 ? s.slice(0, nul) : s;
+}
+
+/** CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as GPT uses (UEFI 2.10 section 5.3.2). */
+const TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+export function crc32(buf: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < buf.length; i++) c = (TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * A GUID as stored on disk (UEFI 2.10 appendix A: the first three fields little-endian, the last
+ * two big-endian) to its canonical lowercase text form.
+ */
+function guidToString(b: Buffer): string {
+  const h = (s: number, e: number, le: boolean) => {
+    const part = Buffer.from(b.subarray(s, e));
+    if (le) part.reverse();
+    return part.toString('hex');
+  };
+  return `${h(0, 4, true)}-${h(4, 6, true)}-${h(6, 8, true)}-${h(8, 10, false)}-${h(10, 16, false)}`;
 }

@@ -3,7 +3,6 @@ import { readGpt } from './gpt.js';
 import { looksLikeMbr, mbrEntries, readMbr } from './mbr.js';
 import type { PartitionTable } from './types.js';
 
-export { type FsProbe, probeFileSystem } from './probe.js';
 export type { FsType, PartitionInfo, PartitionTable, PartitionTableKind } from './types.js';
 
 const PROTECTIVE = 0xee;

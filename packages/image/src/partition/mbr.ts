@@ -1,5 +1,6 @@
 import type { BlockSource } from '../block-source.js';
 import { ImageError } from '../errors.js';
+import { hasBootSignature, looksLikeFatBootSector } from '../magic.js';
 import type { PartitionInfo } from './types.js';
 
 /**
@@ -25,10 +26,6 @@ export interface MbrEntry {
   sectors: number;
 }
 
-export function hasMbrSignature(s: Buffer): boolean {
-  return s.length >= 512 && s[510] === 0x55 && s[511] === 0xaa;
-}
-
 export function mbrEntries(s: Buffer): MbrEntry[] {
   const out: MbrEntry[] = [];
   for (let i = 0; i < 4; i++) {
@@ -48,19 +45,11 @@ export function mbrEntries(s: Buffer): MbrEntry[] {
  * entry, and not a FAT boot sector (a bare FAT volume also ends in 0x55AA).
  */
 export function looksLikeMbr(s: Buffer): boolean {
-  if (!hasMbrSignature(s)) return false;
+  if (!hasBootSignature(s)) return false;
   const entries = mbrEntries(s);
   if (entries.some((e) => e.status !== 0 && e.status !== 0x80)) return false;
   if (!entries.some((e) => e.type !== 0 && e.sectors !== 0)) return false;
   return !looksLikeFatBootSector(s);
-}
-
-function looksLikeFatBootSector(s: Buffer): boolean {
-  const jump = s[0] === 0xeb || s[0] === 0xe9;
-  const fsTypeString =
-    s.subarray(0x36, 0x39).toString('latin1') === 'FAT' ||
-    s.subarray(0x52, 0x57).toString('latin1') === 'FAT32';
-  return jump && fsTypeString;
 }
 
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');
@@ -106,7 +95,7 @@ export async function readMbr(
       }
       seen.add(ebrLba);
       const ebr = await source.read(ebrLba * SECTOR, SECTOR);
-      if (!hasMbrSignature(ebr)) {
+      if (!hasBootSignature(ebr)) {
         throw new ImageError(
           'BAD_PARTITION_TABLE',
           `no 0x55AA signature in the EBR at sector ${ebrLba}: the extended partition is corrupt`,

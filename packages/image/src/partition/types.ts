@@ -1,5 +1,6 @@
-/** File-system types `openImage` recognises by their superblocks. */
-export type FsType = 'fat12' | 'fat16' | 'fat32' | 'ext2' | 'ext3' | 'ext4' | 'unknown';
+import type { FsType } from '../magic.js';
+
+export type { FsType } from '../magic.js';
 
 /** One partition of a disk image. */
 export interface PartitionInfo {

@@ -1,8 +1,9 @@
+import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
 import { ImageError } from '../errors.js';
 import type { DecodedStream } from './decoded-stream.js';
 import type { ImageFormat } from './detect.js';
-import { gzStream } from './gz.js';
 import { SparseWriter } from './sparse-writer.js';
 import { type XzDecoder, xzStream } from './xz.js';
 import { zipStream } from './zip.js';
@@ -19,11 +20,11 @@ export interface DecompressOptions {
 export async function openDecoder(
   path: string,
   format: Exclude<ImageFormat, 'raw'>,
-  o: DecompressOptions,
+  options: DecompressOptions,
 ): Promise<DecodedStream> {
   switch (format) {
     case 'xz':
-      return xzStream(path, o.xzDecoder ?? 'auto', o.signal);
+      return xzStream(path, options.xzDecoder ?? 'auto', options.signal);
     case 'gz':
       return gzStream(path);
     case 'zip':
@@ -39,19 +40,19 @@ export async function decompressToFile(
   path: string,
   format: Exclude<ImageFormat, 'raw'>,
   dest: string,
-  o: DecompressOptions = {},
+  options: DecompressOptions = {},
 ): Promise<{ size: number; decoder: string }> {
-  if (o.signal?.aborted) throw new ImageError('ABORTED', 'decompression was aborted');
-  const maxBytes = o.maxBytes ?? 2 ** 40;
+  if (options.signal?.aborted) throw new ImageError('ABORTED', 'decompression was aborted');
+  const maxBytes = options.maxBytes ?? 2 ** 40;
   let writer: SparseWriter | undefined;
   let decoded: DecodedStream | undefined;
   try {
     writer = await SparseWriter.create(dest);
-    decoded = await openDecoder(path, format, o);
+    decoded = await openDecoder(path, format, options);
     const total = decoded.total;
     let lastReport = 0;
     for await (const chunk of decoded.stream) {
-      if (o.signal?.aborted) throw new ImageError('ABORTED', 'decompression was aborted');
+      if (options.signal?.aborted) throw new ImageError('ABORTED', 'decompression was aborted');
       await writer.write(chunk as Uint8Array);
       if (writer.bytes > maxBytes) {
         throw new ImageError(
@@ -59,13 +60,13 @@ export async function decompressToFile(
           `${path} decompresses to more than ${maxBytes} bytes: refusing (decompression bomb?)`,
         );
       }
-      if (o.onProgress && writer.bytes - lastReport >= 4 * 1024 * 1024) {
+      if (options.onProgress && writer.bytes - lastReport >= 4 * 1024 * 1024) {
         lastReport = writer.bytes;
-        o.onProgress(total === undefined ? { bytes: writer.bytes } : { bytes: writer.bytes, total });
+        options.onProgress(total === undefined ? { bytes: writer.bytes } : { bytes: writer.bytes, total });
       }
     }
     await decoded.done;
-    if (o.signal?.aborted) throw new ImageError('ABORTED', 'decompression was aborted');
+    if (options.signal?.aborted) throw new ImageError('ABORTED', 'decompression was aborted');
     const size = await writer.finish();
     writer = undefined;
     if (total !== undefined && size !== total) {
@@ -74,14 +75,14 @@ export async function decompressToFile(
         `${path}: decompressed ${size} bytes, the archive says ${total}: the archive is damaged`,
       );
     }
-    o.onProgress?.({ bytes: size, total: size });
+    options.onProgress?.({ bytes: size, total: size });
     return { size, decoder: decoded.decoder };
   } catch (e) {
     decoded?.stream.destroy();
     await decoded?.done.catch(() => undefined);
     await writer?.abort();
     await rm(dest, { force: true });
-    throw toImageError(e, path, format, o.signal);
+    throw toImageError(e, path, format, options.signal);
   }
 }
 
@@ -96,4 +97,13 @@ function toImageError(e: unknown, path: string, format: string, signal: AbortSig
       cause: e,
     },
   );
+}
+
+/** Decode a .gz file (RFC 1952) with node:zlib. Multi-member files are decoded as one stream. */
+function gzStream(path: string): DecodedStream {
+  const gunzip = createGunzip();
+  const input = createReadStream(path);
+  input.on('error', (e) => gunzip.destroy(e));
+  input.pipe(gunzip);
+  return { stream: gunzip, done: Promise.resolve(), decoder: 'node:zlib gunzip', total: undefined };
 }
