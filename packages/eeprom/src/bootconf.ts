@@ -15,7 +15,9 @@ const decimal = (min: number, max = 2 ** 31 - 1) =>
     .string()
     .regex(/^-?\d{1,10}$/, 'expected a decimal number')
     .refine((v) => Number(v) >= min && Number(v) <= max, `expected a number in ${min}…${max}`);
-const bitfield = z.string().regex(/^(0x[0-9a-fA-F]{1,8}|\d{1,10})$/, 'expected a number (0x… hex or decimal)');
+const bitfield = z
+  .string()
+  .regex(/^(0x[0-9a-fA-F]{1,8}|\d{1,10})$/, 'expected a number (0x… hex or decimal)');
 const octet = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const ipv4OrEmpty = z
   .string()
@@ -72,7 +74,10 @@ export const BOOTCONF_KEYS = {
   TFTP_IP: ipv4OrEmpty,
   TFTP_PREFIX: z.enum(['0', '1', '2']),
   TFTP_PREFIX_STR: text(32),
-  PXE_OPTION43: z.string().max(64).regex(/^[\x20-\x7e]*$/, 'printable ASCII'),
+  PXE_OPTION43: z
+    .string()
+    .max(64)
+    .regex(/^[\x20-\x7e]*$/, 'printable ASCII'),
   DHCP_OPTION97: bitfield,
   MAC_ADDRESS: z
     .string()
@@ -157,7 +162,14 @@ export function parseBootConf(text: string): BootConfLine[] {
     }
     const eq = content.indexOf('=');
     if (eq <= 0) return { kind: 'invalid', text: raw, line, section };
-    return { kind: 'setting', text: raw, line, key: content.slice(0, eq), value: content.slice(eq + 1), section };
+    return {
+      kind: 'setting',
+      text: raw,
+      line,
+      key: content.slice(0, eq),
+      value: content.slice(eq + 1),
+      section,
+    };
   });
 }
 
@@ -246,7 +258,8 @@ export function effectiveSettings(text: string): Record<string, string> {
  */
 export function setBootConf(text: string, settings: Readonly<Record<string, string | null>>): string {
   const parsed = parseBootConf(text);
-  const entries: (BootConfLine & { dropped?: boolean })[] = parsed.length > 0 ? parsed : parseBootConf('[all]\n');
+  const entries: (BootConfLine & { dropped?: boolean })[] =
+    parsed.length > 0 ? parsed : parseBootConf('[all]\n');
   for (const [key, value] of Object.entries(settings)) {
     let replaced = false;
     for (const e of entries) {
@@ -259,7 +272,14 @@ export function setBootConf(text: string, settings: Readonly<Record<string, stri
     }
     if (!replaced && value !== null) {
       const at = endOfFirstUnconditionalBlock(entries);
-      entries.splice(at, 0, { kind: 'setting', text: `${key}=${value}`, line: 0, key, value, section: 'all' });
+      entries.splice(at, 0, {
+        kind: 'setting',
+        text: `${key}=${value}`,
+        line: 0,
+        key,
+        value,
+        section: 'all',
+      });
     }
   }
   const result = `${entries

@@ -44,7 +44,10 @@ const MAX_SIG_BYTES = 4096;
 /** Parse a .sig file; unknown lines (e.g. `rsa2048:`) are ignored as the bootloader does. */
 export function parseSignature(text: string): Signature {
   if (text.length > MAX_SIG_BYTES) {
-    throw new EepromError('INVALID_SIGNATURE', `signature file is ${text.length} bytes, expected a few lines`);
+    throw new EepromError(
+      'INVALID_SIGNATURE',
+      `signature file is ${text.length} bytes, expected a few lines`,
+    );
   }
   const lines = text.split('\n');
   const digest = lines[0]?.trim() ?? '';
@@ -52,7 +55,10 @@ export function parseSignature(text: string): Signature {
     throw new EepromError('INVALID_SIGNATURE', 'the first line of a .sig file must be a SHA-256 hex digest');
   }
   const field = (name: string) =>
-    lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2).trim();
+    lines
+      .find((l) => l.startsWith(`${name}: `))
+      ?.slice(name.length + 2)
+      .trim();
   const ts = field('ts');
   if (ts === undefined || !/^\d{1,10}$/.test(ts) || Number(ts) > 0xffffffff) {
     throw new EepromError('INVALID_SIGNATURE', "a .sig file needs a 'ts: <seconds>' line");

@@ -7,7 +7,7 @@
  *
  * The same T goes into the image's update-timestamp and the .sig's `ts:` line.
  */
-import { validateBootConf, type ValidateOptions } from './bootconf.js';
+import { type ValidateOptions, validateBootConf } from './bootconf.js';
 import { type Chip, type EepromImage, parseImage, readBootConf } from './image.js';
 import { signatureText } from './signature.js';
 import { replaceBootConf, setTimestamp } from './write.js';

@@ -74,7 +74,15 @@ describe.each(Object.entries(IMAGES))('BCM%s image vs rpi-eeprom-config', (chip,
       const conf = join(dir, `conf-${n}.txt`);
       await writeFile(conf, text);
       const upd = join(dir, `py-${n}.upd`);
-      const py = await rpiEepromConfig(['--config', conf, '--timestamp', String(TS), '--out', upd, imagePath]);
+      const py = await rpiEepromConfig([
+        '--config',
+        conf,
+        '--timestamp',
+        String(TS),
+        '--out',
+        upd,
+        imagePath,
+      ]);
       expect(py.exitCode, `${label}: ${py.stderr}`).toBe(0);
       const pySig = await rpiEepromDigest(upd, join(dir, `py-${n}.sig`), TS, chip);
 
