@@ -27,6 +27,8 @@ export type EepromErrorCode =
   | 'MODEL_MISMATCH'
   /** A bootconf.txt TFTP_PREFIX / TFTP_PREFIX_STR that does not match the node's Bramble TFTP directory. */
   | 'PREFIX_MISMATCH'
+  /** A config rolled out over the network whose BOOT_ORDER has no network boot (the node would not come back). */
+  | 'NO_NETWORK_BOOT'
   /** recovery.bin missing, empty or implausibly large. */
   | 'INVALID_RECOVERY'
   /** Reading or writing a file failed. */

@@ -4,7 +4,7 @@
  * SD-card recovery layout, and placing / inspecting / removing an update in a node's TFTP directory.
  */
 import { constants } from 'node:fs';
-import { copyFile, lstat, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { effectiveSettings } from './bootconf.js';
 import { EepromError } from './errors.js';
@@ -77,20 +77,35 @@ async function writeAtomic(path: string, data: Uint8Array | string): Promise<voi
   }
 }
 
-/** Write pieeprom.upd (or `imageName`) then pieeprom.sig into `dir`; returns the paths. */
+export interface WriteOptions {
+  /** Create `dir` (and its parents) when missing; default false (a node's TFTP directory must exist). */
+  mkdir?: boolean;
+}
+
+async function ensureDir(dir: string, options: WriteOptions): Promise<void> {
+  if (!options.mkdir) return;
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (cause) {
+    throw ioError(`cannot create ${dir}`, cause);
+  }
+}
+
+/** Write pieeprom.upd then pieeprom.sig into `dir`; returns the paths. */
 export async function writeUpdateFiles(
   dir: string,
   files: UpdateFiles,
-  imageName = UPDATE_IMAGE_NAME,
+  options: WriteOptions = {},
 ): Promise<{ image: string; signature: string }> {
-  const image = join(dir, imageName);
+  await ensureDir(dir, options);
+  const image = join(dir, UPDATE_IMAGE_NAME);
   const signature = join(dir, UPDATE_SIG_NAME);
   await writeAtomic(image, files.image);
   await writeAtomic(signature, files.signature);
   return { image, signature };
 }
 
-export interface RecoveryOptions {
+export interface RecoveryOptions extends WriteOptions {
   /** recovery.bin for the image's SoC (rpi-eeprom firmware-2711/… or firmware-2712/…/recovery.bin). */
   recoveryBin: string;
   /**
@@ -124,7 +139,7 @@ export async function writeRecoveryFiles(
       `${options.recoveryBin} is ${size} bytes, not a recovery.bin (take it from the rpi-eeprom firmware-${files.chip} directory)`,
     );
   }
-  const written = await writeUpdateFiles(dir, files);
+  const written = await writeUpdateFiles(dir, files, options);
   const recovery = join(dir, RECOVERY_BIN_NAME);
   const tmp = `${recovery}.${process.pid}.tmp`;
   try {

@@ -33,6 +33,7 @@ export {
   type UpdateStatus,
   updateStatus,
   writeRecoveryFiles,
+  type WriteOptions,
   writeUpdateFiles,
 } from './files.js';
 export { IMAGE_SIZE_2711, IMAGE_SIZE_2712, MAX_FILE_SIZE } from './format.js';
@@ -48,6 +49,7 @@ export {
   type Section,
 } from './image.js';
 export { checkModelChip, checkTftpPrefix, MODEL_CHIP, tftpPrefixSettings } from './node.js';
+export { checkNetworkBoot, configTxtBlocksSelfUpdate, selfUpdateWarnings } from './self-update.js';
 export {
   parseSignature,
   type Signature,
