@@ -32,8 +32,8 @@ export {
   UPDATE_SIG_NAME,
   type UpdateStatus,
   updateStatus,
-  writeRecoveryFiles,
   type WriteOptions,
+  writeRecoveryFiles,
   writeUpdateFiles,
 } from './files.js';
 export { IMAGE_SIZE_2711, IMAGE_SIZE_2712, MAX_FILE_SIZE } from './format.js';
