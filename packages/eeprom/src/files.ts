@@ -42,7 +42,7 @@ export async function readEepromImage(path: string): Promise<EepromImage> {
   return parseImage(bytes);
 }
 
-/** Read a text file of at most `max` bytes (bootconf.txt, .sig) without reading more than that. */
+/** Read a UTF-8 text file of at most `max` bytes (bootconf.txt, .sig) without reading more than that. */
 export async function readSmallText(path: string, max: number, code: 'INVALID_CONFIG' | 'INVALID_SIGNATURE') {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
@@ -59,7 +59,11 @@ export async function readSmallText(path: string, max: number, code: 'INVALID_CO
         `${path} is larger than ${max} bytes`,
       );
     }
-    return buffer.subarray(0, bytesRead).toString('utf8');
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(buffer.subarray(0, bytesRead));
+    } catch (cause) {
+      throw new EepromError(code, `${path} is not UTF-8 text`, { cause });
+    }
   } finally {
     await handle.close();
   }

@@ -1,7 +1,8 @@
 /**
  * What decides whether a node picks up pieeprom.upd over the network (bootloader self-update):
  *
- * - The bootloader (Pi 4 family since the 2020-09-03 release, every Pi 5 family release) looks for
+ * - The bootloader (Pi 4 family: "releases prior to 2021 do not support self-update", the release
+ *   notes add it 2020-09; every Pi 5 family release) looks for
  *   pieeprom.sig / pieeprom.upd in its TFTP boot directory when ENABLE_SELF_UPDATE=1 (default)
  *   — eeprom-bootloader.adoc, ENABLE_SELF_UPDATE; firmware-2711 release notes 2020-09-14 "Add support
  *   for bootloader updates for USB MSD or network boot (self-update)"; firmware-2712 "rpi-eeprom-update

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseNodeSpec } from '@bramble/boot-tree';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   BootConfSettings,
@@ -54,6 +55,21 @@ describe('bootconf.txt validation against the documented keys', () => {
     expect(parseSetting('MY_KEY=1', { unknownKeys: 'pass' })).toEqual(['MY_KEY', '1']);
     expect(parseSetting('TFTP_IP=10.0.0.1')).toEqual(['TFTP_IP', '10.0.0.1']);
     expect(() => parseSetting('BOOT_ORDER')).toThrow(/KEY=VALUE/);
+  });
+
+  it('arbitrary text never throws anything but a typed error', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 5000, unit: 'binary' }), fc.string({ maxLength: 40 }), (text, value) => {
+        try {
+          bootConfProblems(text, { unknownKeys: 'pass' });
+          setBootConf(text, { BOOT_ORDER: value.replace(/[\r\n]/g, '') });
+          effectiveSettings(text);
+        } catch (e) {
+          expect(e).toMatchObject({ code: expect.stringMatching(/^(CONFIG_TOO_LARGE|INVALID_CONFIG)$/) });
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('the zod schema is strict about values and keys', () => {

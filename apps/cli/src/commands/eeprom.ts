@@ -371,7 +371,7 @@ Examples:
     .addHelpText(
       'after',
       `
-Network self-update: the Pi 4/400 (bootloader 2020-09 or later) and Pi 5/500 bootloaders fetch
+Network self-update: the Pi 4/400 (bootloader from 2021 on) and Pi 5/500 bootloaders fetch
 pieeprom.sig and pieeprom.upd from the node's TFTP directory and flash it when its timestamp is newer.
 recovery.bin is never fetched over the network. CM4 (self-update off from the factory), EEPROMs with
 ENABLE_SELF_UPDATE=0 or FREEZE_VERSION=1, and config.txt bootloader_update=0 do not self-update: use
