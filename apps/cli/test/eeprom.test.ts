@@ -1,9 +1,48 @@
 import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { freeUdpPort, startPeer, waitFor } from '@bramble/testkit';
+import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IMAGES, rpiEepromConfig, rpiEepromDigest, unpack } from '../../../packages/eeprom/test/oracle.js';
 import { bin, bramble, sampleImage, tempDir } from './helpers.js';
+
+/** The oracles and real images of @bramble/eeprom's tests (raspberrypi/rpi-eeprom, BSD-3-Clause). */
+const fixtures = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  '..',
+  'packages',
+  'eeprom',
+  'test',
+  'fixtures',
+  'rpi-eeprom',
+);
+const IMAGES = { '2711': 'pieeprom-2711-2026-08-04.bin', '2712': 'pieeprom-2712-2026-06-29.bin' } as const;
+
+async function unpack(dir: string, name: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, gunzipSync(await readFile(join(fixtures, `${name}.gz`))));
+  return path;
+}
+
+async function rpiEepromConfig(args: readonly string[]) {
+  const r = await execa('python3', [join(fixtures, 'rpi-eeprom-config'), ...args], {
+    reject: false,
+    encoding: 'buffer',
+    stripFinalNewline: false,
+    timeout: 60_000,
+  });
+  return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout), stderr: Buffer.from(r.stderr).toString() };
+}
+
+async function rpiEepromDigest(image: string, sig: string, ts: number, chip: string): Promise<string> {
+  await execa('sh', [join(fixtures, 'rpi-eeprom-digest'), '-c', chip, '-i', image, '-o', sig], {
+    env: { SOURCE_DATE_EPOCH: String(ts) },
+    timeout: 60_000,
+  });
+  return readFile(sig, 'utf8');
+}
 
 const TS = '1767225600';
 

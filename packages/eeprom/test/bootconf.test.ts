@@ -59,15 +59,19 @@ describe('bootconf.txt validation against the documented keys', () => {
 
   it('arbitrary text never throws anything but a typed error', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 5000, unit: 'binary' }), fc.string({ maxLength: 40 }), (text, value) => {
-        try {
-          bootConfProblems(text, { unknownKeys: 'pass' });
-          setBootConf(text, { BOOT_ORDER: value.replace(/[\r\n]/g, '') });
-          effectiveSettings(text);
-        } catch (e) {
-          expect(e).toMatchObject({ code: expect.stringMatching(/^(CONFIG_TOO_LARGE|INVALID_CONFIG)$/) });
-        }
-      }),
+      fc.property(
+        fc.string({ maxLength: 5000, unit: 'binary' }),
+        fc.string({ maxLength: 40 }),
+        (text, value) => {
+          try {
+            bootConfProblems(text, { unknownKeys: 'pass' });
+            setBootConf(text, { BOOT_ORDER: value.replace(/[\r\n]/g, '') });
+            effectiveSettings(text);
+          } catch (e) {
+            expect(e).toMatchObject({ code: expect.stringMatching(/^(CONFIG_TOO_LARGE|INVALID_CONFIG)$/) });
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
