@@ -320,7 +320,20 @@ describe('bramble eeprom rollout: a real provisioned node tree', () => {
     expect(usage.exitCode).toBe(2);
   });
 
-  it('the TFTP server serves the update: a virtual Pi 4 finds pieeprom.sig in its directory', async () => {
+  it('the TFTP server serves the update: a virtual Pi 4 finds pieeprom.sig; a real TFTP fetch of pieeprom.upd shows in --status', async () => {
+    // fresh files: the oracle checks above read the earlier ones
+    for (const [node, image] of [
+      ['rpi-4', pi4],
+      ['rpi-5', pi5],
+    ] as const) {
+      const again = await bramble(
+        ['eeprom', 'rollout', node, '--image', image, '--set', 'BOOT_ORDER=0xf21'],
+        {
+          cwd: dir,
+        },
+      );
+      expect(again.exitCode, again.stderr).toBe(0);
+    }
     const port = await freeUdpPort();
     const serve = startPeer(
       ['node', bin, 'serve', '--tftp-listen', `127.0.0.1:${port}`, '--http-listen', '127.0.0.1:0'],
@@ -346,6 +359,31 @@ describe('bramble eeprom rollout: a real provisioned node tree', () => {
       expect(report.warnings.join('\n')).toMatch(
         /pieeprom\.sig exists: a real Pi would try to update its EEPROM/,
       );
+      const status = async () =>
+        JSON.parse((await bramble(['eeprom', 'rollout', '--status', '--json'], { cwd: dir })).stdout) as {
+          node: string;
+          fetchedAt?: number;
+        }[];
+      // the .sig probe is not a fetch; the bootloader only fetches pieeprom.upd when it applies it.
+      expect((await status()).map((s) => s.fetchedAt)).toEqual([undefined, undefined, undefined]);
+      await new Promise((r) => setTimeout(r, 50));
+      const got = join(dir, 'fetched.upd');
+      const client = await execa(
+        'tftp',
+        ['127.0.0.1', String(port), '-m', 'binary', '-c', 'get', '7a1b2c3d/pieeprom.upd', got],
+        { reject: false, timeout: 60_000 },
+      );
+      expect(client.exitCode, client.stderr).toBe(0);
+      expect((await readFile(got)).equals(await readFile(join(tftp('7a1b2c3d'), 'pieeprom.upd')))).toBe(true);
+      const after = await status();
+      expect(after.map((s) => [s.node, typeof s.fetchedAt])).toEqual([
+        ['rpi-4', 'number'],
+        ['rpi-5', 'undefined'],
+        ['rpi-3', 'undefined'],
+      ]);
+      const table = await bramble(['eeprom', 'rollout', '--status'], { cwd: dir });
+      expect(table.stdout).toMatch(/rpi-4\s+pending\s+2711\s+\S+\s+0xf21\s+yes \d{4}-/);
+      expect(table.stdout).toMatch(/rpi-5\s+pending\s+2712\s+\S+\s+0xf21\s+no/);
     } finally {
       await serve.stop();
     }

@@ -172,6 +172,13 @@ export interface UpdateStatus {
   sha256?: string;
   /** Settings of the embedded bootconf.txt that apply to every board. */
   settings?: Record<string, string>;
+  /**
+   * When pieeprom.upd was first read after it was placed (Unix ms): its atime once it is newer than
+   * its mtime. The bootloader reads pieeprom.sig on every boot but fetches pieeprom.upd only when it
+   * will apply it, so this marks the node taking the update. Needs a relatime or strictatime mount
+   * (Linux default); on noatime it stays undefined. Status itself reads with O_NOATIME.
+   */
+  fetchedAt?: number;
   /** Why the pair is not valid. */
   problem?: string;
 }
@@ -196,8 +203,20 @@ export async function updateStatus(dir: string): Promise<UpdateStatus> {
     };
   }
   try {
+    const before = await stat(imagePath);
+    const fetched = before.atimeMs > before.mtimeMs ? { fetchedAt: Math.round(before.atimeMs) } : {};
     const sig = parseSignature(await readSmallText(sigPath, 4096, 'INVALID_SIGNATURE'));
-    const image = await readEepromImage(imagePath);
+    chipOfSize(before.size);
+    const bytes = await readWithoutAtime(imagePath);
+    if (bytes === undefined) {
+      return {
+        present: true,
+        valid: false,
+        ...fetched,
+        problem: 'not verified: only the owner can read it without disturbing the fetch time',
+      };
+    }
+    const image = parseImage(bytes);
     const sha256 = sha256Hex(image.bytes);
     const base = {
       present: true,
@@ -205,12 +224,29 @@ export async function updateStatus(dir: string): Promise<UpdateStatus> {
       timestamp: sig.timestamp,
       sha256,
       settings: effectiveSettings(readBootConf(image)),
+      ...fetched,
     };
     if (sha256 !== sig.sha256) return { ...base, valid: false, problem: 'pieeprom.sig does not match' };
     return { ...base, valid: true };
   } catch (cause) {
     if (cause instanceof EepromError) return { present: true, valid: false, problem: cause.message };
     throw cause;
+  }
+}
+
+/** Read a whole file with O_NOATIME (its atime is the fetch mark); undefined when not permitted (not the owner). */
+async function readWithoutAtime(path: string): Promise<Uint8Array | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOATIME);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'EPERM') return undefined;
+    throw ioError(`cannot read ${path}`, cause);
+  }
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
   }
 }
 

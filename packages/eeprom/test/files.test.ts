@@ -35,13 +35,6 @@ describe('update files on disk', () => {
     const written = await writeUpdateFiles(node, files);
     expect((await stat(written.image)).mode & 0o777).toBe(0o644);
     expect((await readdir(node)).sort()).toEqual(['pieeprom.sig', 'pieeprom.upd']);
-    const sig = parseSignature(await readFile(written.signature, 'utf8'));
-    expect(sig).toEqual({ sha256: expect.any(String), timestamp: 1_800_000_000, targetSoc: '2711' });
-    verifySignature(await readFile(written.image), sig);
-    // the official tool reads the config back from the file we placed
-    const py = await rpiEepromConfig([written.image]);
-    expect(py.stdout.toString()).toBe('[all]\nBOOT_ORDER=0xf21\nTFTP_PREFIX=2\n');
-
     const status = await updateStatus(node);
     expect(status).toMatchObject({
       present: true,
@@ -50,6 +43,22 @@ describe('update files on disk', () => {
       timestamp: 1_800_000_000,
       settings: { BOOT_ORDER: '0xf21', TFTP_PREFIX: '2' },
     });
+
+    expect(status.fetchedAt).toBeUndefined();
+    // status reads with O_NOATIME, so asking twice does not look like a fetch …
+    expect((await updateStatus(node)).fetchedAt).toBeUndefined();
+    // … but a reader (the TFTP server) marks pieeprom.upd fetched (relatime: first read after a write)
+    await new Promise((r) => setTimeout(r, 50));
+    const sig = parseSignature(await readFile(written.signature, 'utf8'));
+    expect(sig).toEqual({ sha256: expect.any(String), timestamp: 1_800_000_000, targetSoc: '2711' });
+    verifySignature(await readFile(written.image), sig);
+    // the official tool reads the config back from the file we placed
+    const py = await rpiEepromConfig([written.image]);
+    expect(py.stdout.toString()).toBe('[all]\nBOOT_ORDER=0xf21\nTFTP_PREFIX=2\n');
+
+    const fetched = await updateStatus(node);
+    expect(fetched.fetchedAt).toBeGreaterThan((await stat(written.image)).mtimeMs);
+    expect(fetched.valid).toBe(true);
 
     // a stale .sig (another image) is reported, not trusted
     await writeFile(written.signature, `${'0'.repeat(64)}\nts: 1\n`);

@@ -272,6 +272,12 @@ async function rolloutStatus(out: Output, layouts: readonly NodeLayout[]): Promi
         format: (v) => (typeof v === 'number' ? new Date(v * 1000).toISOString() : '-'),
       },
       { key: 'settings', header: 'BOOT_ORDER', format: (_v, r) => r.settings?.BOOT_ORDER ?? '-' },
+      {
+        key: 'fetchedAt',
+        header: 'FETCHED',
+        format: (v, r) =>
+          typeof v === 'number' ? `yes ${new Date(v).toISOString()}` : r.present ? 'no' : '-',
+      },
       { key: 'problem', header: 'PROBLEM' },
     ],
     { empty: '(no nodes)' },
