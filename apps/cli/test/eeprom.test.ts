@@ -283,6 +283,34 @@ describe('bramble eeprom rollout: a real provisioned node tree', () => {
     ).stdout.toString();
     expect(conf5).toContain('TFTP_PREFIX=2\n');
 
+    // config --node: the same per-node TFTP_PREFIX, written to a directory of your choice
+    const cfg = await bramble(
+      [
+        'eeprom',
+        'config',
+        '--image',
+        pi5,
+        '--node',
+        'rpi-5',
+        '--set',
+        'BOOT_ORDER=0xf21',
+        '--out',
+        join(dir, 'n5'),
+      ],
+      { cwd: dir },
+    );
+    expect(cfg.exitCode, cfg.stderr).toBe(0);
+    expect((await rpiEepromConfig([join(dir, 'n5', 'pieeprom.upd')])).stdout.toString()).toContain(
+      'TFTP_PREFIX=2\n',
+    );
+    const wrong = await bramble(
+      ['eeprom', 'config', '--image', pi4, '--node', 'rpi-5', '--out', join(dir, 'n5')],
+      {
+        cwd: dir,
+      },
+    );
+    expect([wrong.exitCode, wrong.stderr]).toEqual([1, expect.stringMatching(/MODEL_MISMATCH/)]);
+
     const status = JSON.parse(
       (await bramble(['eeprom', 'rollout', '--status', '--json'], { cwd: dir })).stdout,
     ) as {
