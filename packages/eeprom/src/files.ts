@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { effectiveSettings } from './bootconf.js';
 import { EepromError } from './errors.js';
 import { type Chip, chipOfSize, type EepromImage, parseImage, readBootConf } from './image.js';
+import { configTxtBlocksSelfUpdate } from './self-update.js';
 import { parseSignature, sha256Hex } from './signature.js';
 import type { UpdateFiles } from './update.js';
 
@@ -265,4 +266,10 @@ export async function removeUpdateFiles(dir: string): Promise<string[]> {
     }
   }
   return removed;
+}
+
+/** The boot directory's config.txt says `bootloader_update=0`, so the bootloader ignores pieeprom.upd there. */
+export async function selfUpdateDisabledIn(dir: string): Promise<boolean> {
+  const text = await readSmallText(join(dir, 'config.txt'), 64 * 1024, 'INVALID_CONFIG').catch(() => '');
+  return configTxtBlocksSelfUpdate(text);
 }

@@ -28,6 +28,7 @@ export {
   readEepromImage,
   readSmallText,
   removeUpdateFiles,
+  selfUpdateDisabledIn,
   UPDATE_IMAGE_NAME,
   UPDATE_SIG_NAME,
   type UpdateStatus,

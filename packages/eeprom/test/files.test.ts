@@ -7,6 +7,7 @@ import {
   readBootConf,
   readEepromImage,
   removeUpdateFiles,
+  selfUpdateDisabledIn,
   updateStatus,
   verifySignature,
   writeRecoveryFiles,
@@ -70,8 +71,12 @@ describe('update files on disk', () => {
     await writeFile(written.signature, 'garbage');
     expect(await updateStatus(node)).toMatchObject({ present: true, valid: false, problem: /SHA-256/ });
 
+    expect(await selfUpdateDisabledIn(node)).toBe(false);
+    await writeFile(join(node, 'config.txt'), '[all]\nbootloader_update=0\n');
+    expect(await selfUpdateDisabledIn(node)).toBe(true);
+
     expect(await removeUpdateFiles(node)).toHaveLength(2);
-    expect(await readdir(node)).toEqual([]);
+    expect(await readdir(node)).toEqual(['config.txt']);
     expect(await updateStatus(node)).toEqual({ present: false, valid: false });
     expect(await removeUpdateFiles(node)).toEqual([]);
   });

@@ -2,7 +2,6 @@
  * `bramble eeprom`: bootloader settings for the fleet's Pi 4 / Pi 5 family nodes, composed from
  * @bramble/eeprom (image format, bootconf.txt schema, update files) and the provisioned layouts.
  */
-import { readFile } from 'node:fs/promises';
 import type { EepromImage, UpdateFiles, UpdateStatus } from '@bramble/eeprom';
 import type { Command } from 'commander';
 import { confirm } from '../confirm.js';
@@ -57,13 +56,21 @@ async function loadImage(o: SettingsOptions): Promise<EepromImage> {
   return (await loadEeprom()).readEepromImage(o.image);
 }
 
-/** The provisioned layouts of the named nodes (all nodes when none are named). */
-async function layoutsOf(g: GlobalOptions, hostnames: readonly string[]): Promise<NodeLayout[]> {
+/**
+ * The provisioned layouts of the named nodes (all nodes when none are named). Unprovisioned nodes are
+ * an error, or only a warning with `skipMissing` (status, remove).
+ */
+async function layoutsOf(
+  g: GlobalOptions,
+  hostnames: readonly string[],
+  skipMissing?: Output,
+): Promise<NodeLayout[]> {
   const m = await manifestFor(g);
   const unknown = hostnames.filter((h) => !m.manifest.nodes.some((n) => n.hostname === h));
   if (unknown.length > 0) throw new CliError('UNKNOWN_NODE', `not in the manifest: ${unknown.join(', ')}`);
   const { layouts, missing } = await readLayouts(m, hostnames);
-  if (missing.length > 0)
+  if (missing.length > 0 && skipMissing) skipMissing.warn(`not provisioned, skipped: ${missing.join(', ')}`);
+  else if (missing.length > 0)
     throw new CliError(
       'NOT_PROVISIONED',
       `not provisioned yet: ${missing.join(', ')} (bramble node provision ${missing.join(' ')})`,
@@ -192,7 +199,7 @@ async function rolloutAction(hostnames: string[], o: RolloutOptions, g: GlobalOp
   const out = outputFor(g);
   if (o.status && o.remove) throw new UsageError('--status and --remove do not go together');
   const ee = await loadEeprom();
-  const layouts = await layoutsOf(g, hostnames);
+  const layouts = await layoutsOf(g, hostnames, o.status || o.remove ? out : undefined);
   if (o.status) return rolloutStatus(out, layouts);
   if (o.remove) {
     if (hostnames.length === 0 && !(await confirm('remove pending EEPROM updates from every node?', g)))
@@ -241,8 +248,7 @@ async function rolloutAction(hostnames: string[], o: RolloutOptions, g: GlobalOp
 
 async function warnIfSelfUpdateOff(out: Output, layout: NodeLayout): Promise<void> {
   const ee = await loadEeprom();
-  const configTxt = await readFile(`${layout.tftpDir}/config.txt`, 'utf8').catch(() => '');
-  if (ee.configTxtBlocksSelfUpdate(configTxt))
+  if (await ee.selfUpdateDisabledIn(layout.tftpDir))
     out.warn(
       `${layout.node.hostname}: config.txt sets bootloader_update=0, the bootloader will ignore the update`,
     );
