@@ -264,7 +264,7 @@ describe('bramble eeprom rollout: a real provisioned node tree', () => {
     );
     expect(r4.exitCode, r4.stderr).toBe(0);
     expect(JSON.parse(r4.stdout)).toEqual([
-      { node: 'rpi-4', model: 'pi4', prefix: '0', dir: tftp('7a1b2c3d') },
+      { node: 'rpi-4', model: 'pi4', soc: '2711', prefix: '0', dir: tftp('7a1b2c3d') },
     ]);
     // what the official tool reads back, and the .sig the official digest makes of the placed image
     const upd4 = join(tftp('7a1b2c3d'), 'pieeprom.upd');
@@ -415,6 +415,40 @@ describe('bramble eeprom rollout: a real provisioned node tree', () => {
     } finally {
       await serve.stop();
     }
+  });
+
+  it('a mixed fleet in one run: one image per SoC, each node gets its own', async () => {
+    const r = await bramble(
+      [
+        'eeprom',
+        'rollout',
+        'rpi-5',
+        'rpi-4',
+        '--image',
+        pi4,
+        '--image',
+        pi5,
+        '--set',
+        'BOOT_ORDER=0xf21',
+        '--json',
+      ],
+      { cwd: dir },
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as { node: string; soc: string; prefix: string }[];
+    expect(rows.map((x) => [x.node, x.soc, x.prefix])).toEqual([
+      ['rpi-4', '2711', '0'],
+      ['rpi-5', '2712', '2'],
+    ]);
+    const twice = await bramble(['eeprom', 'rollout', 'rpi-4', '--image', pi4, '--image', pi4], { cwd: dir });
+    expect([twice.exitCode, twice.stderr]).toEqual([
+      2,
+      expect.stringMatching(/two --image files for BCM2711/),
+    ]);
+    const one = await bramble(['eeprom', 'config', '--image', pi4, '--image', pi5, '--out', dir], {
+      cwd: dir,
+    });
+    expect(one.exitCode).toBe(2);
   });
 
   it('--remove takes the files away again (one node, then all with --yes)', async () => {

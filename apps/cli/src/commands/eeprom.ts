@@ -2,7 +2,7 @@
  * `bramble eeprom`: bootloader settings for the fleet's Pi 4 / Pi 5 family nodes, composed from
  * @bramble/eeprom (image format, bootconf.txt schema, update files) and the provisioned layouts.
  */
-import type { EepromImage, UpdateFiles, UpdateStatus } from '@bramble/eeprom';
+import type { Chip, EepromImage, UpdateFiles, UpdateStatus } from '@bramble/eeprom';
 import type { Command } from 'commander';
 import { confirm } from '../confirm.js';
 import { type GlobalOptions, globals, manifestFor, outputFor } from '../context.js';
@@ -14,7 +14,7 @@ import { readLayouts } from '../store.js';
 const loadEeprom = () => import('@bramble/eeprom');
 
 interface SettingsOptions {
-  image?: string;
+  image?: string[];
   bootconf?: string;
   set?: string[];
   unset?: string[];
@@ -52,8 +52,43 @@ async function assembleConfig(image: EepromImage, o: SettingsOptions): Promise<s
 }
 
 async function loadImage(o: SettingsOptions): Promise<EepromImage> {
-  if (!o.image) throw new UsageError('--image pieeprom-*.bin is required');
-  return (await loadEeprom()).readEepromImage(o.image);
+  if (!o.image || o.image.length === 0) throw new UsageError('--image pieeprom-*.bin is required');
+  if (o.image.length > 1) throw new UsageError('give one --image here (rollout takes one per SoC)');
+  return (await loadEeprom()).readEepromImage(o.image[0]!);
+}
+
+interface ChipUpdate {
+  image: EepromImage;
+  config: string;
+}
+
+/** rollout: one image per SoC (a Pi 4 and a Pi 5 image for a mixed fleet), each with its config. */
+async function loadImagesByChip(o: SettingsOptions): Promise<Map<Chip, ChipUpdate>> {
+  if (!o.image || o.image.length === 0) throw new UsageError('--image pieeprom-*.bin is required');
+  const ee = await loadEeprom();
+  const byChip = new Map<Chip, ChipUpdate>();
+  for (const file of o.image) {
+    const image = await ee.readEepromImage(file);
+    if (byChip.has(image.chip))
+      throw new UsageError(`two --image files for BCM${image.chip}: give one per SoC`);
+    byChip.set(image.chip, { image, config: await assembleConfig(image, o) });
+  }
+  return byChip;
+}
+
+/** The image for a node: the one of its model's SoC; with a single image, that one (checked later). */
+async function updateFor(layout: NodeLayout, byChip: Map<Chip, ChipUpdate>): Promise<ChipUpdate> {
+  const ee = await loadEeprom();
+  const model = layout.node.model;
+  const chip = model ? ee.MODEL_CHIP[model] : undefined;
+  const entry = (chip && byChip.get(chip)) ?? (byChip.size === 1 ? [...byChip.values()][0] : undefined);
+  if (entry) return entry;
+  throw new CliError(
+    'MODEL_MISMATCH',
+    model
+      ? `${layout.node.hostname} is a ${model}: give a firmware-${chip ?? '?'} image too (--image)`
+      : `${layout.node.hostname} has no model in the manifest: with images for two SoCs, set its model`,
+  );
 }
 
 /**
@@ -214,15 +249,18 @@ async function rolloutAction(hostnames: string[], o: RolloutOptions, g: GlobalOp
     return;
   }
   if (hostnames.length === 0) throw new UsageError('name the nodes to update (bramble eeprom rollout NODE…)');
-  const image = await loadImage(o);
-  const config = await assembleConfig(image, o);
-  if (!o.force) ee.checkNetworkBoot(config);
-  for (const w of ee.selfUpdateWarnings(config)) out.warn(w);
+  const byChip = await loadImagesByChip(o);
+  for (const { config } of byChip.values()) {
+    if (!o.force) ee.checkNetworkBoot(config);
+    for (const w of ee.selfUpdateWarnings(config)) out.warn(w);
+  }
   const timestamp = timestampOf(o) ?? ee.nowSeconds();
   // Build every node's files first: nothing is placed unless all nodes pass their checks.
   const planned: { layout: NodeLayout; files: UpdateFiles }[] = [];
-  for (const layout of layouts)
+  for (const layout of layouts) {
+    const { image, config } = await updateFor(layout, byChip);
     planned.push({ layout, files: await nodeUpdate(image, config, layout, timestamp, out) });
+  }
   for (const { layout, files } of planned) {
     await warnIfSelfUpdateOff(out, layout);
     await ee.writeUpdateFiles(layout.tftpDir, files);
@@ -231,12 +269,14 @@ async function rolloutAction(hostnames: string[], o: RolloutOptions, g: GlobalOp
     planned.map(({ layout, files }) => ({
       node: layout.node.hostname,
       model: layout.node.model ?? '?',
+      soc: files.chip,
       dir: layout.tftpDir,
       prefix: ee.effectiveSettings(files.config).TFTP_PREFIX ?? '0',
     })),
     [
       { key: 'node', header: 'NODE' },
       { key: 'model', header: 'MODEL' },
+      { key: 'soc', header: 'SOC' },
       { key: 'prefix', header: 'TFTP_PREFIX' },
       { key: 'dir', header: 'PLACED IN' },
     ],
@@ -292,7 +332,11 @@ async function rolloutStatus(out: Output, layouts: readonly NodeLayout[]): Promi
 
 function settingsOptions(cmd: Command): Command {
   return cmd
-    .option('--image <file>', 'pieeprom-*.bin (Pi 4: firmware-2711, Pi 5: firmware-2712)')
+    .option(
+      '--image <file>',
+      'pieeprom-*.bin (Pi 4: firmware-2711, Pi 5: firmware-2712; rollout: one of each)',
+      collect,
+    )
     .option('--bootconf <file>', "start from this bootconf.txt instead of the image's own")
     .option('--set <KEY=VALUE>', 'set a bootloader property (repeatable)', collect)
     .option('--unset <KEY>', 'remove a bootloader property (repeatable)', collect)
@@ -390,7 +434,8 @@ ENABLE_SELF_UPDATE=0 or FREEZE_VERSION=1, and config.txt bootloader_update=0 do 
 bramble eeprom recovery (SD card) or rpiboot/usbboot once.
 
 Examples:
-  bramble eeprom rollout rpi-k8s-02 rpi-k8s-04 --image pieeprom-2026-08-04.bin --set BOOT_ORDER=0xf21
+  bramble eeprom rollout rpi-k8s-02 --image pieeprom-2026-08-04.bin --set BOOT_ORDER=0xf21
+  bramble eeprom rollout rpi-k8s-02 rpi-k8s-04 --image pieeprom-2711.bin --image pieeprom-2712.bin --set BOOT_ORDER=0xf21
   bramble eeprom rollout --status
   bramble eeprom rollout rpi-k8s-02 --remove`,
     )
