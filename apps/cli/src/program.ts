@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { register as demo } from './commands/demo.js';
 import { register as dhcp } from './commands/dhcp.js';
 import { register as doctor } from './commands/doctor.js';
+import { register as eeprom } from './commands/eeprom.js';
 import { register as image } from './commands/image.js';
 import { register as init } from './commands/init.js';
 import { register as nfs } from './commands/nfs.js';
@@ -46,6 +47,6 @@ Examples:
 
 Exit codes: 0 ok, 1 failure, 2 usage error.`,
     );
-  for (const reg of [init, schema, image, node, dhcp, nfs, serve, tftp, doctor, demo]) reg(program);
+  for (const reg of [init, schema, image, node, dhcp, nfs, serve, tftp, doctor, eeprom, demo]) reg(program);
   return program;
 }

@@ -1,0 +1,83 @@
+/**
+ * Bramble's side of the bootloader config: which SoC image a node's model takes, and which
+ * TFTP_PREFIX makes the bootloader ask for the directory Bramble provisioned the node under.
+ *
+ * The directory naming (serial, else MAC as `dc-a6-32-01-36-c2`; `tftpPrefix` choosing) is
+ * @bramble/boot-tree's `tftpDirName()` — imported, never restated here. (That fact is moving to a
+ * `@bramble/pi` package; switch the import when it lands.)
+ */
+import { macDirName, type NodeSpec, type PiModelName, tftpDirName } from '@bramble/boot-tree';
+import { effectiveSettings } from './bootconf.js';
+import { EepromError } from './errors.js';
+import type { Chip } from './image.js';
+
+/** The bootloader EEPROM SoC of each model; Pi 3 models have no EEPROM bootloader. */
+export const MODEL_CHIP: Readonly<Record<PiModelName, Chip | undefined>> = {
+  pi3b: undefined,
+  'pi3b+': undefined,
+  pi4: '2711',
+  pi400: '2711',
+  cm4: '2711',
+  pi5: '2712',
+  pi500: '2712',
+  cm5: '2712',
+};
+
+/** Throws MODEL_MISMATCH unless an image for `chip` can go to a node of `model` (unknown model: any). */
+export function checkModelChip(model: PiModelName | undefined, chip: Chip, who = 'the node'): void {
+  if (model === undefined) return;
+  const wanted = MODEL_CHIP[model];
+  if (wanted === undefined) {
+    throw new EepromError(
+      'MODEL_MISMATCH',
+      `${who} is a ${model}: Pi 3 models boot from ROM + bootcode.bin and have no bootloader EEPROM`,
+    );
+  }
+  if (wanted !== chip) {
+    throw new EepromError(
+      'MODEL_MISMATCH',
+      `${who} is a ${model} (BCM${wanted}) but the image is for BCM${chip}; use a pieeprom-*.bin from firmware-${wanted}`,
+    );
+  }
+}
+
+/**
+ * The bootconf.txt settings that make the bootloader request `<dir>/…` for this node:
+ * TFTP_PREFIX=0 (serial, the bootloader default) or TFTP_PREFIX=2 (MAC) — both work for a whole
+ * fleet with one image; eeprom-bootloader.adoc, TFTP_PREFIX.
+ */
+export function tftpPrefixSettings(node: NodeSpec): { TFTP_PREFIX: '0' | '2' } {
+  const dir = tftpDirName(node);
+  if (node.serial !== undefined && dir === node.serial) return { TFTP_PREFIX: '0' };
+  return { TFTP_PREFIX: '2' };
+}
+
+/**
+ * Throws PREFIX_MISMATCH unless bootconf.txt's TFTP_PREFIX (default 0) / TFTP_PREFIX_STR lead the
+ * bootloader to the node's Bramble directory: 0 → `<serial>/`, 2 → `dc-a6-…/`, 1 → the string,
+ * which then must be `<dir>/` exactly (max 32 characters).
+ */
+export function checkTftpPrefix(config: string, node: NodeSpec): void {
+  const settings = effectiveSettings(config);
+  const prefix = settings.TFTP_PREFIX ?? '0';
+  const dir = tftpDirName(node);
+  const asks =
+    prefix === '0'
+      ? node.serial
+      : prefix === '2'
+        ? node.mac && macDirName(node.mac)
+        : (settings.TFTP_PREFIX_STR ?? '').replace(/\/$/, '');
+  const wellFormed = prefix !== '1' || settings.TFTP_PREFIX_STR === `${dir}/`;
+  if (asks === dir && wellFormed) return;
+  const fix = tftpPrefixSettings(node);
+  const what =
+    prefix === '0'
+      ? 'its serial'
+      : prefix === '2'
+        ? 'its MAC'
+        : `TFTP_PREFIX_STR '${settings.TFTP_PREFIX_STR ?? ''}'`;
+  throw new EepromError(
+    'PREFIX_MISMATCH',
+    `${node.hostname}: TFTP_PREFIX=${prefix} makes the bootloader ask for ${what}${asks ? ` (${asks}/)` : ' (unknown to Bramble)'} but Bramble serves the node from ${dir}/; set TFTP_PREFIX=${fix.TFTP_PREFIX}${prefix === '1' ? ` or TFTP_PREFIX_STR=${dir}/` : ''}`,
+  );
+}
