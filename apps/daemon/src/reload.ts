@@ -3,12 +3,17 @@
  * one is applied (the daemon swaps its TFTP handler atomically — transfers in flight keep their
  * source), a bad one is rejected with every problem logged and the old one keeps serving.
  */
-import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import {
+  type LoadedManifest,
+  loadManifest,
+  ManifestError,
+  type ManifestProblem,
+  manifestHash,
+  readManifestText,
+} from '@bramble/manifest';
 import type { Logger } from 'pino';
-import { type LoadedManifest, loadManifest, ManifestError, type ManifestProblem } from './manifest.js';
 
 export type ReloadResult =
   | { ok: true; changed: boolean; manifest: LoadedManifest }
@@ -33,9 +38,7 @@ export function createReloader(o: {
   let chain: Promise<ReloadResult> | undefined;
   const hashOf = async () => {
     try {
-      return createHash('sha256')
-        .update(await readFile(o.path))
-        .digest('hex');
+      return manifestHash(await readManifestText(o.path));
     } catch {
       return '';
     }
