@@ -130,6 +130,7 @@ async function stopServices(state: DaemonState, services: Services, deadlineMs: 
     services.http?.close(),
   ]);
   await state.discovery.flush();
+  syncDiscoveryMetrics(state);
   state.logger?.info({ event: 'stopped' }, 'brambled stopped');
 }
 

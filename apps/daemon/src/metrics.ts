@@ -33,6 +33,7 @@ export class Metrics {
   discovered = 0;
   discoveredEvicted = 0;
   discoveryLogSuppressed = 0;
+  discoveryWrites = 0;
   addressConflicts = 0;
   readonly startedAt = Date.now();
 
@@ -92,6 +93,9 @@ export class Metrics {
       'Unknown-Pi log lines held back by the rate limit.',
       [['', this.discoveryLogSuppressed]],
     );
+    metric('bramble_discovered_writes_total', 'counter', 'Writes of discovered.json.', [
+      ['', this.discoveryWrites],
+    ]);
     metric(
       'bramble_node_address_conflicts_total',
       'counter',

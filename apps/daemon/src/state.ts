@@ -31,6 +31,7 @@ export function syncDiscoveryMetrics(state: DaemonState): void {
   state.metrics.discovered = state.discovery.list().length;
   state.metrics.discoveredEvicted = state.discovery.stats.evicted;
   state.metrics.discoveryLogSuppressed = state.discovery.stats.logSuppressed;
+  state.metrics.discoveryWrites = state.discovery.stats.writes;
 }
 
 /** Load discovered.json and index the manifest's nodes. */
