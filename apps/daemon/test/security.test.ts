@@ -6,8 +6,9 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { buildClientMessage, encodeMessage } from '@bramble/dhcp';
 import { MAX_MANIFEST_BYTES, ManifestTooLargeError } from '@bramble/manifest';
-import { waitFor } from '@bramble/testkit';
+import { freeUdpPort, waitFor } from '@bramble/testkit';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Daemon, DEFAULT_DISCOVERY_LIMITS, maxFileBytes, startDaemon } from '../src/index.js';
@@ -26,7 +27,7 @@ interface Started {
 
 async function start(
   tag: string,
-  o: { yamlTail?: string; nodes?: string; dir?: string } = {},
+  o: { yamlTail?: string; nodes?: string; dir?: string; dhcpPort?: number } = {},
 ): Promise<Started> {
   const dir = o.dir ?? (await tempDir(tag));
   const nodes = o.nodes ?? "  - { hostname: rpi-a, serial: '1a2b3c01', image: img }";
@@ -44,7 +45,12 @@ ${o.yamlTail ?? ''}`,
   );
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-  const daemon = await startDaemon({ manifestPath: join(dir, 'bramble.yaml'), logger, watch: false });
+  const daemon = await startDaemon({
+    manifestPath: join(dir, 'bramble.yaml'),
+    logger,
+    watch: false,
+    ...(o.dhcpPort !== undefined ? { proxyDhcp: true, dhcpPort: o.dhcpPort, pxePort: false } : {}),
+  });
   running.push(daemon);
   return { daemon, dir, logs };
 }
@@ -200,6 +206,40 @@ describe("brambled keeps a node's identity from the manifest", () => {
     await daemon.reload('test');
     expect(daemon.nodes()[0]?.address).toBe('127.0.0.5');
     expect(daemon.nodes()[1]?.address).toBeUndefined();
+  }, 60_000);
+});
+
+describe('brambled proxyDHCP does not reflect', () => {
+  it('refuses a relayed DISCOVER naming an off-subnet relay and answers one on its own subnet', async () => {
+    const dhcpPort = await freeUdpPort();
+    const { daemon } = await start('relay', { dhcpPort, yamlTail: 'dhcp: { listen: 127.0.0.1 }' });
+    const socket = await bindClient('127.0.0.1');
+    const discover = (xid: number, giaddr: string) => {
+      const message = buildClientMessage({
+        kind: 'pi4',
+        type: 'discover',
+        mac: 'dc:a6:32:01:36:c2',
+        serial: '0660cd37',
+        xid,
+      });
+      message.giaddr = giaddr;
+      return encodeMessage(message);
+    };
+    try {
+      for (const [xid, giaddr] of [
+        [1, '203.0.113.7'],
+        [2, '127.0.0.1'], // a relay on the server's own subnet (loopback here) is answered
+      ] as const)
+        await new Promise<void>((resolve, reject) =>
+          socket.send(discover(xid, giaddr), dhcpPort, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+        );
+      await waitFor(() => daemon.metrics.dhcpClients >= 2 && daemon.metrics.dhcpOffers >= 1, 10_000);
+    } finally {
+      socket.close();
+    }
+    const metrics = (await httpGet(daemon.httpAddress()?.port ?? 0, '/metrics')).body;
+    expect(metric(metrics, 'bramble_dhcp_refused_total')).toBe(1);
+    expect(metric(metrics, 'bramble_dhcp_offers_total')).toBe(1);
   }, 60_000);
 });
 

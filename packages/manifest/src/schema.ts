@@ -6,19 +6,18 @@
 import { NodeSpec, type NodeSpecInput } from '@bramble/boot-tree';
 import { z } from 'zod';
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 /** NodeSpec's field schemas, reused as they are. */
 const node = NodeSpec.shape;
 
-export const Ipv4 = z.string().regex(IPV4, 'expected an IPv4 address like 192.168.1.10');
+/** An IPv4 address (NodeSpec's rule for a node's address). */
+export const Ipv4 = node.address.unwrap();
 
 /** A listen address `ADDR:PORT` (or just `PORT`), parsed to `{ address, port }`. */
 export const ListenAddress = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const match = /^(?:(.+):)?(\d{1,5})$/.exec(String(value));
   const port = match ? Number(match[2]) : Number.NaN;
   const address = match?.[1] ?? '0.0.0.0';
-  if (!match || port > 65535 || !IPV4.test(address)) {
+  if (!match || port > 65535 || !Ipv4.safeParse(address).success) {
     ctx.addIssue({ code: 'custom', message: 'expected ADDR:PORT like 0.0.0.0:69 or a port number' });
     return z.NEVER;
   }
