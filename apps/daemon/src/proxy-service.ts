@@ -19,10 +19,11 @@ function onClient(state: DaemonState, client: ProxyClient): void {
   // Only Raspberry Pis are recorded; other PXE clients (model 'pxe') are not ours to adopt.
   if (!known && client.model !== 'pxe')
     state.discovery.see({ serial, mac, model: client.model, address: client.address, via: 'dhcp' });
-  state.logger?.info(
-    { event: 'dhcp', model: client.model, serial, mac, address: client.address, known },
-    `${client.model} ${serial ?? mac} asked for a network boot${known ? '' : ' (unknown)'}`,
-  );
+  const fields = { event: 'dhcp', model: client.model, serial, mac, address: client.address, known };
+  const line = `${client.model} ${serial ?? mac} asked for a network boot${known ? '' : ' (unknown)'}`;
+  // Unknown clients are reported by discovery (rate-limited); one line per packet would let the LAN flood the log.
+  if (known) state.logger?.info(fields, line);
+  else state.logger?.debug(fields, line);
 }
 
 function createResponder(

@@ -99,16 +99,17 @@ function onFailed(state: DaemonState, event: TransferEvent): void {
   state.metrics.retransmits += event.retransmits ?? 0;
   const { node } = state.nodes.lookup(event.file);
   const message = event.error instanceof Error ? event.error.message : String(event.error ?? 'failed');
-  state.logger?.info(
-    {
-      event: 'file-failed',
-      node: node?.hostname,
-      address: event.remoteAddress,
-      file: event.file,
-      error: message,
-    },
-    `${node?.hostname ?? event.remoteAddress}: ${event.file}: ${message}`,
-  );
+  const fields = {
+    event: 'file-failed',
+    node: node?.hostname,
+    address: event.remoteAddress,
+    file: event.file,
+    error: message,
+  };
+  const line = `${node?.hostname ?? event.remoteAddress}: ${event.file}: ${message}`;
+  // A node's failures are boot steps worth a line; anyone else's are LAN noise an attacker controls.
+  if (node) state.logger?.info(fields, line);
+  else state.logger?.debug(fields, line);
 }
 
 /** Create, wire and bind the TFTP server; `listen` is where it binds unless a socket was handed over. */
