@@ -191,6 +191,11 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
       );
     }
     this.log.info({ ...this.address(), serverAddress: this.o.serverAddress }, 'proxyDHCP listening');
+    if (this.policy.localSubnets.length === 0)
+      this.log.warn(
+        { serverAddress: this.o.serverAddress },
+        'serverAddress is on no local interface and localSubnets is not set: every reply is broadcast, relays are answered only from allowedRelays',
+      );
   }
 
   /** Bound ports (after listen). */
