@@ -67,32 +67,33 @@ async function bindClient(address: string): Promise<Socket> {
 }
 
 /**
- * Send read requests as real datagrams from `from`, each from its own source port (a TFTP server
- * ignores a second request from a port whose transfer is running), in batches below the server's
- * per-client limit (64) that the daemon confirms before the next.
+ * Send read requests as real datagrams from `from` (default: a loopback address per 50 requests,
+ * 127.1.x.y, below the server's per-client limit), each from its own source port (a TFTP server
+ * ignores a second request from a port whose transfer is running), one after the other: each
+ * is resent (at most 5 times) until the daemon counted it, since a loaded machine drops UDP.
  */
-async function flood(daemon: Daemon, files: string[], from?: string, batch = 50): Promise<void> {
+async function flood(daemon: Daemon, files: string[], from?: string): Promise<void> {
   const { port } = daemon.tftpAddress();
-  for (let start = 0; start < files.length; start += batch) {
+  for (const [index, file] of files.entries()) {
+    const group = Math.floor(index / 50);
+    const source = from ?? `127.1.${group % 250}.${1 + Math.floor(group / 250)}`;
     const before = daemon.metrics.requests;
-    const chunk = files.slice(start, start + batch);
-    // Without a given source, each batch comes from its own loopback address (127.1.x.y).
-    const batchNo = start / batch;
-    const source = from ?? `127.1.${batchNo % 250}.${1 + Math.floor(batchNo / 250)}`;
-    const sockets = await Promise.all(chunk.map(() => bindClient(source)));
-    try {
-      await Promise.all(
-        chunk.map(
-          (file, i) =>
-            new Promise<void>((resolve, reject) =>
-              sockets[i]?.send(rrq(file), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
-            ),
-        ),
-      );
-      await waitFor(() => daemon.metrics.requests >= before + chunk.length, 30_000, 10);
-    } finally {
-      for (const socket of sockets) socket.close();
+    let counted = false;
+    for (let attempt = 0; attempt < 5 && !counted; attempt++) {
+      const socket = await bindClient(source);
+      try {
+        await new Promise<void>((resolve, reject) =>
+          socket.send(rrq(file), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+        );
+        counted = await waitFor(() => daemon.metrics.requests > before, 2000, 1).then(
+          () => true,
+          () => false,
+        );
+      } finally {
+        socket.close();
+      }
     }
+    if (!counted) throw new Error(`the daemon never counted the request for ${file}`);
   }
 }
 
