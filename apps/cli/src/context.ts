@@ -1,7 +1,13 @@
 /** Global options, the manifest of the current command, and safe manifest edits. */
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { type LoadedManifest, loadManifest, parseManifest, resolveManifest } from 'brambled';
+import { rename, writeFile } from 'node:fs/promises';
+import {
+  type LoadedManifest,
+  loadManifest,
+  parseManifest,
+  readManifestText,
+  resolveManifest,
+} from '@bramble/manifest';
 import type { Command } from 'commander';
 import { type Document, parseDocument } from 'yaml';
 import { CliError } from './errors.js';
@@ -50,7 +56,7 @@ export async function editManifest(
   edit: (doc: Document) => void,
   before?: (m: LoadedManifest) => Promise<void>,
 ): Promise<LoadedManifest> {
-  const text = existsSync(path) ? await readFile(path, 'utf8') : '';
+  const text = existsSync(path) ? await readManifestText(path) : '';
   const doc = parseDocument(text);
   edit(doc);
   const next = doc.toString();

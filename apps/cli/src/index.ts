@@ -1,4 +1,4 @@
-import { ManifestError } from 'brambled';
+import { ManifestError } from '@bramble/manifest';
 import { CliError } from './errors.js';
 import { createProgram } from './program.js';
 

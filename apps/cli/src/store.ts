@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { macDirName } from '@bramble/boot-tree';
-import type { LoadedManifest, ManifestNode } from 'brambled';
+import { type LoadedManifest, type ManifestNode, toNodeSpec } from '@bramble/manifest';
 import type { Output } from './output.js';
-import { loadBootTree, loadImage, type NodeLayout, type NodeSpecInput } from './packages.js';
+import { loadBootTree, loadImage, type NodeLayout } from './packages.js';
 
 export interface StoredImage {
   name: string;
@@ -97,22 +97,6 @@ export async function ensureExtracted(
   return true;
 }
 
-export function nodeSpec(n: ManifestNode): NodeSpecInput {
-  return {
-    hostname: n.hostname,
-    image: n.image,
-    ...(n.serial !== undefined ? { serial: n.serial } : {}),
-    ...(n.mac !== undefined ? { mac: n.mac } : {}),
-    ...(n.model !== undefined ? { model: n.model } : {}),
-    ...(n.address !== undefined ? { address: n.address } : {}),
-    ...(n.user !== undefined ? { user: n.user.name } : {}),
-    ...(n.user?.passwordHash !== undefined ? { passwordHash: n.user.passwordHash } : {}),
-    ...(n.sshKeys !== undefined ? { sshKeys: n.sshKeys } : {}),
-    ...(n.nfsVersion !== undefined ? { nfsVersion: n.nfsVersion } : {}),
-    ...(n.scratch !== undefined ? { scratch: n.scratch } : {}),
-  };
-}
-
 /** Lay out one node's TFTP and NFS trees from its (extracted) image; the layout is kept in <state>/layouts/. */
 export async function provision(
   m: LoadedManifest,
@@ -127,7 +111,7 @@ export async function provision(
   await mkdir(m.nfsRoot, { recursive: true });
   const nfsVersion = n.nfsVersion ?? m.manifest.nfs.version;
   const layout = await bt.provisionNode({
-    node: { ...nodeSpec(n), ...(nfsVersion !== undefined ? { nfsVersion } : {}) },
+    node: { ...toNodeSpec(n), ...(nfsVersion !== undefined ? { nfsVersion } : {}) },
     image: { name: img.name, bootDir: img.bootDir, rootDir: img.rootDir },
     tftpRoot: m.tftpRoot,
     nfsRoot: m.nfsRoot,

@@ -88,7 +88,7 @@ nodes:
     expect(r.exitCode).toBe(1);
     const err = String(r.stderr);
     expect(err).toContain('server.address: expected an IPv4 address');
-    expect(err).toContain('nodes[1].serial: expected 8 hex digits');
+    expect(err).toContain("nodes[1].serial: serial '1234567z' is not 8 hex digits");
     expect(err).toContain("nodes[2].image: unknown image 'b'");
     expect(err).toContain("nodes[2].serial: duplicate serial '12345678' (also nodes[0])");
   });

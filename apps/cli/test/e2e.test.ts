@@ -211,7 +211,7 @@ describe.runIf(isRoot())('end to end: dnsmasq + brambled proxyDHCP/TFTP + ganesh
     await writeFile(cfg, bad);
     daemon.proc.kill('SIGHUP');
     await waitFor(() => daemon.output().includes('"event":"reload-rejected"'), 10_000);
-    expect(daemon.output()).toContain('nodes[0].serial: expected 8 hex digits');
+    expect(daemon.output()).toContain("nodes[0].serial: serial 'nothex' is not 8 hex digits");
 
     // Serving goes on with the old manifest: a known Pi 4 boots; an unknown Pi 4 does not, and is recorded.
     const result = await storm({

@@ -2,30 +2,18 @@
 
 export { type BootPath, macDir, modelFromFirstFile, parseBootPath } from './boot-path.js';
 export { type Daemon, type DaemonOptions, startDaemon } from './daemon.js';
-export { type DiscoveredPi, Discovery, readDiscovered } from './discovery.js';
+export {
+  DEFAULT_DISCOVERY_LIMITS,
+  Discovery,
+  type DiscoveryLimits,
+  type DiscoveryStats,
+  maxFileBytes,
+  type Sighting,
+} from './discovery.js';
 export { BrambledError, PrivilegeError } from './errors.js';
 export { createLogger } from './logger.js';
-export {
-  formatPath,
-  Ipv4,
-  ListenAddress,
-  type LoadedManifest,
-  loadManifest,
-  Mac,
-  Manifest,
-  ManifestError,
-  type ManifestInput,
-  ManifestNode,
-  type ManifestProblem,
-  manifestJsonSchema,
-  NfsVersion,
-  PiModelName,
-  parseManifest,
-  parseManifestText,
-  resolveManifest,
-  Serial,
-} from './manifest.js';
 export { Metrics, type NodeActivity } from './metrics.js';
+export { type NodeLookup, NodeTracker } from './nodes.js';
 export { createReloader, type Reloader, type ReloadResult } from './reload.js';
 export { type RunOptions, runDaemon } from './run.js';
 export {

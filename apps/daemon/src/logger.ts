@@ -3,11 +3,11 @@ import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
 export function createLogger(
-  o: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {},
+  options: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {},
 ): Logger {
-  const level = o.level ?? process.env.BRAMBLE_LOG_LEVEL ?? 'info';
-  const dest = o.destination ?? process.stderr;
-  const usePretty = o.pretty ?? (Boolean((dest as { isTTY?: boolean }).isTTY) && !process.env.NO_COLOR);
+  const level = options.level ?? process.env.BRAMBLE_LOG_LEVEL ?? 'info';
+  const dest = options.destination ?? process.stderr;
+  const usePretty = options.pretty ?? (Boolean((dest as { isTTY?: boolean }).isTTY) && !process.env.NO_COLOR);
   if (usePretty)
     return pino(
       { level },

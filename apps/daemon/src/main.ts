@@ -1,7 +1,7 @@
+import { ListenAddress, ManifestError } from '@bramble/manifest';
 import { Command, Option } from 'commander';
 import { BrambledError } from './errors.js';
 import { createLogger } from './logger.js';
-import { ListenAddress } from './manifest.js';
 import { runDaemon } from './run.js';
 import { VERSION } from './version.js';
 
@@ -67,7 +67,7 @@ SIGTERM drains transfers in flight and exits.`,
         });
         process.exit(0);
       } catch (e) {
-        if (e instanceof BrambledError) {
+        if (e instanceof BrambledError || e instanceof ManifestError) {
           logger.fatal({ code: e.code }, e.message);
           process.stderr.write(`brambled: ${e.message}\n`);
           process.exit(1);

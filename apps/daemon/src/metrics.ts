@@ -5,7 +5,13 @@ export interface NodeActivity {
   serial?: string;
   mac?: string;
   model?: string;
+  /** The node's address as configured in the manifest (never learnt from requests). */
   address?: string;
+  /** Source address of the first and of the latest request for the node's files. */
+  firstSeenFrom?: string;
+  lastSeenFrom?: string;
+  /** Latest request from an address other than the configured (or first seen) one. */
+  addressConflict?: { from: string; expected: string; at: number; count: number };
   /** Unix ms of the first request of the node's latest boot. */
   lastBoot?: number;
   lastSeen?: number;
@@ -22,8 +28,13 @@ export class Metrics {
   dhcpOffers = 0;
   dhcpClients = 0;
   dhcpBadPackets = 0;
+  dhcpRefused = 0;
   reloads = { ok: 0, rejected: 0 };
   discovered = 0;
+  discoveredEvicted = 0;
+  discoveryLogSuppressed = 0;
+  discoveryWrites = 0;
+  addressConflicts = 0;
   readonly startedAt = Date.now();
 
   /** Prometheus exposition text; `nodes` adds the per-node last boot gauge. */
@@ -58,12 +69,39 @@ export class Metrics {
       ['', this.dhcpBadPackets],
     ]);
     metric(
+      'bramble_dhcp_refused_total',
+      'counter',
+      'proxyDHCP replies not sent: the request named a relay (giaddr) that is not allowed.',
+      [['', this.dhcpRefused]],
+    );
+    metric(
       'bramble_manifest_reloads_total',
       'counter',
       'Manifest reloads by result.',
       Object.entries(this.reloads).map(([k, v]) => [`{result="${k}"}`, v]),
     );
     metric('bramble_discovered_pis', 'gauge', 'Unknown Pis that asked to boot.', [['', this.discovered]]);
+    metric(
+      'bramble_discovered_evicted_total',
+      'counter',
+      'Unknown Pis dropped from the full discovery table (least recently seen first).',
+      [['', this.discoveredEvicted]],
+    );
+    metric(
+      'bramble_discovered_log_suppressed_total',
+      'counter',
+      'Unknown-Pi log lines held back by the rate limit.',
+      [['', this.discoveryLogSuppressed]],
+    );
+    metric('bramble_discovered_writes_total', 'counter', 'Writes of discovered.json.', [
+      ['', this.discoveryWrites],
+    ]);
+    metric(
+      'bramble_node_address_conflicts_total',
+      'counter',
+      "Requests for a node's files from an address other than the node's.",
+      [['', this.addressConflicts]],
+    );
     metric(
       'bramble_node_last_boot_timestamp_seconds',
       'gauge',

@@ -3,12 +3,17 @@
  * one is applied (the daemon swaps its TFTP handler atomically — transfers in flight keep their
  * source), a bad one is rejected with every problem logged and the old one keeps serving.
  */
-import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import {
+  type LoadedManifest,
+  loadManifest,
+  ManifestError,
+  type ManifestProblem,
+  manifestHash,
+  readManifestText,
+} from '@bramble/manifest';
 import type { Logger } from 'pino';
-import { type LoadedManifest, loadManifest, ManifestError, type ManifestProblem } from './manifest.js';
 
 export type ReloadResult =
   | { ok: true; changed: boolean; manifest: LoadedManifest }
@@ -19,23 +24,21 @@ export interface Reloader {
   close(): void;
 }
 
-export function createReloader(o: {
+export function createReloader(options: {
   path: string;
-  apply: (m: LoadedManifest) => Promise<void> | void;
+  apply: (manifest: LoadedManifest) => Promise<void> | void;
   logger?: Logger | undefined;
   watch?: boolean | undefined;
   debounceMs?: number | undefined;
-  onResult?: ((r: ReloadResult) => void) | undefined;
+  onResult?: ((result: ReloadResult) => void) | undefined;
   /** Hash of the manifest text currently applied (LoadedManifest.hash). */
   initialHash?: string | undefined;
 }): Reloader {
-  let lastHash = o.initialHash ?? '';
+  let lastHash = options.initialHash ?? '';
   let chain: Promise<ReloadResult> | undefined;
   const hashOf = async () => {
     try {
-      return createHash('sha256')
-        .update(await readFile(o.path))
-        .digest('hex');
+      return manifestHash(await readManifestText(options.path));
     } catch {
       return '';
     }
@@ -45,24 +48,27 @@ export function createReloader(o: {
     const hash = await hashOf();
     let result: ReloadResult;
     try {
-      const m = await loadManifest(o.path);
-      await o.apply(m);
-      result = { ok: true, changed: (m.hash ?? hash) !== lastHash, manifest: m };
-      lastHash = m.hash ?? hash;
-      o.logger?.info({ event: 'reload', reason, nodes: m.manifest.nodes.length }, 'manifest reloaded');
+      const loaded = await loadManifest(options.path);
+      await options.apply(loaded);
+      result = { ok: true, changed: (loaded.hash ?? hash) !== lastHash, manifest: loaded };
+      lastHash = loaded.hash ?? hash;
+      options.logger?.info(
+        { event: 'reload', reason, nodes: loaded.manifest.nodes.length },
+        'manifest reloaded',
+      );
     } catch (e) {
       const problems =
         e instanceof ManifestError
           ? e.problems
           : [{ path: '', message: e instanceof Error ? e.message : String(e) }];
       lastHash = hash;
-      o.logger?.error(
+      options.logger?.error(
         { event: 'reload-rejected', reason, problems },
         `manifest rejected, still serving the previous one:\n${problems.map((p) => `  ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n')}`,
       );
       result = { ok: false, problems };
     }
-    o.onResult?.(result);
+    options.onResult?.(result);
     return result;
   };
 
@@ -75,21 +81,23 @@ export function createReloader(o: {
 
   let watcher: FSWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
-  if (o.watch) {
+  if (options.watch) {
     // Watch the directory: editors replace the file by renaming over it.
-    const name = basename(o.path);
+    const name = basename(options.path);
     try {
-      watcher = watch(dirname(o.path), { persistent: false }, (_ev, file) => {
+      watcher = watch(dirname(options.path), { persistent: false }, (_ev, file) => {
         if (file !== null && file !== name) return;
         clearTimeout(timer);
         timer = setTimeout(async () => {
           if ((await hashOf()) === lastHash) return;
           void reload('file changed');
-        }, o.debounceMs ?? 250);
+        }, options.debounceMs ?? 250);
       });
-      watcher.on('error', (e) => o.logger?.warn({ err: e }, 'manifest watch failed; SIGHUP still reloads'));
+      watcher.on('error', (e) =>
+        options.logger?.warn({ err: e }, 'manifest watch failed; SIGHUP still reloads'),
+      );
     } catch (e) {
-      o.logger?.warn({ err: e }, 'cannot watch the manifest; SIGHUP still reloads');
+      options.logger?.warn({ err: e }, 'cannot watch the manifest; SIGHUP still reloads');
     }
   }
   return {

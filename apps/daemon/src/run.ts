@@ -13,26 +13,26 @@ export interface RunOptions extends Omit<DaemonOptions, 'sockets'> {
   drainDeadlineMs?: number;
 }
 
-export async function runDaemon(o: RunOptions): Promise<void> {
+export async function runDaemon(options: RunOptions): Promise<void> {
   const fds = listenFds();
   const sockets = fds.length > 0 ? await activatedSockets(fds) : undefined;
   if (sockets)
-    o.logger.info(
+    options.logger.info(
       { event: 'socket-activation', fds: fds.length, roles: Object.keys(sockets) },
       `socket activation: ${Object.keys(sockets).join(', ')}`,
     );
-  const daemon = await startDaemon({ ...o, ...(sockets ? { sockets } : {}) });
-  o.onReady?.(daemon);
+  const daemon = await startDaemon({ ...options, ...(sockets ? { sockets } : {}) });
+  options.onReady?.(daemon);
   await new Promise<void>((resolve) => {
     const onHup = () => {
       void daemon.reload('SIGHUP');
     };
     const onStop = (sig: string) => {
-      o.logger.info({ event: 'signal', signal: sig }, `${sig}: stopping`);
+      options.logger.info({ event: 'signal', signal: sig }, `${sig}: stopping`);
       process.off('SIGHUP', onHup);
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
-      void daemon.close({ deadlineMs: o.drainDeadlineMs ?? 10_000 }).then(resolve);
+      void daemon.close({ deadlineMs: options.drainDeadlineMs ?? 10_000 }).then(resolve);
     };
     const onTerm = () => onStop('SIGTERM');
     const onInt = () => onStop('SIGINT');

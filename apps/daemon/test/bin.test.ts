@@ -71,7 +71,7 @@ describe('brambled binary', () => {
     const r = await execa('node', [bin, '-c', manifest, '--no-http'], { reject: false, timeout: 20_000 });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('server.address: expected an IPv4 address');
-    expect(r.stderr).toContain('nodes[0].serial: expected 8 hex digits');
+    expect(r.stderr).toContain("nodes[0].serial: serial 'xyz' is not 8 hex digits");
     expect(r.stderr).toContain("nodes[0].image: unknown image 'img'");
   });
 

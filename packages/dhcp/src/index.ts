@@ -57,6 +57,7 @@ export {
   ProxyOptionsSchema,
   type ProxyReplyEvent,
   type ProxyStats,
+  type RefusedReplyEvent,
 } from './proxy.js';
 export {
   decodePxeVendorOptions,
@@ -85,3 +86,12 @@ export {
   raspberryPiBootOptions,
   raspberryPiOption43,
 } from './raspberry-pi.js';
+export {
+  type Ipv4Subnet,
+  inSubnet,
+  parseSubnet,
+  type ReplyPolicy,
+  type ReplyTarget,
+  replyTarget,
+  subnetsOf,
+} from './reply-policy.js';

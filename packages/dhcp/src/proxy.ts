@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { type Logger, pino } from 'pino';
 import { z } from 'zod';
 import { DhcpError } from './errors.js';
-import { ipv4ToBuffer, isIPv4 } from './ipv4.js';
+import { ipv4ToBuffer } from './ipv4.js';
 import { DhcpMessageType, OptionCode } from './options/index.js';
 import { type DhcpMessage, decodeMessage, emptyMessage, encodeMessage, macOf } from './packet.js';
 import { decodePxeVendorOptions, encodePxeVendorOptions } from './pxe.js';
@@ -17,6 +17,7 @@ import {
   type RaspberryPiModel,
   raspberryPiBootOptions,
 } from './raspberry-pi.js';
+import { parseSubnet, type ReplyPolicy, replyTarget, subnetsOf } from './reply-policy.js';
 
 /** A network-boot client the responder saw (one per DISCOVER/REQUEST it considered). */
 export interface ProxyClient {
@@ -71,6 +72,18 @@ export interface ProxyStats {
   ignored: number;
   badPackets: number;
   sendErrors: number;
+  /** Replies not sent because the request named a relay this server may not answer (RFC 2131 §4.1). */
+  refused: number;
+}
+
+export interface RefusedReplyEvent {
+  mac: string;
+  xid: number;
+  giaddr: string;
+  ciaddr: string;
+  remoteAddress: string;
+  reason: string;
+  via: 'dhcp' | 'pxe';
 }
 
 const socketSchema = z.custom<Socket>(
@@ -93,6 +106,14 @@ export const ProxyOptionsSchema = z.object({
   clientPort: z.number().int().min(1).max(65535).default(68),
   /** Port of relay agents (replies to giaddr go there; default 67). */
   relayPort: z.number().int().min(1).max(65535).default(67),
+  /**
+   * Subnets (CIDR) whose addresses may be answered by unicast (ciaddr, relay giaddr, PXE source).
+   * Default: the subnets of the local interfaces that carry `serverAddress`. Other ciaddrs get a
+   * broadcast reply, other relays none.
+   */
+  localSubnets: z.array(z.string()).optional(),
+  /** Relay agents (giaddr) allowed outside the local subnets. Default none. */
+  allowedRelays: z.array(z.ipv4()).default([]),
   /** Where broadcast replies go: 255.255.255.255 (default) or a subnet-directed broadcast on multi-homed hosts. */
   broadcastAddress: z.ipv4().default('255.255.255.255'),
   /**
@@ -117,6 +138,7 @@ export interface ProxyDhcpEvents {
   client: [ProxyClient];
   offer: [ProxyReplyEvent];
   'bad-packet': [BadPacketEvent];
+  refused: [RefusedReplyEvent];
   error: [Error];
 }
 
@@ -126,8 +148,16 @@ function isZero(addr: string): boolean {
 
 /** A running (or not yet started) proxyDHCP responder. */
 export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
-  readonly stats: ProxyStats = { received: 0, replies: 0, ignored: 0, badPackets: 0, sendErrors: 0 };
+  readonly stats: ProxyStats = {
+    received: 0,
+    replies: 0,
+    ignored: 0,
+    badPackets: 0,
+    sendErrors: 0,
+    refused: 0,
+  };
   private readonly o: ResolvedOptions;
+  private readonly policy: ReplyPolicy;
   private readonly log: Logger;
   private dhcpSocket: Socket | undefined;
   private pxeSocket: Socket | undefined;
@@ -140,6 +170,13 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     if (!parsed.success)
       throw new DhcpError('CONFIG', `invalid proxyDHCP options: ${z.prettifyError(parsed.error)}`);
     this.o = parsed.data;
+    this.policy = {
+      localSubnets: (this.o.localSubnets ?? subnetsOf(this.o.serverAddress)).map(parseSubnet),
+      allowedRelays: new Set(this.o.allowedRelays),
+      broadcastAddress: this.o.broadcastAddress,
+      clientPort: this.o.clientPort,
+      relayPort: this.o.relayPort,
+    };
     this.log = (this.o.logger ?? pino({ enabled: false })).child({ component: 'proxy-dhcp' });
   }
 
@@ -154,6 +191,11 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
       );
     }
     this.log.info({ ...this.address(), serverAddress: this.o.serverAddress }, 'proxyDHCP listening');
+    if (this.policy.localSubnets.length === 0)
+      this.log.warn(
+        { serverAddress: this.o.serverAddress },
+        'serverAddress is on no local interface and localSubnets is not set: every reply is broadcast, relays are answered only from allowedRelays',
+      );
   }
 
   /** Bound ports (after listen). */
@@ -288,8 +330,23 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
       this.stats.ignored++;
       return;
     }
+    const target = replyTarget(this.policy, msg, rinfo, via);
+    if (target.kind === 'refused') {
+      this.stats.refused++;
+      this.log.debug({ mac: client.mac, giaddr: msg.giaddr, reason: target.reason }, 'reply refused');
+      this.emit('refused', {
+        mac: client.mac,
+        xid: msg.xid,
+        giaddr: msg.giaddr,
+        ciaddr: msg.ciaddr,
+        remoteAddress: rinfo.address,
+        reason: target.reason,
+        via,
+      });
+      return;
+    }
     const reply = this.buildReply(msg, messageType, via, decision);
-    const [destination, port] = this.destination(msg, rinfo, via);
+    const { address: destination, port } = target;
     const delay =
       typeof decision === 'object' && decision.delayMs !== undefined
         ? decision.delayMs
@@ -404,22 +461,6 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     } catch {
       return undefined;
     }
-  }
-
-  /** RFC 2131 §4.1 reply addressing. */
-  private destination(req: DhcpMessage, rinfo: RemoteInfo, via: 'dhcp' | 'pxe'): [string, number] {
-    // "If the 'giaddr' field in a DHCP message from a client is non-zero, the server sends any return
-    //  messages to the 'DHCP server' port on the BOOTP relay agent whose address appears in 'giaddr'."
-    if (!isZero(req.giaddr)) return [req.giaddr, this.o.relayPort];
-    // PXE boot server requests come from a configured client: answer where they came from.
-    if (via === 'pxe' && !isZero(req.ciaddr) && isIPv4(rinfo.address)) return [rinfo.address, rinfo.port];
-    // "If the 'giaddr' field is zero and the 'ciaddr' field is nonzero, then the server unicasts
-    //  DHCPOFFER and DHCPACK messages to the address in 'ciaddr'."
-    if (!isZero(req.ciaddr)) return [req.ciaddr, this.o.clientPort];
-    // "If 'giaddr' is zero and 'ciaddr' is zero, and the broadcast bit is set, then the server broadcasts
-    //  DHCPOFFER and DHCPACK messages to 0xffffffff. If the broadcast bit is not set … the server unicasts
-    //  … to the client's hardware address and 'yiaddr' address." A proxy's yiaddr is 0, so it broadcasts.
-    return [this.o.broadcastAddress, this.o.clientPort];
   }
 }
 

@@ -92,195 +92,262 @@ async function openSocket(o: DhcpClientOptions, logger?: Logger): Promise<Socket
   return sock;
 }
 
+type StepInput = Omit<BootStep, 'protocol' | 'stage' | 'atMs'> & { at?: number };
+
+interface ExchangeContext {
+  t0: number;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+/** The boot offer the ROM accepted, and the address offer (from the real DHCP server) if any. */
+interface Offers {
+  boot?: { r: Received; v: OfferVerdict };
+  address?: Received;
+  rejections: string[];
+}
+
+/** One DHCP exchange of one virtual Pi: the socket, the steps so far and the summary. */
+class DhcpExchange {
+  readonly steps: BootStep[] = [];
+  readonly warnings: string[] = [];
+  readonly summary: DhcpSummary;
+  private readonly inbox = new Inbox();
+  private readonly port: number;
+  private readonly attempts: number;
+  private readonly interval: number;
+  private readonly target: string;
+
+  constructor(
+    private readonly profile: DhcpProfile,
+    private readonly id: PiIdentity,
+    private readonly options: DhcpClientOptions,
+    private readonly ctx: ExchangeContext,
+    private readonly sock: Socket,
+    private readonly xid: number,
+  ) {
+    this.summary = { xid, offers: 0 };
+    this.port = options.port ?? 67;
+    this.attempts = options.attempts ?? profile.attempts;
+    this.interval = options.retryIntervalMs ?? profile.retryIntervalMs;
+    this.target = `${options.server}:${this.port}`;
+    const chaddr = macBytes(id.mac);
+    sock.on('message', (buf, from) => {
+      let msg: DhcpMessage;
+      try {
+        msg = decodeMessage(buf);
+      } catch (e) {
+        ctx.logger?.debug(
+          { from: from.address, err: (e as Error).message },
+          'virtual-pi: ignored malformed DHCP packet',
+        );
+        return;
+      }
+      // RFC 2131 §4.4.1: a client matches replies by xid (and we also by chaddr: every Pi 3 shares one xid).
+      if (msg.op !== 2 || msg.xid !== xid || !msg.chaddr.subarray(0, 6).equals(chaddr)) return;
+      this.inbox.push({ msg, from, at: Date.now() });
+    });
+  }
+
+  /** DISCOVER, the ROM's offer rules, then (Pi 4/5) REQUEST/ACK. */
+  async run(): Promise<DhcpOutcome> {
+    const offers = await this.discover();
+    if ('failed' in offers) return offers.failed;
+    if (!offers.boot) return this.fail(this.noBootReason(offers));
+    this.recordBootOffer(offers.boot);
+    if (!offers.address) {
+      this.warnings.push(
+        'only a proxyDHCP offer (no address) was seen: a real Pi also needs an address from a DHCP server',
+      );
+      return this.succeed();
+    }
+    this.summary.address = offers.address.msg.yiaddr;
+    if (!this.profile.sendsRequest) return this.succeed();
+    return this.request(offers.address);
+  }
+
+  private succeed(): DhcpOutcome {
+    return { ok: true, summary: this.summary, steps: this.steps, warnings: this.warnings };
+  }
+
+  private fail(reason: string): DhcpOutcome {
+    return { ok: false, reason, summary: this.summary, steps: this.steps, warnings: this.warnings };
+  }
+
+  private step(input: StepInput): void {
+    const at = input.at ?? Date.now();
+    const { at: _drop, ...rest } = input;
+    this.steps.push({
+      protocol: 'dhcp',
+      stage: this.profile.sendsRequest ? 'EEPROM bootloader' : 'boot ROM',
+      atMs: at - this.ctx.t0,
+      ...rest,
+    });
+  }
+
+  private send(message: DhcpMessage): Promise<void> {
+    return new Promise<void>((resolve, reject) =>
+      this.sock.send(encodeMessage(message), this.port, this.options.server, (e) =>
+        e ? reject(e) : resolve(),
+      ),
+    );
+  }
+
+  private checkAborted(): void {
+    if (this.ctx.signal?.aborted) throw new VirtualPiError('ABORTED', 'boot aborted');
+  }
+
+  /** Up to `attempts` DISCOVERs, each followed by collecting offers until the retry interval ends. */
+  private async discover(): Promise<Offers | { failed: DhcpOutcome }> {
+    const offers: Offers = { rejections: [] };
+    for (let attempt = 1; attempt <= this.attempts && !offers.boot; attempt++) {
+      this.checkAborted();
+      const sentAt = Date.now();
+      try {
+        await this.send(buildDiscover(this.profile, this.id, this.xid));
+      } catch (e) {
+        const message = (e as Error).message;
+        this.step({ action: 'DISCOVER', target: this.target, outcome: 'error', ms: 0, detail: message });
+        return { failed: this.fail(`cannot send DHCPDISCOVER to ${this.target}: ${message}`) };
+      }
+      this.step({
+        action: 'DISCOVER',
+        target: this.target,
+        outcome: 'ok',
+        ms: 0,
+        detail: `attempt ${attempt}/${this.attempts}`,
+      });
+      await this.collectOffers(offers, sentAt);
+    }
+    return offers;
+  }
+
+  private async collectOffers(offers: Offers, sentAt: number): Promise<void> {
+    let deadline = sentAt + this.interval;
+    for (;;) {
+      const r = await this.inbox.next(deadline, this.ctx.signal);
+      if (!r) return;
+      if (messageType(r.msg) !== MSG.OFFER) continue;
+      const v = this.judge(r, sentAt, offers);
+      if (r.msg.yiaddr !== '0.0.0.0' && !offers.address) offers.address = r;
+      if (v.accepted && !offers.boot) {
+        offers.boot = { r, v };
+        // Pi 3 takes the first acceptable offer; Pi 4/5 listen a little longer for an address offer.
+        if (!this.profile.sendsRequest) return;
+        deadline = Math.min(deadline, Date.now() + (this.options.offerWaitMs ?? 300));
+      }
+      if (offers.boot && (offers.address || !this.profile.sendsRequest)) return;
+    }
+  }
+
+  /** Apply the ROM's acceptance rules to one OFFER and record it as a step. */
+  private judge(r: Received, sentAt: number, offers: Offers): OfferVerdict {
+    this.summary.offers++;
+    const v = judgeOffer(this.profile, r.msg, r.from.address);
+    const who = v.serverId ?? r.from.address;
+    this.step({
+      action: 'OFFER',
+      target: who,
+      outcome: v.accepted ? 'ok' : 'rejected',
+      ms: r.at - sentAt,
+      at: r.at,
+      detail: [
+        r.msg.yiaddr !== '0.0.0.0' ? `yiaddr ${r.msg.yiaddr}` : 'proxy (no address)',
+        v.reason ?? `TFTP ${v.tftpServer} (${v.tftpServerFrom})`,
+      ].join(', '),
+    });
+    if (!v.accepted && v.reason) offers.rejections.push(`${who}: ${v.reason}`);
+    return v;
+  }
+
+  private noBootReason(offers: Offers): string {
+    if (this.summary.offers === 0)
+      return `no DHCP offer after ${this.attempts} DHCPDISCOVER${this.attempts > 1 ? 's' : ''} to ${this.target}`;
+    if (offers.rejections.some((x) => x.includes('trailing spaces')))
+      return "option 43 has 'Raspberry Pi Boot' but not the trailing-spaces form the Pi 3B ROM needs";
+    return `no option 43 with '${this.profile.option43Match}' in any offer`;
+  }
+
+  private recordBootOffer(boot: { r: Received; v: OfferVerdict }): void {
+    this.summary.server = boot.v.serverId ?? boot.r.from.address;
+    if (boot.v.tftpServer) this.summary.tftpServer = boot.v.tftpServer;
+    if (boot.v.tftpServerFrom) this.summary.tftpServerFrom = boot.v.tftpServerFrom;
+    const o43 = boot.r.msg.options.get(OPT.VENDOR_SPECIFIC);
+    if (o43) this.summary.option43 = o43.toString('hex');
+    if (boot.r.msg.siaddr !== '0.0.0.0' && boot.r.msg.siaddr !== boot.v.tftpServer) {
+      this.warnings.push(
+        `offer has siaddr ${boot.r.msg.siaddr}, which the Pi ignores (it uses ${boot.v.tftpServer})`,
+      );
+    }
+  }
+
+  /** RFC 2131 §3.1 step 3: DHCPREQUEST naming the chosen server, then wait for DHCPACK/DHCPNAK. */
+  private async request(address: Received): Promise<DhcpOutcome> {
+    const serverId = ipv4(address.msg.options.get(OPT.SERVER_ID)) ?? address.from.address;
+    for (let attempt = 1; attempt <= Math.min(this.attempts, 3); attempt++) {
+      const sentAt = Date.now();
+      await this.send(buildRequest(this.profile, this.id, this.xid, address.msg.yiaddr, serverId));
+      this.step({
+        action: 'REQUEST',
+        target: this.target,
+        outcome: 'ok',
+        ms: 0,
+        detail: `${address.msg.yiaddr} from ${serverId}`,
+      });
+      const answer = await this.awaitAck(address, serverId, sentAt);
+      if (answer) return answer;
+      this.checkAborted();
+    }
+    return this.fail(`no DHCPACK from ${serverId} for the DHCPREQUEST of ${address.msg.yiaddr}`);
+  }
+
+  /** The outcome once a DHCPACK or DHCPNAK arrives; undefined when the retry interval ends first. */
+  private async awaitAck(
+    address: Received,
+    serverId: string,
+    sentAt: number,
+  ): Promise<DhcpOutcome | undefined> {
+    const deadline = sentAt + this.interval;
+    for (;;) {
+      const r = await this.inbox.next(deadline, this.ctx.signal);
+      if (!r) return undefined;
+      const type = messageType(r.msg);
+      if (type === MSG.ACK) {
+        this.step({
+          action: 'ACK',
+          target: serverId,
+          outcome: 'ok',
+          ms: r.at - sentAt,
+          at: r.at,
+          detail: r.msg.yiaddr,
+        });
+        this.summary.address = r.msg.yiaddr !== '0.0.0.0' ? r.msg.yiaddr : address.msg.yiaddr;
+        return this.succeed();
+      }
+      if (type === MSG.NAK) {
+        this.step({ action: 'NAK', target: serverId, outcome: 'rejected', ms: r.at - sentAt, at: r.at });
+        return this.fail(
+          `DHCP server ${serverId} refused (DHCPNAK) the DHCPREQUEST for ${address.msg.yiaddr}`,
+        );
+      }
+    }
+  }
+}
+
 /**
  * Run the model's DHCP exchange: DISCOVER (×attempts), collect OFFERs, apply the ROM's acceptance rules,
  * then DHCPREQUEST/ACK for Pi 4/5. Never throws for what a server sends; only for local socket problems/abort.
  */
 export async function runDhcp(
-  p: DhcpProfile,
+  profile: DhcpProfile,
   id: PiIdentity,
-  o: DhcpClientOptions,
-  ctx: { t0: number; signal?: AbortSignal; logger?: Logger },
+  options: DhcpClientOptions,
+  ctx: ExchangeContext,
 ): Promise<DhcpOutcome> {
-  const xid = p.xid.kind === 'fixed' ? p.xid.value : randomInt(1, 0xffffffff);
-  const steps: BootStep[] = [];
-  const warnings: string[] = [];
-  const summary: DhcpSummary = { xid, offers: 0 };
-  const port = o.port ?? 67;
-  const attempts = o.attempts ?? p.attempts;
-  const interval = o.retryIntervalMs ?? p.retryIntervalMs;
-  const chaddr = macBytes(id.mac);
-  const inbox = new Inbox();
-  const sock = await openSocket(o, ctx.logger);
-  sock.on('message', (buf, from) => {
-    let msg: DhcpMessage;
-    try {
-      msg = decodeMessage(buf);
-    } catch (e) {
-      ctx.logger?.debug(
-        { from: from.address, err: (e as Error).message },
-        'virtual-pi: ignored malformed DHCP packet',
-      );
-      return;
-    }
-    // RFC 2131 §4.4.1: a client matches replies by xid (and we also by chaddr: every Pi 3 shares one xid).
-    if (msg.op !== 2 || msg.xid !== xid || !msg.chaddr.subarray(0, 6).equals(chaddr)) return;
-    inbox.push({ msg, from, at: Date.now() });
-  });
-  const send = (m: DhcpMessage) =>
-    new Promise<void>((resolve, reject) =>
-      sock.send(encodeMessage(m), port, o.server, (e) => (e ? reject(e) : resolve())),
-    );
-  const step = (s: Omit<BootStep, 'protocol' | 'stage' | 'atMs'> & { at?: number }): void => {
-    const at = s.at ?? Date.now();
-    const { at: _drop, ...rest } = s;
-    steps.push({
-      protocol: 'dhcp',
-      stage: p.sendsRequest ? 'EEPROM bootloader' : 'boot ROM',
-      atMs: at - ctx.t0,
-      ...rest,
-    });
-  };
+  const xid = profile.xid.kind === 'fixed' ? profile.xid.value : randomInt(1, 0xffffffff);
+  const sock = await openSocket(options, ctx.logger);
   try {
-    let boot: { r: Received; v: OfferVerdict } | undefined;
-    let address: Received | undefined;
-    const rejections: string[] = [];
-    for (let attempt = 1; attempt <= attempts && !boot; attempt++) {
-      if (ctx.signal?.aborted) throw new VirtualPiError('ABORTED', 'boot aborted');
-      const sentAt = Date.now();
-      try {
-        await send(buildDiscover(p, id, xid));
-      } catch (e) {
-        step({
-          action: 'DISCOVER',
-          target: `${o.server}:${port}`,
-          outcome: 'error',
-          ms: 0,
-          detail: (e as Error).message,
-        });
-        return {
-          ok: false,
-          reason: `cannot send DHCPDISCOVER to ${o.server}:${port}: ${(e as Error).message}`,
-          summary,
-          steps,
-          warnings,
-        };
-      }
-      step({
-        action: 'DISCOVER',
-        target: `${o.server}:${port}`,
-        outcome: 'ok',
-        ms: 0,
-        detail: `attempt ${attempt}/${attempts}`,
-      });
-      let deadline = sentAt + interval;
-      for (;;) {
-        const r = await inbox.next(deadline, ctx.signal);
-        if (!r) break;
-        if (messageType(r.msg) !== MSG.OFFER) continue;
-        summary.offers++;
-        const v = judgeOffer(p, r.msg, r.from.address);
-        const who = v.serverId ?? r.from.address;
-        step({
-          action: 'OFFER',
-          target: who,
-          outcome: v.accepted ? 'ok' : 'rejected',
-          ms: r.at - sentAt,
-          at: r.at,
-          detail: [
-            r.msg.yiaddr !== '0.0.0.0' ? `yiaddr ${r.msg.yiaddr}` : 'proxy (no address)',
-            v.reason ?? `TFTP ${v.tftpServer} (${v.tftpServerFrom})`,
-          ].join(', '),
-        });
-        if (!v.accepted && v.reason) rejections.push(`${who}: ${v.reason}`);
-        if (r.msg.yiaddr !== '0.0.0.0' && !address) address = r;
-        if (v.accepted && !boot) {
-          boot = { r, v };
-          // Pi 3 takes the first acceptable offer; Pi 4/5 listen a little longer for an address offer.
-          if (!p.sendsRequest) break;
-          deadline = Math.min(deadline, Date.now() + (o.offerWaitMs ?? 300));
-        }
-        if (boot && (address || !p.sendsRequest)) break;
-      }
-    }
-    if (!boot) {
-      const reason =
-        summary.offers === 0
-          ? `no DHCP offer after ${attempts} DHCPDISCOVER${attempts > 1 ? 's' : ''} to ${o.server}:${port}`
-          : rejections.some((x) => x.includes('trailing spaces'))
-            ? "option 43 has 'Raspberry Pi Boot' but not the trailing-spaces form the Pi 3B ROM needs"
-            : `no option 43 with '${p.option43Match}' in any offer`;
-      return { ok: false, reason, summary, steps, warnings };
-    }
-    const bootServer = boot.v.serverId ?? boot.r.from.address;
-    summary.server = bootServer;
-    if (boot.v.tftpServer) summary.tftpServer = boot.v.tftpServer;
-    if (boot.v.tftpServerFrom) summary.tftpServerFrom = boot.v.tftpServerFrom;
-    const o43 = boot.r.msg.options.get(OPT.VENDOR_SPECIFIC);
-    if (o43) summary.option43 = o43.toString('hex');
-    if (boot.r.msg.siaddr !== '0.0.0.0' && boot.r.msg.siaddr !== boot.v.tftpServer) {
-      warnings.push(
-        `offer has siaddr ${boot.r.msg.siaddr}, which the Pi ignores (it uses ${boot.v.tftpServer})`,
-      );
-    }
-    if (!address) {
-      warnings.push(
-        'only a proxyDHCP offer (no address) was seen: a real Pi also needs an address from a DHCP server',
-      );
-      return { ok: true, summary, steps, warnings };
-    }
-    summary.address = address.msg.yiaddr;
-    if (!p.sendsRequest) return { ok: true, summary, steps, warnings };
-
-    // RFC 2131 §3.1 step 3: DHCPREQUEST naming the chosen server, then wait for DHCPACK/DHCPNAK.
-    const serverId = ipv4(address.msg.options.get(OPT.SERVER_ID)) ?? address.from.address;
-    for (let attempt = 1; attempt <= Math.min(attempts, 3); attempt++) {
-      const sentAt = Date.now();
-      await send(buildRequest(p, id, xid, address.msg.yiaddr, serverId));
-      step({
-        action: 'REQUEST',
-        target: `${o.server}:${port}`,
-        outcome: 'ok',
-        ms: 0,
-        detail: `${address.msg.yiaddr} from ${serverId}`,
-      });
-      const deadline = sentAt + interval;
-      for (;;) {
-        const r = await inbox.next(deadline, ctx.signal);
-        if (!r) break;
-        const t = messageType(r.msg);
-        if (t === MSG.ACK) {
-          step({
-            action: 'ACK',
-            target: serverId,
-            outcome: 'ok',
-            ms: r.at - sentAt,
-            at: r.at,
-            detail: r.msg.yiaddr,
-          });
-          summary.address = r.msg.yiaddr !== '0.0.0.0' ? r.msg.yiaddr : address.msg.yiaddr;
-          return { ok: true, summary, steps, warnings };
-        }
-        if (t === MSG.NAK) {
-          step({ action: 'NAK', target: serverId, outcome: 'rejected', ms: r.at - sentAt, at: r.at });
-          return {
-            ok: false,
-            reason: `DHCP server ${serverId} refused (DHCPNAK) the DHCPREQUEST for ${address.msg.yiaddr}`,
-            summary,
-            steps,
-            warnings,
-          };
-        }
-      }
-      if (ctx.signal?.aborted) throw new VirtualPiError('ABORTED', 'boot aborted');
-    }
-    return {
-      ok: false,
-      reason: `no DHCPACK from ${serverId} for the DHCPREQUEST of ${address.msg.yiaddr}`,
-      summary,
-      steps,
-      warnings,
-    };
+    return await new DhcpExchange(profile, id, options, ctx, sock, xid).run();
   } finally {
     sock.close();
   }

@@ -1,4 +1,4 @@
-import type { LoadedManifest } from 'brambled';
+import type { LoadedManifest } from '@bramble/manifest';
 import { type Command, Option } from 'commander';
 import { globals, manifestFor, outputFor } from '../context.js';
 import { type BootNetwork, loadDhcp } from '../packages.js';

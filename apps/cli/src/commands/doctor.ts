@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { canBindPort, type LoadedManifest } from 'brambled';
+import type { LoadedManifest } from '@bramble/manifest';
+import { canBindPort } from 'brambled';
 import { type Command, Option } from 'commander';
 import { globals, manifestFor, outputFor } from '../context.js';
 import { UsageError } from '../errors.js';

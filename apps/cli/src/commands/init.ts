@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { parseManifestText } from 'brambled';
+import { parseManifestText } from '@bramble/manifest';
 import { type Command, Option } from 'commander';
 import { confirm } from '../confirm.js';
 import { globals, outputFor } from '../context.js';

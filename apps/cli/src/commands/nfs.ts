@@ -1,4 +1,4 @@
-import type { LoadedManifest } from 'brambled';
+import type { LoadedManifest } from '@bramble/manifest';
 import { type Command, Option } from 'commander';
 import { confirm } from '../confirm.js';
 import { globals, manifestFor, outputFor } from '../context.js';

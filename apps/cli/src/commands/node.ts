@@ -1,7 +1,7 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { type LoadedManifest, Mac, type ManifestNode, readDiscovered, Serial } from 'brambled';
+import { type LoadedManifest, Mac, type ManifestNode, readDiscovered, Serial } from '@bramble/manifest';
 import type { Command } from 'commander';
 import { type Document, isMap, isSeq, YAMLMap, YAMLSeq } from 'yaml';
 import { confirm } from '../confirm.js';

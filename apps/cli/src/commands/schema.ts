@@ -1,4 +1,4 @@
-import { manifestJsonSchema } from 'brambled';
+import { manifestJsonSchema } from '@bramble/manifest';
 import type { Command } from 'commander';
 
 export function register(program: Command): void {

@@ -1,4 +1,5 @@
-import { createLogger, ListenAddress, runDaemon } from 'brambled';
+import { ListenAddress } from '@bramble/manifest';
+import { createLogger, runDaemon } from 'brambled';
 import type { Command } from 'commander';
 import { globals } from '../context.js';
 import { UsageError } from '../errors.js';

@@ -3,9 +3,14 @@
  * (`ip netns exec <ns> tsx proxy-runner.ts '<json options>'`). Prints one JSON line per event.
  */
 import { createSocket } from 'node:dgram';
-import { createProxyDhcp } from '../../src/index.js';
+import { createProxyDhcp, type ProxyOptions } from '../../src/index.js';
 
-const opts = JSON.parse(process.argv[2] ?? '{}') as { serverAddress: string; preBound?: boolean };
+const opts = JSON.parse(process.argv[2] ?? '{}') as {
+  serverAddress: string;
+  preBound?: boolean;
+  /** Further responder options (allowedRelays, localSubnets, replyDelayMs, ...). */
+  extra?: Partial<ProxyOptions>;
+};
 const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 async function main() {
@@ -16,7 +21,11 @@ async function main() {
     const s = socket;
     await new Promise<void>((resolve) => s.bind(67, '0.0.0.0', () => resolve()));
   }
-  const proxy = createProxyDhcp({ serverAddress: opts.serverAddress, ...(socket ? { socket } : {}) });
+  const proxy = createProxyDhcp({
+    serverAddress: opts.serverAddress,
+    ...opts.extra,
+    ...(socket ? { socket } : {}),
+  });
   proxy.on('client', (c) =>
     print({
       event: 'client',
@@ -28,6 +37,7 @@ async function main() {
     }),
   );
   proxy.on('offer', (o) => print({ event: 'offer', ...o }));
+  proxy.on('refused', (r) => print({ event: 'refused', ...r }));
   proxy.on('bad-packet', (b) =>
     print({ event: 'bad-packet', from: b.remoteAddress, error: b.error.message }),
   );

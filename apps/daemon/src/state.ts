@@ -1,0 +1,64 @@
+/** What the daemon's services share: the manifest in force, counters, nodes and discovery. */
+import type { LoadedManifest } from '@bramble/manifest';
+import type { Logger } from 'pino';
+import { Discovery } from './discovery.js';
+import { Metrics } from './metrics.js';
+import { NodeTracker } from './nodes.js';
+
+export interface DaemonState {
+  /** The manifest in force (replaced by reloads). */
+  current: LoadedManifest;
+  closing: boolean;
+  readonly metrics: Metrics;
+  readonly nodes: NodeTracker;
+  readonly discovery: Discovery;
+  readonly logger: Logger | undefined;
+}
+
+/** Tell discovery which serials and MACs the manifest knows, and refresh the gauges. */
+export function applyManifest(state: DaemonState, manifest: LoadedManifest): void {
+  state.current = manifest;
+  state.nodes.reindex(manifest);
+  state.discovery.retarget(manifest.discoveredFile);
+  state.discovery.setKnown(
+    manifest.manifest.nodes.flatMap((node) => (node.serial ? [node.serial] : [])),
+    manifest.manifest.nodes.flatMap((node) => (node.mac ? [node.mac] : [])),
+  );
+  syncDiscoveryMetrics(state);
+}
+
+export function syncDiscoveryMetrics(state: DaemonState): void {
+  state.metrics.discovered = state.discovery.list().length;
+  state.metrics.discoveredEvicted = state.discovery.stats.evicted;
+  state.metrics.discoveryLogSuppressed = state.discovery.stats.logSuppressed;
+  state.metrics.discoveryWrites = state.discovery.stats.writes;
+}
+
+/** Load discovered.json and index the manifest's nodes. */
+export async function createState(
+  manifest: LoadedManifest,
+  logger: Logger | undefined,
+): Promise<DaemonState> {
+  const metrics = new Metrics();
+  const settings = manifest.manifest.discovery;
+  let state: DaemonState | undefined;
+  const discovery = new Discovery(
+    manifest.discoveredFile,
+    logger,
+    () => {
+      if (state) syncDiscoveryMetrics(state);
+    },
+    { maxEntries: settings.maxEntries, expireAfterMs: settings.expireAfterSeconds * 1000 },
+  );
+  await discovery.load();
+  state = {
+    current: manifest,
+    closing: false,
+    metrics,
+    nodes: new NodeTracker(metrics, logger),
+    discovery,
+    logger,
+  };
+  applyManifest(state, manifest);
+  return state;
+}

@@ -1,0 +1,155 @@
+/**
+ * The daemon's TFTP side: the @bramble/tftp server over <state>/tftp, and what its events mean for
+ * the cluster (a node booting, a file served, an unknown Pi asking).
+ */
+import { mkdir } from 'node:fs/promises';
+import type { LoadedManifest } from '@bramble/manifest';
+import { createServer, fsHandler, type TftpServer, type TransferEvent } from '@bramble/tftp';
+import type { Logger } from 'pino';
+import { modelFromFirstFile } from './boot-path.js';
+import type { DaemonState } from './state.js';
+import { type ActivatedSockets, checkBindPrivilege } from './systemd.js';
+
+export type Listen = { address: string; port: number };
+
+/** Package loggers speak only of errors unless the daemon runs at debug or trace. */
+export const quietLevel = (logger: Logger) => (logger.isLevelEnabled('debug') ? logger.level : 'error');
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function createTftpServer(state: DaemonState, socket: ActivatedSockets['tftp']): TftpServer {
+  const { logger } = state;
+  const tftp = state.current.manifest.tftp;
+  return createServer({
+    handler: fsHandler(state.current.tftpRoot),
+    // The package logs every missing file at warn; the daemon already logs one line per boot step.
+    ...(logger ? { logger: logger.child({ component: 'tftp' }, { level: quietLevel(logger) }) } : {}),
+    singlePort: tftp.singlePort,
+    engine: tftp.engine,
+    ...(tftp.blksizeMax !== undefined ? { blksizeMax: tftp.blksizeMax } : {}),
+    ...(tftp.maxTransfers !== undefined ? { maxTransfers: tftp.maxTransfers } : {}),
+    ...(socket ? { socket } : {}),
+  });
+}
+
+function onRequest(state: DaemonState, event: TransferEvent): void {
+  state.metrics.requests += 1;
+  const { node, path } = state.nodes.lookup(event.file);
+  if (node) {
+    state.nodes.recordRequest(node, event.remoteAddress, event.file);
+    return;
+  }
+  if (!path.prefix) return;
+  state.discovery.see({
+    ...(path.prefix.kind === 'serial' ? { serial: path.prefix.serial } : { mac: path.prefix.mac }),
+    model: modelFromFirstFile(path.rest),
+    address: event.remoteAddress,
+    via: 'tftp',
+    file: event.file,
+  });
+}
+
+function onComplete(state: DaemonState, event: TransferEvent): void {
+  const { metrics, logger } = state;
+  metrics.transfers.complete += 1;
+  metrics.bytes += event.bytes ?? 0;
+  metrics.retransmits += event.retransmits ?? 0;
+  const { node } = state.nodes.lookup(event.file);
+  if (node) {
+    node.files += 1;
+    node.bytes += event.bytes ?? 0;
+    node.lastFile = event.file;
+  }
+  logger?.info(
+    {
+      event: 'file',
+      node: node?.hostname,
+      address: event.remoteAddress,
+      file: event.file,
+      bytes: event.bytes,
+      ms: event.durationMs,
+      retransmits: event.retransmits,
+    },
+    `${node?.hostname ?? event.remoteAddress}: sent ${event.file} (${formatBytes(event.bytes ?? 0)} in ${Math.round(event.durationMs ?? 0)} ms)`,
+  );
+}
+
+function onAborted(state: DaemonState, event: TransferEvent): void {
+  state.metrics.transfers.aborted += 1;
+  state.metrics.bytes += event.bytes ?? 0;
+  const { node } = state.nodes.lookup(event.file);
+  state.logger?.debug(
+    {
+      event: 'probe',
+      node: node?.hostname,
+      address: event.remoteAddress,
+      file: event.file,
+      options: event.options,
+    },
+    `${node?.hostname ?? event.remoteAddress}: ${event.file} size probe / early terminate`,
+  );
+}
+
+function onFailed(state: DaemonState, event: TransferEvent): void {
+  state.metrics.transfers.failed += 1;
+  state.metrics.retransmits += event.retransmits ?? 0;
+  const { node } = state.nodes.lookup(event.file);
+  const message = event.error instanceof Error ? event.error.message : String(event.error ?? 'failed');
+  const fields = {
+    event: 'file-failed',
+    node: node?.hostname,
+    address: event.remoteAddress,
+    file: event.file,
+    error: message,
+  };
+  const line = `${node?.hostname ?? event.remoteAddress}: ${event.file}: ${message}`;
+  // A node's failures are boot steps worth a line; anyone else's are LAN noise an attacker controls.
+  if (node) state.logger?.info(fields, line);
+  else state.logger?.debug(fields, line);
+}
+
+/** Create, wire and bind the TFTP server; `listen` is where it binds unless a socket was handed over. */
+export async function startTftp(
+  state: DaemonState,
+  listen: Listen,
+  socket: ActivatedSockets['tftp'],
+): Promise<{ server: TftpServer; address: Listen }> {
+  await mkdir(state.current.tftpRoot, { recursive: true });
+  if (!socket) checkBindPrivilege('TFTP', listen.port);
+  const server = createTftpServer(state, socket);
+  server.on('request', (event: TransferEvent) => onRequest(state, event));
+  server.on('complete', (event: TransferEvent) => onComplete(state, event));
+  server.on('aborted', (event: TransferEvent) => onAborted(state, event));
+  server.on('failed', (event: TransferEvent) => onFailed(state, event));
+  const address = await server.listen(socket ? {} : listen);
+  state.logger?.info(
+    {
+      event: 'listening',
+      service: 'tftp',
+      ...address,
+      root: state.current.tftpRoot,
+      singlePort: state.current.manifest.tftp.singlePort,
+      engine: server.engine,
+    },
+    `TFTP serving ${state.current.tftpRoot} on ${address.address}:${address.port}`,
+  );
+  return { server, address };
+}
+
+/** Serve a reloaded manifest's tree: the handler swap is atomic, transfers in flight keep their source. */
+export async function retargetTftp(
+  state: DaemonState,
+  server: TftpServer,
+  next: LoadedManifest,
+  pinned: { listen: Listen; overridden: boolean },
+): Promise<void> {
+  await mkdir(next.tftpRoot, { recursive: true });
+  const wanted = next.manifest.tftp.listen;
+  if (!pinned.overridden && (wanted.port !== pinned.listen.port || wanted.address !== pinned.listen.address))
+    state.logger?.warn({ event: 'restart-needed' }, 'tftp.listen changed: restart brambled to apply it');
+  server.setHandler(fsHandler(next.tftpRoot));
+}
