@@ -17,7 +17,7 @@ import {
   TftpTimeoutError,
 } from './errors.js';
 import { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
-import { acceptOack, type Negotiated } from './options.js';
+import { acceptOack, type Negotiated } from './negotiation.js';
 import { decode, encode, errorPacket, Opcode, peekOpcode } from './packet.js';
 import { Receiver, type Sink } from './receiver.js';
 import { type MachineIo, Sender } from './sender.js';
@@ -198,6 +198,11 @@ class Exchange {
     this.socket.send(buf, 0, len, this.tid, this.hostIp);
   };
 
+  sendData = (header: Buffer, payload: Buffer): void => {
+    if (this.tid === undefined) return;
+    this.socket.send([header, payload], this.tid, this.hostIp);
+  };
+
   sendError(code: number, message: string): void {
     if (this.tid === undefined) return;
     this.socket.send(errorPacket(code, message), this.tid, this.hostIp);
@@ -249,6 +254,7 @@ class Exchange {
 function io(x: Exchange, onFinish: () => void): MachineIo {
   return {
     send: x.send,
+    sendData: x.sendData,
     finish: onFinish,
     fail: (err, pkt) => {
       if (pkt) x.sendError(pkt.code, pkt.message);

@@ -25,6 +25,8 @@ export interface ReceiverOptions {
   /** Packet to re-send until the first DATA arrives (server: OACK or ACK 0; client after OACK: ACK 0). */
   initial?: Buffer;
   sink: Sink;
+  /** Give up this long after `start()` when no DATA ever arrived, whatever timeout was negotiated. */
+  firstReplyTimeoutMs?: number;
   io: MachineIo;
 }
 
@@ -44,6 +46,8 @@ export class Receiver {
   private tries = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerMs: number;
+  private heard = false;
+  private firstReplyDeadline = Number.POSITIVE_INFINITY;
 
   constructor(o: ReceiverOptions) {
     this.o = o;
@@ -57,6 +61,8 @@ export class Receiver {
 
   /** Send the initial packet (if any) and start the timeout. */
   start(): void {
+    if (this.o.firstReplyTimeoutMs !== undefined)
+      this.firstReplyDeadline = performance.now() + this.o.firstReplyTimeoutMs;
     if (this.o.initial) this.o.io.send(this.o.initial, this.o.initial.length);
     this.arm();
   }
@@ -66,6 +72,7 @@ export class Receiver {
   }
 
   onData(wire: number, data: Buffer): void {
+    this.heard = true;
     if (this.done) {
       // Dally (RFC 1350 §6): the final ACK was lost and the sender repeats the last DATA.
       if (this.complete && wire === wireBlock(this.blocks, this.rollTo ?? 0)) this.sendAck();
@@ -180,8 +187,10 @@ export class Receiver {
    */
   private arm(): void {
     if (this.done || this.holding || this.ending) return;
-    this.deadline = performance.now() + this.timerMs;
-    if (!this.timer) this.timer = setTimeout(this.tick, this.timerMs);
+    const now = performance.now();
+    const ms = this.heard ? this.timerMs : Math.max(1, Math.min(this.timerMs, this.firstReplyDeadline - now));
+    this.deadline = now + ms;
+    if (!this.timer) this.timer = setTimeout(this.tick, ms);
   }
 
   private readonly tick = (): void => {
@@ -199,6 +208,11 @@ export class Receiver {
     this.timer = undefined;
     if (this.done || this.holding || this.ending) return;
     this.tries++;
+    if (!this.heard && performance.now() >= this.firstReplyDeadline - 1) {
+      this.stop();
+      this.o.io.fail(new TftpTimeoutError(`no DATA within ${this.o.firstReplyTimeoutMs} ms`));
+      return;
+    }
     if (this.tries > this.o.retries) {
       this.stop();
       this.o.io.fail(new TftpTimeoutError(`no DATA after ${this.o.retries} retransmissions`));
