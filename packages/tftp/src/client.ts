@@ -198,9 +198,9 @@ class Exchange {
     this.socket.send(buf, 0, len, this.tid, this.hostIp);
   };
 
-  sendData = (header: Buffer, payload: Buffer): void => {
+  sendData = (header: Buffer, payload: Buffer, sent?: () => void): void => {
     if (this.tid === undefined) return;
-    this.socket.send([header, payload], this.tid, this.hostIp);
+    this.socket.send([header, payload], this.tid, this.hostIp, sent);
   };
 
   sendError(code: number, message: string): void {

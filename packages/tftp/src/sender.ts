@@ -13,10 +13,10 @@ export interface MachineIo {
   /** Send a control packet: `len` bytes of `buf` to the peer. */
   send(buf: Buffer, len: number): void;
   /**
-   * Send one DATA packet as a 4-byte header and its payload (scatter/gather). The machine never writes to
-   * either again, so the payload may be a view of the source's memory.
+   * Send one DATA packet as a 4-byte header and its payload (scatter/gather), without copying: the payload
+   * is a view of the source's memory or of a read buffer, which is not written again before `sent` ran.
    */
-  sendData(header: Buffer, payload: Buffer): void;
+  sendData(header: Buffer, payload: Buffer, sent?: () => void): void;
   finish(): void;
   /** `errorPacket`: ERROR to send to the peer (code, message) before giving up. */
   fail(err: TftpError, errorPacket?: { code: number; message: string }): void;
@@ -42,7 +42,7 @@ export interface SenderOptions {
    * whatever timeout it negotiated: a spoofed request holds a transfer slot only this long.
    */
   firstReplyTimeoutMs?: number;
-  /** Bytes read ahead per refill (default: one window, at most READ_AHEAD_BYTES). */
+  /** Bytes read ahead, both read buffers together (default: one window, at most READ_AHEAD_BYTES). */
   readAheadBytes?: number;
   /** Where the read-ahead chunk is reserved; when it is spent, blocks are read one at a time. */
   budget?: ReadBudget;
@@ -64,10 +64,12 @@ export class Sender {
   private readonly direct: Buffer | undefined;
   private readonly chunkCap: number;
   /**
-   * Read-ahead: a fresh buffer per refill (earlier ones may still be referenced by queued sends), dropped
-   * when the peer stalls. Memory per transfer is this one chunk, not the window.
+   * Read-ahead: two buffers used in turn (blocks are sent as views of them, so a buffer is refilled only
+   * when every send from it has completed; else a fresh one is taken), dropped when the peer stalls.
+   * Memory per transfer is these two buffers, not the window.
    */
-  private chunk: Buffer | undefined;
+  private chunk: ReadBuffer | undefined;
+  private spare: ReadBuffer | undefined;
   private chunkPos = 0;
   private chunkLen = 0;
   /** The last refill read less than asked: the chunk ends at the end of the data. */
@@ -94,10 +96,8 @@ export class Sender {
     this.rollTo = options.rollover === 'wrap1' ? 1 : 0;
     this.window = Math.max(1, Math.min(options.windowsize, 1024));
     this.direct = options.source.buffer;
-    this.chunkCap = Math.max(
-      options.blksize,
-      options.readAheadBytes ?? readAheadBytes(options.blksize, this.window),
-    );
+    const readAhead = options.readAheadBytes ?? readAheadBytes(options.blksize, this.window);
+    this.chunkCap = Math.max(1, Math.floor(readAhead / 2 / options.blksize)) * options.blksize;
     const size = options.source.size;
     if (size !== undefined) this.finalBlock = Math.floor(size / options.blksize) + 1;
     this.timerMs = options.timeoutMs;
@@ -259,7 +259,7 @@ export class Sender {
       const end = Math.min(this.direct.length, size ?? this.direct.length, pos + blksize);
       return this.direct.subarray(Math.min(pos, end), end);
     }
-    const chunk = this.chunk;
+    const chunk = this.chunk?.data;
     const rel = pos - this.chunkPos;
     if (!chunk || rel < 0 || rel > this.chunkLen) return undefined;
     const avail = this.chunkLen - rel;
@@ -278,12 +278,13 @@ export class Sender {
     // Never more than what is left of a file of known size (plus the empty last block).
     if (size !== undefined) want = Math.min(want, Math.ceil((size - pos + 1) / blksize) * blksize);
     want = Math.max(blksize, want);
-    if (this.reserved >= want) return want;
+    // Both read buffers are reserved together.
+    if (this.reserved >= 2 * want) return want;
     const budget = this.options.budget;
     if (!budget) return want;
     this.dropChunk();
-    if (budget.take(want)) {
-      this.reserved = want;
+    if (budget.take(2 * want)) {
+      this.reserved = 2 * want;
       return want;
     }
     return blksize;
@@ -291,25 +292,30 @@ export class Sender {
 
   private dropChunk(): void {
     this.chunk = undefined;
+    this.spare = undefined;
     if (this.reserved > 0) this.options.budget?.give(this.reserved);
     this.reserved = 0;
   }
 
   private async refill(block: number): Promise<void> {
     const pos = (block - 1) * this.options.blksize;
-    const chunk = Buffer.allocUnsafe(this.chunkBytes(pos));
+    const bytes = this.chunkBytes(pos);
+    // The spare buffer's sends were issued before the last (asynchronous) read, so they have completed.
+    const spare = this.spare;
+    const target = spare && spare.pending === 0 && spare.data.length >= bytes ? spare : readBuffer(bytes);
     // Fill in a loop for sources that return partial reads; a short total means end of data.
     let total = 0;
-    for (let i = 0; i < 1_000_000 && total < chunk.length; i++) {
-      const got = await this.options.source.read(chunk, total, chunk.length - total, pos + total);
+    for (let i = 0; i < 1_000_000 && total < bytes; i++) {
+      const got = await this.options.source.read(target.data, total, bytes - total, pos + total);
       if (got <= 0) break;
       total += got;
     }
     if (this.done) return;
-    this.chunk = chunk;
+    if (this.chunk !== target) this.spare = this.chunk;
+    this.chunk = target;
     this.chunkPos = pos;
     this.chunkLen = total;
-    this.chunkAtEnd = total < chunk.length;
+    this.chunkAtEnd = total < bytes;
   }
 
   /** Send every block the window allows. Synchronous unless a chunk must be read from the source. */
@@ -384,8 +390,30 @@ export class Sender {
       if (block <= this.sentUpTo) this.retransmits++;
       else this.sentUpTo = block;
       this.nextToSend = block + 1;
-      this.options.io.sendData(header, data);
+      const buffer = this.direct ? undefined : this.chunk;
+      if (buffer) {
+        buffer.pending++;
+        this.options.io.sendData(header, data, buffer.sent);
+      } else this.options.io.sendData(header, data);
     }
     return 0;
   }
+}
+
+/** A read-ahead buffer and the number of sends still using it. */
+interface ReadBuffer {
+  data: Buffer;
+  pending: number;
+  sent: () => void;
+}
+
+function readBuffer(bytes: number): ReadBuffer {
+  const buffer: ReadBuffer = {
+    data: Buffer.allocUnsafe(bytes),
+    pending: 0,
+    sent: () => {
+      buffer.pending--;
+    },
+  };
+  return buffer;
 }

@@ -38,7 +38,7 @@ export interface Channel {
   /** Control packets (OACK, ACK). */
   send(packet: Buffer, length: number): void;
   /** DATA as header + payload (scatter/gather; neither is copied). */
-  sendData(header: Buffer, payload: Buffer): void;
+  sendData(header: Buffer, payload: Buffer, sent?: () => void): void;
   sendError(code: number, message: string): void;
   /** Datagrams from the client's TID. */
   onPacket: (msg: Buffer) => void;
@@ -161,7 +161,8 @@ export class Transport {
     };
     const socket = this.config.singlePort ? listener.socket : await this.bindTransferSocket(listener);
     channel.send = (packet, length) => socket.send(packet, 0, length, remote.port, remote.address);
-    channel.sendData = (header, payload) => socket.send([header, payload], remote.port, remote.address);
+    channel.sendData = (header, payload, sent) =>
+      socket.send([header, payload], remote.port, remote.address, sent);
     channel.sendError = (code, message) =>
       socket.send(errorPacket(code, message), remote.port, remote.address);
     if (this.config.singlePort) {
