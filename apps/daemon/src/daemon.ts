@@ -127,6 +127,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       ? { maxTransfers: current.manifest.tftp.maxTransfers }
       : {}),
     ...(o.sockets?.tftp ? { socket: o.sockets.tftp } : {}),
+    // A manifest node's requests (its TFTP directory, or its address) keep reserved transfer slots, so a
+    // flood from unknown addresses cannot lock the cluster out.
+    classify: (request) =>
+      nodeFor(request.file).node || nodeState.list.some((n) => n.address === request.remoteAddress)
+        ? 'known'
+        : 'unknown',
   });
 
   const nodeFor = (file: string): { node?: NodeActivity; path: ReturnType<typeof parseBootPath> } => {
