@@ -28,9 +28,11 @@ export class BufferBudget {
 
 /** Read-ahead of one transfer: at most this many bytes, whatever its window (blocks beyond it are read on demand). */
 export const READ_AHEAD_BYTES = 256 * 1024;
+/** ...and at least this many (lock-step transfers of small blocks still read in large pieces). */
+const MIN_READ_AHEAD_BYTES = 64 * 1024;
 
-/** The read-ahead chunk of a transfer: one window, at most READ_AHEAD_BYTES, at least one block, whole blocks. */
+/** The read-ahead of a transfer: one window, within 64–256 KiB, whole blocks, at least one block. */
 export function readAheadBytes(blksize: number, windowsize: number): number {
-  const blocks = Math.max(1, Math.min(windowsize, Math.floor(READ_AHEAD_BYTES / blksize)));
-  return blocks * blksize;
+  const bytes = Math.min(READ_AHEAD_BYTES, Math.max(MIN_READ_AHEAD_BYTES, windowsize * blksize));
+  return Math.max(1, Math.floor(bytes / blksize)) * blksize;
 }

@@ -31,8 +31,8 @@ export {
   fsWriteHandler,
 } from './fs-write-handler.js';
 export { defaultPumpThreads, nativePumpStatus } from './native.js';
-export { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
 export { acceptOack, type Negotiated, negotiateServer, type RolloverPolicy } from './negotiation.js';
+export { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
 export {
   type AckPacket,
   type DataPacket,

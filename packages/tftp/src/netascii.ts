@@ -15,16 +15,16 @@ export function toNetascii(input: Uint8Array): Buffer {
   let extra = 0;
   for (let i = 0; i < input.length; i++) if (input[i] === LF || input[i] === CR) extra++;
   const out = Buffer.allocUnsafe(input.length + extra);
-  let o = 0;
+  let at = 0;
   for (let i = 0; i < input.length; i++) {
     const c = input[i] as number;
     if (c === LF) {
-      out[o++] = CR;
-      out[o++] = LF;
+      out[at++] = CR;
+      out[at++] = LF;
     } else if (c === CR) {
-      out[o++] = CR;
-      out[o++] = NUL;
-    } else out[o++] = c;
+      out[at++] = CR;
+      out[at++] = NUL;
+    } else out[at++] = c;
   }
   return out;
 }
@@ -35,23 +35,23 @@ export class NetasciiDecoder {
 
   write(input: Uint8Array): Buffer {
     const out = Buffer.allocUnsafe(input.length + 1);
-    let o = 0;
+    let at = 0;
     let i = 0;
     if (this.pendingCr && input.length > 0) {
       this.pendingCr = false;
       const c = input[0] as number;
       if (c === LF) {
-        out[o++] = LF;
+        out[at++] = LF;
         i = 1;
       } else if (c === NUL) {
-        out[o++] = CR;
+        out[at++] = CR;
         i = 1;
-      } else out[o++] = CR;
+      } else out[at++] = CR;
     }
     for (; i < input.length; i++) {
       const c = input[i] as number;
       if (c !== CR) {
-        out[o++] = c;
+        out[at++] = c;
         continue;
       }
       if (i + 1 >= input.length) {
@@ -60,14 +60,14 @@ export class NetasciiDecoder {
       }
       const n = input[i + 1] as number;
       if (n === LF) {
-        out[o++] = LF;
+        out[at++] = LF;
         i++;
       } else if (n === NUL) {
-        out[o++] = CR;
+        out[at++] = CR;
         i++;
-      } else out[o++] = CR;
+      } else out[at++] = CR;
     }
-    return out.subarray(0, o);
+    return out.subarray(0, at);
   }
 
   /** Flush a trailing lone CR. */

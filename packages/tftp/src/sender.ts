@@ -4,8 +4,8 @@
  * ACK never triggers a resend (RFC 1123 §4.2.3.1, Sorcerer's Apprentice).
  */
 import { wireBlock } from './block.js';
-import { ErrorCode, TftpError, TftpTimeoutError } from './errors.js';
 import { readAheadBytes } from './buffer-budget.js';
+import { ErrorCode, TftpError, TftpTimeoutError } from './errors.js';
 import type { RolloverPolicy } from './negotiation.js';
 import type { ReadSource } from './source.js';
 
@@ -75,6 +75,14 @@ export class Sender {
   /** The last refill read less than asked: the chunk ends at the end of the data. */
   private chunkAtEnd = false;
   private reserved = 0;
+  /**
+   * Payload bytes handed to the socket whose send has not completed (the kernel's send buffer was full, so
+   * the datagram waits in user space, referencing its read buffer). Sending pauses at `queueCap` and
+   * resumes as sends complete, so a slow or stalled path cannot pile a whole window up in memory.
+   */
+  private queued = 0;
+  private queueWait = false;
+  private readonly queueCap: number;
   private lastAcked = 0;
   private nextToSend = 1;
   private sentUpTo = 0;
@@ -98,6 +106,7 @@ export class Sender {
     this.direct = options.source.buffer;
     const readAhead = options.readAheadBytes ?? readAheadBytes(options.blksize, this.window);
     this.chunkCap = Math.max(1, Math.floor(readAhead / 2 / options.blksize)) * options.blksize;
+    this.queueCap = 2 * this.chunkCap;
     const size = options.source.size;
     if (size !== undefined) this.finalBlock = Math.floor(size / options.blksize) + 1;
     this.timerMs = options.timeoutMs;
@@ -318,6 +327,15 @@ export class Sender {
     this.chunkAtEnd = total < bytes;
   }
 
+  /** A send from a read buffer completed: resume a window that waited for the socket. */
+  private sent(bytes: number): void {
+    this.queued -= bytes;
+    if (this.queueWait && this.queued < this.queueCap && !this.done) {
+      this.queueWait = false;
+      this.pump();
+    }
+  }
+
   /** Send every block the window allows. Synchronous unless a chunk must be read from the source. */
   private pump(): void {
     if (this.pumping) {
@@ -377,6 +395,10 @@ export class Sender {
         this.options.io.fail(new TftpError('TOO_LARGE', msg), { code: ErrorCode.NOT_DEFINED, message: msg });
         return 0;
       }
+      if (!this.direct && this.queued >= this.queueCap) {
+        this.queueWait = true;
+        break;
+      }
       const data = this.payload(block);
       if (!data) return block;
       if (data.length < blksize) {
@@ -393,7 +415,11 @@ export class Sender {
       const buffer = this.direct ? undefined : this.chunk;
       if (buffer) {
         buffer.pending++;
-        this.options.io.sendData(header, data, buffer.sent);
+        this.queued += data.length;
+        this.options.io.sendData(header, data, () => {
+          buffer.pending--;
+          this.sent(data.length);
+        });
       } else this.options.io.sendData(header, data);
     }
     return 0;
@@ -404,16 +430,8 @@ export class Sender {
 interface ReadBuffer {
   data: Buffer;
   pending: number;
-  sent: () => void;
 }
 
 function readBuffer(bytes: number): ReadBuffer {
-  const buffer: ReadBuffer = {
-    data: Buffer.allocUnsafe(bytes),
-    pending: 0,
-    sent: () => {
-      buffer.pending--;
-    },
-  };
-  return buffer;
+  return { data: Buffer.allocUnsafe(bytes), pending: 0 };
 }

@@ -12,30 +12,17 @@ import { BufferBudget } from './buffer-budget.js';
 import { JsReadEngine } from './engines/js-read.js';
 import { JsWriteEngine } from './engines/js-write.js';
 import { NativeReadEngine, pumpableSize } from './engines/native-read.js';
-import {
-  accessDenied,
-  ErrorCode,
-  notFound,
-  TftpConfigError,
-  TftpError,
-  TftpRequestError,
-} from './errors.js';
+import { accessDenied, ErrorCode, notFound, TftpConfigError, TftpError, TftpRequestError } from './errors.js';
 import { type NativePump, nativePump, nativePumpStatus } from './native.js';
-import { netasciiSource } from './netascii.js';
 import { type Negotiated, negotiateServer, type RolloverPolicy } from './negotiation.js';
+import { netasciiSource } from './netascii.js';
 import { encode, errorPacket, Opcode, type RequestPacket } from './packet.js';
 import { compileRemap } from './remap.js';
 import { resolveServerConfig, type ServerConfig, type ServerOptions } from './server-config.js';
 import { type ReadSource, toReadSource } from './source.js';
 import { type EngineHooks, type Outcome, shutdownError, Transfer } from './transfer.js';
 import { type Listener, type ListenOptions, type ServerAddress, Transport } from './transport.js';
-import type {
-  ReadHandler,
-  RequestContext,
-  RequestPriority,
-  TransferEvent,
-  WriteHandler,
-} from './types.js';
+import type { ReadHandler, RequestContext, RequestPriority, TransferEvent, WriteHandler } from './types.js';
 
 export type { ListenOptions, ServerAddress } from './transport.js';
 
@@ -170,7 +157,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private admit(listener: Listener, request: RequestPacket, remote: RemoteInfo): void {
     const key = `${remote.address}:${remote.port}`;
     const priority = this.classify(request, remote, listener);
-    const slots = priority === 'known' ? this.config.maxTransfers : this.config.maxTransfers - this.config.knownReserve;
+    const slots =
+      priority === 'known' ? this.config.maxTransfers : this.config.maxTransfers - this.config.knownReserve;
     const perClient = this.perClient.get(remote.address) ?? 0;
     if (this.active >= slots || perClient >= this.config.maxTransfersPerClient) {
       this.log.warn(
@@ -261,7 +249,11 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private async begin(t: Transfer): Promise<void> {
     const { request, remote, listener } = t;
     if (request.mode !== 'octet' && request.mode !== 'netascii') {
-      throw new TftpRequestError('BAD_MODE', ErrorCode.ILLEGAL_OPERATION, `Unsupported mode '${request.mode}'`);
+      throw new TftpRequestError(
+        'BAD_MODE',
+        ErrorCode.ILLEGAL_OPERATION,
+        `Unsupported mode '${request.mode}'`,
+      );
     }
     const mode = request.mode;
     const write = t.write;

@@ -204,7 +204,9 @@ export class Transport {
   /** Where a transfer socket bound outside this transport (the native pump) starts looking in the port range. */
   portSearch(): { low: number; high: number; cursor: number } {
     const range = this.config.portRange;
-    return range ? { low: range[0], high: range[1], cursor: this.portCursor } : { low: 0, high: 0, cursor: 0 };
+    return range
+      ? { low: range[0], high: range[1], cursor: this.portCursor }
+      : { low: 0, high: 0, cursor: 0 };
   }
 
   /** A port of the range was taken elsewhere: continue the round robin after it. */

@@ -54,7 +54,10 @@ export class JsWriteEngine implements TransferEngine {
     writable.on('drain', () => this.receiver.resume());
     writable.on('error', (e) => {
       channel.sendError(ErrorCode.DISK_FULL, 'Write error');
-      hooks.end('failed', new TftpError('SINK_ERROR', `write handler stream failed: ${e.message}`, { cause: e }));
+      hooks.end(
+        'failed',
+        new TftpError('SINK_ERROR', `write handler stream failed: ${e.message}`, { cause: e }),
+      );
     });
     this.receiver = new Receiver({
       blksize: params.blksize,

@@ -37,7 +37,11 @@ export interface NativeReadParams {
 }
 
 /** The size to hand the pump when it can move this transfer, else undefined (the TypeScript engine does). */
-export function pumpableSize(source: ReadSource, localAddress: string, remoteAddress: string): number | undefined {
+export function pumpableSize(
+  source: ReadSource,
+  localAddress: string,
+  remoteAddress: string,
+): number | undefined {
   // The pump speaks IPv4 only (a caller's pre-bound udp6 socket stays on sender.ts).
   if (!isIPv4(remoteAddress) || !isIPv4(localAddress)) return undefined;
   if (source.buffer) return source.buffer.length;
@@ -93,7 +97,10 @@ export class NativeReadEngine implements TransferEngine {
       const code = (e as NodeJS.ErrnoException).code;
       const message = (e as Error).message;
       throw code === 'NO_PORT'
-        ? new TftpError('NO_PORT', ports.low > 0 ? `no free port in range ${ports.low}-${ports.high}` : message)
+        ? new TftpError(
+            'NO_PORT',
+            ports.low > 0 ? `no free port in range ${ports.low}-${ports.high}` : message,
+          )
         : new TftpError('BIND_FAILED', message);
     }
   }
@@ -130,7 +137,8 @@ export class NativeReadEngine implements TransferEngine {
     this.releaseBudget();
     const { hooks } = this.params;
     if (r.status === 'complete') hooks.end('complete');
-    else if (r.status === 'aborted') hooks.end('aborted', new TftpRemoteError(r.errorCode, r.message, this.params.file));
+    else if (r.status === 'aborted')
+      hooks.end('aborted', new TftpRemoteError(r.errorCode, r.message, this.params.file));
     else if (r.status === 'cancelled') hooks.end('failed', shutdownError());
     else if (r.kind === 'TIMEOUT') hooks.end('failed', new TftpTimeoutError(r.message));
     else if (r.kind === 'UNREACHABLE') hooks.end('failed', unreachableError(this.params.remote));

@@ -9,7 +9,8 @@ import { encode, Opcode } from '../../src/index.js';
 /** Peak and current resident memory of a process, in bytes (from /proc/<pid>/status). */
 export function memoryOf(pid: number): { peak: number; current: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  const kb = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
   return { peak: kb('VmHWM'), current: kb('VmRSS') };
 }
 
@@ -61,14 +62,23 @@ export async function stalledClients(o: StallOptions): Promise<{ answered: numbe
           first = false;
           const op = msg.readUInt16BE(0);
           if (op === Opcode.OACK) socket.send(encode({ op: Opcode.ACK, block: 0 }), from.port, from.address);
-          else if (op === Opcode.DATA) socket.send(encode({ op: Opcode.ACK, block: 1 }), from.port, from.address);
+          else if (op === Opcode.DATA)
+            socket.send(encode({ op: Opcode.ACK, block: 1 }), from.port, from.address);
           done();
         });
-        socket.send(
-          encode({ op: Opcode.RRQ, filename: o.file, mode: o.mode ?? 'octet', options: o.options ?? {} }),
-          o.port,
-          '127.0.0.1',
-        );
+        // Like a real client, repeat the request until it is answered (a busy server's queue may drop it).
+        const request = encode({
+          op: Opcode.RRQ,
+          filename: o.file,
+          mode: o.mode ?? 'octet',
+          options: o.options ?? {},
+        });
+        const send = (attempt: number) => {
+          if (!first || attempt > 10) return;
+          socket.send(request, o.port, '127.0.0.1');
+          setTimeout(() => send(attempt + 1), 1000).unref();
+        };
+        send(0);
       }
     })();
   });

@@ -51,11 +51,17 @@ describe('request flood (issue 12)', () => {
       timeoutMs: 1000,
       classify: (request) => (request.file.startsWith(`${NODE}/`) ? 'known' : 'unknown'),
     });
-    const flood = await requestFlood({ port: srv.port, file: 'deadbeef/start4.elf', addresses: 50, perAddress: 100 });
+    const flood = await requestFlood({
+      port: srv.port,
+      file: 'deadbeef/start4.elf',
+      addresses: 50,
+      perAddress: 100,
+    });
     try {
       expect(flood.sent).toBe(5000);
       // Every slot but the reserved ones is taken by the flood.
-      for (let i = 0; i < 100 && srv.server.activeTransfers < 48; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && srv.server.activeTransfers < 48; i++)
+        await new Promise((r) => setTimeout(r, 50));
       expect(srv.server.activeTransfers).toBe(48);
       const started = performance.now();
       for (const [name] of BOOT) {
@@ -84,7 +90,10 @@ describe('request flood (issue 12)', () => {
     const peer = await RawPeer.open();
     try {
       const started = performance.now();
-      peer.send({ op: Opcode.RRQ, filename: 'small.bin', mode: 'octet', options: { blksize: '1468' } }, srv.port);
+      peer.send(
+        { op: Opcode.RRQ, filename: 'small.bin', mode: 'octet', options: { blksize: '1468' } },
+        srv.port,
+      );
       const failed = new Promise<number>((resolve) =>
         srv.server.once('failed', (ev) => {
           expect(ev.error?.code).toBe('TIMEOUT');
@@ -123,7 +132,9 @@ describe('request flood (issue 12)', () => {
         peer.close();
         const result = await Promise.race([
           failed,
-          new Promise<{ code: string; ms: number }>((r) => setTimeout(() => r({ code: 'none', ms: -1 }), 5000)),
+          new Promise<{ code: string; ms: number }>((r) =>
+            setTimeout(() => r({ code: 'none', ms: -1 }), 5000),
+          ),
         ]);
         console.log(`transfer to a vanished client ended after ${result.ms.toFixed(0)} ms (${result.code})`);
         expect(result.code).toBe('UNREACHABLE');
