@@ -2,10 +2,12 @@
  * Issue 12, daemon wiring: requests for a manifest node's TFTP directory are 'known' to the TFTP server, so a
  * flood of never-answered requests from 50 unknown addresses cannot take the node's transfer slots.
  */
-import { createSocket, type Socket } from 'node:dgram';
+
 import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { waitFor } from '@bramble/testkit';
 import { encode, Opcode } from '@bramble/tftp';
 import { describe, expect, it } from 'vitest';
 import { startDaemon } from '../src/index.js';
@@ -30,13 +32,25 @@ describe('brambled under a TFTP request flood', () => {
     });
     await writeFile(
       join(dir, 'bramble.yaml'),
-      manifestYaml({ stateDir: './state' }).replace("tftp: { listen: '127.0.0.1:0' }", "tftp: { listen: '127.0.0.1:0', maxTransfers: 64 }"),
+      manifestYaml({ stateDir: './state' }).replace(
+        "tftp: { listen: '127.0.0.1:0' }",
+        "tftp: { listen: '127.0.0.1:0', maxTransfers: 64 }",
+      ),
     );
-    const daemon = await startDaemon({ manifestPath: join(dir, 'bramble.yaml'), watch: false, httpListen: false });
+    const daemon = await startDaemon({
+      manifestPath: join(dir, 'bramble.yaml'),
+      watch: false,
+      httpListen: false,
+    });
     const sockets: Socket[] = [];
     try {
       const port = daemon.tftpAddress().port;
-      const request = encode({ op: Opcode.RRQ, filename: 'bootcode.bin', mode: 'octet', options: { tsize: '0' } });
+      const request = encode({
+        op: Opcode.RRQ,
+        filename: 'bootcode.bin',
+        mode: 'octet',
+        options: { tsize: '0' },
+      });
       for (let a = 1; a <= 50; a++)
         for (let i = 0; i < 100; i++) {
           const socket = await boundSocket(`127.0.2.${a}`);
@@ -44,6 +58,10 @@ describe('brambled under a TFTP request flood', () => {
           socket.send(request, port, '127.0.0.1');
         }
       expect(sockets.length).toBe(5000);
+      // The flood has been read off the listening socket and holds every unreserved slot (64 - 16).
+      await waitFor(() => daemon.metrics.requests >= 48, 10_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(daemon.metrics.requests).toBe(48);
       const started = performance.now();
       expect((await tftpHpaGet(port, '1a2b3c01/kernel8.img', dir, 20_000)).equals(kernel)).toBe(true);
       // Served at once, not after the flood's transfers gave up (5 s).

@@ -1,8 +1,8 @@
 /** netasciiSource: streamed conversion with re-reads (retransmitted windows) equals the whole-buffer conversion. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { netasciiSource } from '../src/netascii.js';
 import { bufferSource, toNetascii } from '../src/index.js';
+import { netasciiSource } from '../src/netascii.js';
 
 describe('netasciiSource', () => {
   it('reads, re-reads after a rewind and releases like a sender, byte-identical to toNetascii', async () => {
