@@ -55,6 +55,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly perClient = new Map<string, number>();
   private active = 0;
   private drained: (() => void) | undefined;
+  private limited = 0;
+  private limitLoggedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: ServerOptions) {
     super();
@@ -161,10 +163,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       priority === 'known' ? this.config.maxTransfers : this.config.maxTransfers - this.config.knownReserve;
     const perClient = this.perClient.get(remote.address) ?? 0;
     if (this.active >= slots || perClient >= this.config.maxTransfersPerClient) {
-      this.log.warn(
-        { client: key, file: request.filename, active: this.active, priority },
-        'transfer limit reached',
-      );
+      this.logLimit(key, request.filename, priority);
       if (this.config.onLimit === 'error')
         listener.socket.send(
           errorPacket(ErrorCode.NOT_DEFINED, 'Server busy, try again later'),
@@ -179,6 +178,19 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.perClient.set(remote.address, perClient + 1);
     this.active++;
     this.begin(t).catch((e) => this.refuse(t, e));
+  }
+
+  /** One warning per second at most, with the number of requests turned away since the last one (floods). */
+  private logLimit(client: string, file: string, priority: RequestPriority): void {
+    this.limited++;
+    const now = performance.now();
+    if (now - this.limitLoggedAt < 1000) return;
+    this.log.warn(
+      { client, file, active: this.active, priority, refused: this.limited },
+      'transfer limit reached',
+    );
+    this.limitLoggedAt = now;
+    this.limited = 0;
   }
 
   private classify(request: RequestPacket, remote: RemoteInfo, listener: Listener): RequestPriority {
