@@ -26,6 +26,7 @@ export default defineConfig({
             'test/lossy.test.ts',
             'test/fuzz.test.ts',
             'test/fs-handler.test.ts',
+            'test/security/*.test.ts',
           ],
           env: { BRAMBLE_TFTP_NATIVE: '0' },
         },

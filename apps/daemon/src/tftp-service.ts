@@ -33,7 +33,17 @@ function createTftpServer(state: DaemonState, socket: ActivatedSockets['tftp']):
     ...(tftp.blksizeMax !== undefined ? { blksizeMax: tftp.blksizeMax } : {}),
     ...(tftp.maxTransfers !== undefined ? { maxTransfers: tftp.maxTransfers } : {}),
     ...(socket ? { socket } : {}),
+    // A manifest node's requests keep reserved transfer slots, so a flood from unknown addresses
+    // cannot lock the cluster out. A node with a configured address is known only from that address.
+    classify: (request) => (isKnownRequest(state, request.file, request.remoteAddress) ? 'known' : 'unknown'),
   });
+}
+
+/** A request for a manifest node's directory (from its address, when one is configured) or from a node's address. */
+function isKnownRequest(state: DaemonState, file: string, from: string): boolean {
+  const { node } = state.nodes.lookup(file);
+  if (node) return node.address === undefined || node.address === from;
+  return state.nodes.list().some((candidate) => candidate.address === from);
 }
 
 function onRequest(state: DaemonState, event: TransferEvent): void {

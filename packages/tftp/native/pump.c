@@ -18,6 +18,12 @@
  *  - Block numbers roll over after 65535 to 0 or 1 (src/block.ts); the "refuse" policy is applied in
  *    TypeScript before a transfer is handed over.
  *  - When only the final ACK never arrives, the transfer counts as complete with `finalAckMissing`.
+ *  - A transfer whose client never answered its first packet gives up `firstReplyTimeoutMs` after it started
+ *    (spoofed requests hold a slot only briefly); ICMP port unreachable from the client (IP_RECVERR) ends a
+ *    transfer at once.
+ *  - Memory: a file transfer reads ahead at most `chunkBytes` (sized by the server's buffer budget) and frees
+ *    it while the client stalls; blocks in flight are never kept (sendmsg copies them; a retransmission reads
+ *    them again).
  *
  * Build: scripts/build-native.mjs (cc -O2 -shared, Node-API 8 headers shipped with Node; no node-gyp).
  */
@@ -26,6 +32,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <node_api.h>
 #include <pthread.h>
@@ -48,7 +55,6 @@ enum { ERR_NOT_DEFINED = 0, ERR_ILLEGAL = 4, ERR_UNKNOWN_TID = 5 };
 enum { ST_COMPLETE = 0, ST_ABORTED = 1, ST_FAILED = 2, ST_CANCELLED = 3 };
 
 #define MAX_BACKOFF_MS 16000.0
-#define MIN_CHUNK (64 * 1024)
 #define MAX_WORKERS 16
 #define MAX_EVENTS 256
 
@@ -79,6 +85,9 @@ struct transfer {
   uint64_t last_acked, next_to_send, sent_up_to, final_block; /* final_block 0 = not yet known */
   uint32_t last_short, tries;
   double deadline;
+  /* No packet from the client yet: give up at first_deadline (0 = no such bound). */
+  int heard;
+  double first_ms, first_deadline;
   /* Results. */
   uint64_t bytes, blocks, retransmits;
   int done, status, final_ack_missing, cancel_requested;
@@ -148,6 +157,7 @@ static void finish(transfer *t, int status, const char *kind, const char *msg) {
 static void arm(transfer *t) {
   if (t->done) return;
   t->deadline = now_ms() + t->cur_timeout_ms;
+  if (!t->heard && t->first_deadline > 0 && t->deadline > t->first_deadline) t->deadline = t->first_deadline;
   if (t->deadline < t->w->next_check) t->w->next_check = t->deadline;
 }
 
@@ -165,7 +175,11 @@ static long block_data(transfer *t, uint64_t b, const uint8_t **out) {
     *out = t->data + (pos < t->size ? pos : t->size);
     return (long)want;
   }
-  if (!(t->chunk_valid && pos >= t->chunk_pos && pos + want <= t->chunk_pos + t->chunk_len)) {
+  if (!(t->chunk && t->chunk_valid && pos >= t->chunk_pos && pos + want <= t->chunk_pos + t->chunk_len)) {
+    if (!t->chunk) {
+      t->chunk = malloc(t->chunk_cap);
+      if (!t->chunk) return -1;
+    }
     /* Refill from `pos` (a retransmitted window may start before the current chunk). */
     size_t got = 0;
     for (int i = 0; i < 1024 && got < t->chunk_cap; i++) {
@@ -265,9 +279,21 @@ static void on_ack(transfer *t, uint16_t wire) {
   pump(t);
 }
 
+static void drop_chunk(transfer *t) {
+  free(t->chunk);
+  t->chunk = NULL;
+  t->chunk_valid = 0;
+}
+
 static void on_timeout(transfer *t) {
   if (t->done) return;
   t->tries++;
+  if (!t->heard && t->first_deadline > 0 && now_ms() >= t->first_deadline - 1) {
+    char msg[80];
+    snprintf(msg, sizeof msg, "no ACK to the first packet within %.0f ms", t->first_ms);
+    finish(t, ST_FAILED, "TIMEOUT", msg);
+    return;
+  }
   if (t->tries > t->retries) {
     if (t->final_block && t->sent_up_to == t->final_block && t->last_acked == t->final_block - 1) {
       /* Only the final ACK is missing (RFC 1350 §6 lets the receiver stop after its last ACK). */
@@ -281,6 +307,7 @@ static void on_timeout(transfer *t) {
     finish(t, ST_FAILED, "TIMEOUT", msg);
     return;
   }
+  drop_chunk(t); /* a stalled client holds no read-ahead: the window is read again when resent */
   double cap = t->timeout_ms > MAX_BACKOFF_MS ? t->timeout_ms : MAX_BACKOFF_MS;
   t->cur_timeout_ms = t->cur_timeout_ms * 2 < cap ? t->cur_timeout_ms * 2 : cap;
   if (t->awaiting_ack0 && t->initial) {
@@ -293,11 +320,49 @@ static void on_timeout(transfer *t) {
   pump(t);
 }
 
-static void on_readable(transfer *t) {
+/*
+ * Drain the socket's error queue (IP_RECVERR); true when it holds an ICMP port unreachable for a datagram
+ * sent to the client (msg_name is the original destination; errors about other TIDs are ignored).
+ */
+static int client_unreachable(transfer *t) {
+  int unreachable = 0;
+  for (int i = 0; i < 64; i++) {
+    uint8_t data[64];
+    char control[512];
+    struct sockaddr_in to;
+    struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_name = &to;
+    mh.msg_namelen = sizeof to;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    if (recvmsg(t->sock, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_RECVERR) continue;
+      struct sock_extended_err ee;
+      memcpy(&ee, CMSG_DATA(c), sizeof ee);
+      if (ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_errno == ECONNREFUSED &&
+          to.sin_port == t->peer.sin_port && to.sin_addr.s_addr == t->peer.sin_addr.s_addr)
+        unreachable = 1;
+    }
+  }
+  return unreachable;
+}
+
+static void on_readable(transfer *t, uint32_t events) {
   uint8_t buf[600];
   struct sockaddr_in from;
   socklen_t fl = sizeof from;
+  if (events & EPOLLERR) {
+    if (client_unreachable(t)) finish(t, ST_FAILED, "UNREACHABLE", "ICMP port unreachable from the client");
+    if (!(events & EPOLLIN)) return;
+  }
   ssize_t len = recvfrom(t->sock, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+  if (len < 0 && errno == ECONNREFUSED && client_unreachable(t))
+    finish(t, ST_FAILED, "UNREACHABLE", "ICMP port unreachable from the client");
   if (len < 0 || t->done) return;
   if (from.sin_port != t->peer.sin_port || from.sin_addr.s_addr != t->peer.sin_addr.s_addr) {
     /* RFC 1350 §4: another TID gets ERROR 5 (never answer an ERROR with an ERROR). */
@@ -306,6 +371,7 @@ static void on_readable(transfer *t) {
     return;
   }
   if (len < 2 || buf[0] != 0) return; /* unknown opcode: dropped */
+  if (buf[1] == OP_ACK || buf[1] == OP_ERROR) t->heard = 1;
   switch (buf[1]) {
     case OP_ACK:
       if (len >= 4) on_ack(t, (uint16_t)((buf[2] << 8) | buf[3]));
@@ -362,6 +428,7 @@ static void worker_take_commands(worker *w) {
     w->list[w->n++] = t;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = t};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, t->sock, &ev);
+    if (t->first_ms > 0) t->first_deadline = now_ms() + t->first_ms;
     if (t->initial) {
       (void)sendto(t->sock, t->initial, t->initial_len, MSG_DONTWAIT, (struct sockaddr *)&t->peer, sizeof t->peer);
       arm(t);
@@ -427,7 +494,7 @@ static void *worker_main(void *arg) {
         dirty = 1;
       } else {
         transfer *t = evs[i].data.ptr;
-        on_readable(t);
+        on_readable(t, evs[i].events);
         if (t->done) dirty = 1;
       }
     }
@@ -553,6 +620,9 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
 static int bind_socket(const char *local, int lo, int hi, int cursor, int *port_out) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (s < 0) return -errno;
+  /* Unconnected UDP sockets hear of ICMP errors only with IP_RECVERR (ip(7)): port unreachable ends a transfer. */
+  int on = 1;
+  (void)setsockopt(s, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;
@@ -611,7 +681,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 #define GET_I(name, dst)                                         \
   CHECK(env, napi_get_named_property(env, spec, name, &v));      \
   dst = get_i32(env, v);
-  int32_t id, lo, hi, cursor, port, blksize, window, timeout, retries, roll, fd;
+  int32_t id, lo, hi, cursor, port, blksize, window, timeout, retries, roll, fd, first_ms, chunk_bytes;
   GET_I("id", id);
   GET_I("portLow", lo);
   GET_I("portHigh", hi);
@@ -623,6 +693,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   GET_I("retries", retries);
   GET_I("rollTo", roll);
   GET_I("fd", fd);
+  GET_I("firstReplyTimeoutMs", first_ms);
+  GET_I("chunkBytes", chunk_bytes);
   double size = 0;
   CHECK(env, napi_get_named_property(env, spec, "size", &v));
   CHECK(env, napi_get_value_double(env, v, &size));
@@ -643,6 +715,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   t->timeout_ms = t->cur_timeout_ms = timeout;
   t->retries = (uint32_t)retries;
   t->roll_to = roll == 1 ? 1 : 0;
+  t->first_ms = first_ms > 0 ? first_ms : 0;
   t->peer.sin_family = AF_INET;
   t->peer.sin_port = htons((uint16_t)port);
   if (inet_pton(AF_INET, peer, &t->peer.sin_addr) != 1) {
@@ -666,18 +739,13 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_create_reference(env, v, 1, &t->data_ref);
   } else if (fd >= 0) {
     t->fd = fd;
-    size_t cap = (size_t)blksize * (size_t)window;
-    if (cap < MIN_CHUNK) cap = MIN_CHUNK;
-    cap = (cap + blksize - 1) / blksize * blksize;
+    /* Read-ahead: chunkBytes (granted by the server's budget) in whole blocks, at least one, at most the
+       file; allocated on first use and freed while the client stalls. */
+    size_t cap = chunk_bytes > blksize ? (size_t)chunk_bytes : (size_t)blksize;
+    cap = cap / blksize * blksize;
     size_t whole = ((size_t)t->size + 1 + blksize - 1) / blksize * blksize;
     if (whole < cap) cap = whole;
     t->chunk_cap = cap;
-    t->chunk = malloc(cap);
-    if (!t->chunk) {
-      free(t);
-      napi_throw_error(env, "ERR_BRAMBLE_PUMP", "out of memory");
-      return NULL;
-    }
   } else {
     free(t);
     napi_throw_type_error(env, "ERR_BRAMBLE_PUMP", "a buffer or an fd is required");

@@ -16,8 +16,8 @@ import {
   TftpRemoteError,
   TftpTimeoutError,
 } from './errors.js';
+import { acceptOack, type Negotiated } from './negotiation.js';
 import { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
-import { acceptOack, type Negotiated } from './options.js';
 import { decode, encode, errorPacket, Opcode, peekOpcode } from './packet.js';
 import { Receiver, type Sink } from './receiver.js';
 import { type MachineIo, Sender } from './sender.js';
@@ -72,14 +72,14 @@ function takeOack(x: Exchange, requested: Record<string, string>, msg: Buffer): 
   }
 }
 
-function requestedOptions(o: Resolved, writeSize: number | undefined): Record<string, string> {
+function requestedOptions(options: Resolved, writeSize: number | undefined): Record<string, string> {
   const req: Record<string, string> = {};
   // Same order as Pi firmware ("tsize 0 blksize 1024").
-  if (o.tsize) req.tsize = String(writeSize ?? 0);
-  if (o.blksize !== undefined) req.blksize = String(o.blksize);
-  if (o.windowsize !== undefined) req.windowsize = String(o.windowsize);
-  if (o.timeout !== undefined) req.timeout = String(o.timeout);
-  for (const [k, v] of Object.entries(o.extraOptions ?? {})) req[k.toLowerCase()] = v;
+  if (options.tsize) req.tsize = String(writeSize ?? 0);
+  if (options.blksize !== undefined) req.blksize = String(options.blksize);
+  if (options.windowsize !== undefined) req.windowsize = String(options.windowsize);
+  if (options.timeout !== undefined) req.timeout = String(options.timeout);
+  for (const [k, v] of Object.entries(options.extraOptions ?? {})) req[k.toLowerCase()] = v;
   return req;
 }
 
@@ -103,7 +103,7 @@ class Exchange {
   private abortListener: (() => void) | undefined;
 
   constructor(
-    readonly o: Resolved,
+    readonly options: Resolved,
     readonly file: string,
   ) {
     this.socket = udp4Socket();
@@ -115,7 +115,9 @@ class Exchange {
   }
 
   get retransmitMs(): number {
-    return this.o.timeout !== undefined ? this.o.timeout * 1000 : (this.o.retransmitMs ?? 1000);
+    return this.options.timeout !== undefined
+      ? this.options.timeout * 1000
+      : (this.options.retransmitMs ?? 1000);
   }
 
   async start(host: string, request: Buffer): Promise<void> {
@@ -124,7 +126,7 @@ class Exchange {
       await new Promise<void>((resolve, reject) => {
         this.socket.once('error', reject);
         this.socket.bind(
-          { port: 0, ...(this.o.localAddress ? { address: this.o.localAddress } : {}) },
+          { port: 0, ...(this.options.localAddress ? { address: this.options.localAddress } : {}) },
           () => {
             this.socket.off('error', reject);
             resolve();
@@ -136,7 +138,7 @@ class Exchange {
       return;
     }
     if (this.ended) return;
-    const sig = this.o.signal;
+    const sig = this.options.signal;
     if (sig) {
       if (sig.aborted) {
         this.fail(new TftpAbortError());
@@ -151,14 +153,16 @@ class Exchange {
     this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     const sendRequest = () => {
       if (this.ended || this.tid !== undefined) return;
-      this.socket.send(request, this.o.port, this.hostIp);
+      this.socket.send(request, this.options.port, this.hostIp);
     };
     let ms = this.retransmitMs;
     const onTimeout = () => {
       if (this.ended || this.tid !== undefined) return;
       this.tries++;
-      if (this.tries > this.o.retries) {
-        this.fail(new TftpTimeoutError(`no answer from ${this.hostIp}:${this.o.port} for '${this.file}'`));
+      if (this.tries > this.options.retries) {
+        this.fail(
+          new TftpTimeoutError(`no answer from ${this.hostIp}:${this.options.port} for '${this.file}'`),
+        );
         return;
       }
       this.requestRetransmits++;
@@ -198,6 +202,11 @@ class Exchange {
     this.socket.send(buf, 0, len, this.tid, this.hostIp);
   };
 
+  sendData = (header: Buffer, payload: Buffer, sent?: () => void): void => {
+    if (this.tid === undefined) return;
+    this.socket.send([header, payload], this.tid, this.hostIp, sent);
+  };
+
   sendError(code: number, message: string): void {
     if (this.tid === undefined) return;
     this.socket.send(errorPacket(code, message), this.tid, this.hostIp);
@@ -232,7 +241,7 @@ class Exchange {
   private cleanup(dallyMs: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.abortListener) this.o.signal?.removeEventListener('abort', this.abortListener);
+    if (this.abortListener) this.options.signal?.removeEventListener('abort', this.abortListener);
     const close = () => {
       try {
         this.socket.close();
@@ -249,6 +258,7 @@ class Exchange {
 function io(x: Exchange, onFinish: () => void): MachineIo {
   return {
     send: x.send,
+    sendData: x.sendData,
     finish: onFinish,
     fail: (err, pkt) => {
       if (pkt) x.sendError(pkt.code, pkt.message);
@@ -266,13 +276,13 @@ interface ReadRun {
 function runRead(
   host: string,
   file: string,
-  o: Resolved,
+  options: Resolved,
   sink: Sink,
   onStats: (s: TransferStats) => void,
 ): ReadRun {
-  const requested = requestedOptions(o, undefined);
-  const request = encode({ op: Opcode.RRQ, filename: file, mode: o.mode, options: requested });
-  const x = new Exchange(o, file);
+  const requested = requestedOptions(options, undefined);
+  const request = encode({ op: Opcode.RRQ, filename: file, mode: options.mode, options: requested });
+  const x = new Exchange(options, file);
   let receiver: Receiver | undefined;
   let neg: Negotiated | undefined;
   const finish = () => {
@@ -294,7 +304,7 @@ function runRead(
       blksize: n.blksize,
       windowsize: n.windowsize,
       timeoutMs: x.retransmitMs,
-      retries: o.retries,
+      retries: options.retries,
       ...(n.rollover !== undefined ? { rollover: n.rollover } : {}),
       ...(initial ? { initial } : {}),
       sink,
@@ -341,9 +351,9 @@ export function get(
   file: string,
   opts?: ClientOptions,
 ): Readable & { done: Promise<TransferStats> } {
-  const o = parseOptions(opts);
+  const options = parseOptions(opts);
   let run: ReadRun | undefined;
-  const decoder = o.mode === 'netascii' ? { parts: [] as Buffer[] } : undefined;
+  const decoder = options.mode === 'netascii' ? { parts: [] as Buffer[] } : undefined;
   const stream = new Readable({
     read() {
       run?.receiver()?.resume();
@@ -362,7 +372,7 @@ export function get(
       stream.push(null);
     },
   };
-  run = runRead(host, file, o, sink, () => {});
+  run = runRead(host, file, options, sink, () => {});
   const done = run.x.promise as Promise<TransferStats>;
   done.catch((e) => {
     if (stream.listenerCount('error') > 0) stream.destroy(e);
@@ -377,7 +387,7 @@ export async function fetchFile(
   file: string,
   opts?: ClientOptions,
 ): Promise<{ data: Buffer; stats: TransferStats }> {
-  const o = parseOptions(opts);
+  const options = parseOptions(opts);
   const parts: Buffer[] = [];
   const sink: Sink = {
     write: (d) => {
@@ -386,10 +396,10 @@ export async function fetchFile(
     },
     end: () => {},
   };
-  const run = runRead(host, file, o, sink, () => {});
+  const run = runRead(host, file, options, sink, () => {});
   const stats = (await run.x.promise) as TransferStats;
   const data = Buffer.concat(parts);
-  return { data: o.mode === 'netascii' ? fromNetascii(data) : data, stats };
+  return { data: options.mode === 'netascii' ? fromNetascii(data) : data, stats };
 }
 
 /**
@@ -402,8 +412,8 @@ export async function download(
   onData: (chunk: Buffer) => void,
   opts?: ClientOptions,
 ): Promise<TransferStats> {
-  const o = parseOptions(opts);
-  const decoder = o.mode === 'netascii' ? new NetasciiDecoder() : undefined;
+  const options = parseOptions(opts);
+  const decoder = options.mode === 'netascii' ? new NetasciiDecoder() : undefined;
   const sink: Sink = {
     write: (d) => {
       onData(decoder ? decoder.write(d) : d);
@@ -413,7 +423,7 @@ export async function download(
       if (decoder) onData(decoder.end());
     },
   };
-  const run = runRead(host, file, o, sink, () => {});
+  const run = runRead(host, file, options, sink, () => {});
   return (await run.x.promise) as TransferStats;
 }
 
@@ -439,22 +449,22 @@ export async function probeSize(
 ): Promise<{ size: number | undefined; options: Record<string, string> }> {
   const abortCode = abort.code ?? ErrorCode.OPTION_NEGOTIATION;
   const abortMessage = abort.message ?? 'Early terminate';
-  const o = parseOptions({ ...opts, tsize: true });
-  const requested = requestedOptions(o, undefined);
-  const request = encode({ op: Opcode.RRQ, filename: file, mode: o.mode, options: requested });
-  const x = new Exchange(o, file);
+  const options = parseOptions({ ...opts, tsize: true });
+  const requested = requestedOptions(options, undefined);
+  const request = encode({ op: Opcode.RRQ, filename: file, mode: options.mode, options: requested });
+  const x = new Exchange(options, file);
   x.onFirst = (op, msg) => {
     if (op === Opcode.OACK) {
-      let options: Record<string, string> = {};
+      let offered: Record<string, string> = {};
       try {
         const p = decode(msg);
-        if (p.op === Opcode.OACK) options = { ...p.options };
+        if (p.op === Opcode.OACK) offered = { ...p.options };
       } catch {
         /* malformed OACK: size unknown */
       }
       x.sendError(abortCode, abortMessage);
-      const t = options.tsize;
-      x.succeed({ size: t !== undefined && /^\d+$/.test(t) ? Number(t) : undefined, options });
+      const t = offered.tsize;
+      x.succeed({ size: t !== undefined && /^\d+$/.test(t) ? Number(t) : undefined, options: offered });
     } else if (op === Opcode.DATA) {
       x.sendError(abortCode, abortMessage);
       x.succeed({ size: undefined, options: {} });
@@ -472,21 +482,21 @@ export async function put(
   data: Buffer | Readable,
   opts?: ClientOptions,
 ): Promise<TransferStats> {
-  const o = parseOptions(opts);
+  const options = parseOptions(opts);
   let source: ReadSource;
-  if (Buffer.isBuffer(data)) source = bufferSource(o.mode === 'netascii' ? toNetascii(data) : data);
+  if (Buffer.isBuffer(data)) source = bufferSource(options.mode === 'netascii' ? toNetascii(data) : data);
   else {
-    if (o.mode === 'netascii') {
+    if (options.mode === 'netascii') {
       const chunks: Buffer[] = [];
       for await (const c of data) chunks.push(Buffer.from(c as Buffer));
       source = bufferSource(toNetascii(Buffer.concat(chunks)));
     } else source = streamSource(data);
   }
-  const size = o.mode === 'octet' ? source.size : undefined;
-  const requested = requestedOptions(o, size);
-  if (o.tsize && size === undefined) delete requested.tsize;
-  const request = encode({ op: Opcode.WRQ, filename: file, mode: o.mode, options: requested });
-  const x = new Exchange(o, file);
+  const size = options.mode === 'octet' ? source.size : undefined;
+  const requested = requestedOptions(options, size);
+  if (options.tsize && size === undefined) delete requested.tsize;
+  const request = encode({ op: Opcode.WRQ, filename: file, mode: options.mode, options: requested });
+  const x = new Exchange(options, file);
   let sender: Sender | undefined;
   let neg: Negotiated | undefined;
   const finish = () => {
@@ -506,7 +516,7 @@ export async function put(
       blksize: n.blksize,
       windowsize: n.windowsize,
       timeoutMs: x.retransmitMs,
-      retries: o.retries,
+      retries: options.retries,
       rollover: n.rollover === 1 ? 'wrap1' : 'wrap0',
       io: io(x, finish),
     });

@@ -31,8 +31,8 @@ export {
   fsWriteHandler,
 } from './fs-write-handler.js';
 export { defaultPumpThreads, nativePumpStatus } from './native.js';
+export { acceptOack, type Negotiated, negotiateServer, type RolloverPolicy } from './negotiation.js';
 export { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
-export { acceptOack, type Negotiated, negotiateServer, type RolloverPolicy } from './options.js';
 export {
   type AckPacket,
   type DataPacket,
@@ -54,7 +54,7 @@ export {
   TftpServer,
   type TftpServerEvents,
 } from './server.js';
-export { type ServerOptions, ServerOptionsSchema } from './server-options.js';
+export { type ServerOptions, ServerOptionsSchema } from './server-config.js';
 export {
   bufferSource,
   fileSource,
@@ -64,8 +64,11 @@ export {
   toReadSource,
 } from './source.js';
 export type {
+  ClassifyRequest,
   ReadHandler,
+  RequestClassifier,
   RequestContext,
+  RequestPriority,
   RewriteHook,
   TransferEvent,
   TransferStats,

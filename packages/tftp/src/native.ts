@@ -28,6 +28,10 @@ export interface PumpSpec {
   windowsize: number;
   timeoutMs: number;
   retries: number;
+  /** Give up this long after the start when the client never answered the first packet. */
+  firstReplyTimeoutMs: number;
+  /** Read-ahead buffer of a file transfer (whole blocks; at least one); freed while the client stalls. */
+  chunkBytes: number;
   /** Block number after 65535: 0 or 1. */
   rollTo: 0 | 1;
   /** OACK to send first (resent until ACK 0); omitted => DATA 1 first. */
@@ -44,7 +48,7 @@ export interface PumpResult {
   finalAckMissing: boolean;
   /** TFTP error code the client sent (status 'aborted'). */
   errorCode: number;
-  /** Error code string for 'failed' (TIMEOUT, PROTOCOL, SOURCE_ERROR, ...). */
+  /** Error code string for 'failed' (TIMEOUT, UNREACHABLE, PROTOCOL, SOURCE_ERROR, ...). */
   kind: string;
   message: string;
 }
@@ -90,11 +94,11 @@ export class NativePump {
   readonly threads: number;
 
   constructor(
-    private readonly a: Addon,
+    private readonly addon: Addon,
     threads: number,
   ) {
     this.threads = threads;
-    a.init(threads, (r) => {
+    addon.init(threads, (r) => {
       const cb = this.pending.get(r.id);
       this.pending.delete(r.id);
       cb?.(r);
@@ -105,14 +109,14 @@ export class NativePump {
   start(spec: PumpSpec, onDone: (r: PumpResult) => void): { id: number; port: number } {
     const id = this.nextId;
     this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1;
-    const port = this.a.start({ ...spec, id, fd: spec.fd ?? -1 });
+    const port = this.addon.start({ ...spec, id, fd: spec.fd ?? -1 });
     this.pending.set(id, onDone);
     return { id, port };
   }
 
   /** End a transfer with ERROR 0 "Server shutting down"; its result arrives with status 'cancelled'. */
   cancel(id: number): void {
-    if (this.pending.has(id)) this.a.cancel(id);
+    if (this.pending.has(id)) this.addon.cancel(id);
   }
 
   get active(): number {

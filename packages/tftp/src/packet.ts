@@ -86,12 +86,12 @@ function writeStr(buf: Buffer, off: number, s: string): number {
 }
 
 function writeOptions(buf: Buffer, off: number, options: Record<string, string>): number {
-  let o = off;
+  let at = off;
   for (const [k, v] of Object.entries(options)) {
-    o = writeStr(buf, o, k);
-    o = writeStr(buf, o, v);
+    at = writeStr(buf, at, k);
+    at = writeStr(buf, at, v);
   }
-  return o;
+  return at;
 }
 
 /** Encode a packet into a new Buffer (or into `target` at `offset`); returns the bytes written region. */
@@ -100,32 +100,32 @@ export function encode(p: Packet, target?: Buffer, offset = 0): Buffer {
   const buf = target ?? Buffer.allocUnsafe(len);
   if (buf.length - offset < len) throw new TftpPacketError(`target buffer too small: need ${len} bytes`);
   buf.writeUInt16BE(p.op, offset);
-  let o = offset + 2;
+  let at = offset + 2;
   switch (p.op) {
     case Opcode.RRQ:
     case Opcode.WRQ:
-      o = writeStr(buf, o, p.filename);
-      o = writeStr(buf, o, p.mode);
-      o = writeOptions(buf, o, p.options);
+      at = writeStr(buf, at, p.filename);
+      at = writeStr(buf, at, p.mode);
+      at = writeOptions(buf, at, p.options);
       break;
     case Opcode.DATA:
-      buf.writeUInt16BE(p.block & 0xffff, o);
-      p.data.copy(buf, o + 2);
-      o += 2 + p.data.length;
+      buf.writeUInt16BE(p.block & 0xffff, at);
+      p.data.copy(buf, at + 2);
+      at += 2 + p.data.length;
       break;
     case Opcode.ACK:
-      buf.writeUInt16BE(p.block & 0xffff, o);
-      o += 2;
+      buf.writeUInt16BE(p.block & 0xffff, at);
+      at += 2;
       break;
     case Opcode.ERROR:
-      buf.writeUInt16BE(p.code & 0xffff, o);
-      o = writeStr(buf, o + 2, p.message);
+      buf.writeUInt16BE(p.code & 0xffff, at);
+      at = writeStr(buf, at + 2, p.message);
       break;
     case Opcode.OACK:
-      o = writeOptions(buf, o, p.options);
+      at = writeOptions(buf, at, p.options);
       break;
   }
-  return buf.subarray(offset, o);
+  return buf.subarray(offset, at);
 }
 
 /** Split a NUL-terminated string list; every string must be terminated (RFC 1350 §5). */

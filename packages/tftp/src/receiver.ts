@@ -25,6 +25,8 @@ export interface ReceiverOptions {
   /** Packet to re-send until the first DATA arrives (server: OACK or ACK 0; client after OACK: ACK 0). */
   initial?: Buffer;
   sink: Sink;
+  /** Give up this long after `start()` when no DATA ever arrived, whatever timeout was negotiated. */
+  firstReplyTimeoutMs?: number;
   io: MachineIo;
 }
 
@@ -32,7 +34,7 @@ export class Receiver {
   bytes = 0;
   blocks = 0;
   retransmits = 0;
-  private readonly o: ReceiverOptions;
+  private readonly options: ReceiverOptions;
   private rollTo: 0 | 1 | undefined;
   private readonly ack = Buffer.alloc(4);
   private sinceAck = 0;
@@ -44,11 +46,13 @@ export class Receiver {
   private tries = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerMs: number;
+  private heard = false;
+  private firstReplyDeadline = Number.POSITIVE_INFINITY;
 
-  constructor(o: ReceiverOptions) {
-    this.o = o;
-    this.rollTo = o.rollover;
-    this.timerMs = o.timeoutMs;
+  constructor(options: ReceiverOptions) {
+    this.options = options;
+    this.rollTo = options.rollover;
+    this.timerMs = options.timeoutMs;
   }
 
   get finished(): boolean {
@@ -57,7 +61,9 @@ export class Receiver {
 
   /** Send the initial packet (if any) and start the timeout. */
   start(): void {
-    if (this.o.initial) this.o.io.send(this.o.initial, this.o.initial.length);
+    if (this.options.firstReplyTimeoutMs !== undefined)
+      this.firstReplyDeadline = performance.now() + this.options.firstReplyTimeoutMs;
+    if (this.options.initial) this.options.io.send(this.options.initial, this.options.initial.length);
     this.arm();
   }
 
@@ -66,6 +72,7 @@ export class Receiver {
   }
 
   onData(wire: number, data: Buffer): void {
+    this.heard = true;
     if (this.done) {
       // Dally (RFC 1350 §6): the final ACK was lost and the sender repeats the last DATA.
       if (this.complete && wire === wireBlock(this.blocks, this.rollTo ?? 0)) this.sendAck();
@@ -88,48 +95,51 @@ export class Receiver {
       return;
     }
     if (this.blocks + 1 > 0xffff && this.rollTo === undefined) this.rollTo = 0;
-    if (data.length > this.o.blksize) {
+    if (data.length > this.options.blksize) {
       this.stop();
-      const msg = `DATA block of ${data.length} bytes exceeds the negotiated blksize ${this.o.blksize}`;
-      this.o.io.fail(new TftpError('PROTOCOL', msg), { code: ErrorCode.ILLEGAL_OPERATION, message: msg });
+      const msg = `DATA block of ${data.length} bytes exceeds the negotiated blksize ${this.options.blksize}`;
+      this.options.io.fail(new TftpError('PROTOCOL', msg), {
+        code: ErrorCode.ILLEGAL_OPERATION,
+        message: msg,
+      });
       return;
     }
     this.blocks++;
     this.bytes += data.length;
     this.oooAcked = false;
     this.tries = 0;
-    if (this.timerMs !== this.o.timeoutMs) {
-      this.timerMs = this.o.timeoutMs;
+    if (this.timerMs !== this.options.timeoutMs) {
+      this.timerMs = this.options.timeoutMs;
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
     }
     let more = true;
     try {
-      more = this.o.sink.write(data);
+      more = this.options.sink.write(data);
     } catch (e) {
       this.failSink(e);
       return;
     }
-    if (data.length < this.o.blksize) {
+    if (data.length < this.options.blksize) {
       this.ending = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
       Promise.resolve()
-        .then(() => this.o.sink.end())
+        .then(() => this.options.sink.end())
         .then(
           () => {
             if (this.done) return;
             this.sendAck();
             this.complete = true;
             this.stop();
-            this.o.io.finish();
+            this.options.io.finish();
           },
           (e) => this.failSink(e),
         );
       return;
     }
     this.sinceAck++;
-    if (this.sinceAck >= this.o.windowsize) {
+    if (this.sinceAck >= this.options.windowsize) {
       if (more) this.sendAck();
       else this.hold();
     } else if (!more) this.hold();
@@ -163,13 +173,13 @@ export class Receiver {
       e instanceof TftpError
         ? e
         : new TftpError('SINK_ERROR', `storing data failed: ${String(e)}`, { cause: e });
-    this.o.io.fail(err, { code: ErrorCode.DISK_FULL, message: 'Write error' });
+    this.options.io.fail(err, { code: ErrorCode.DISK_FULL, message: 'Write error' });
   }
 
   private sendAck(): void {
     this.sinceAck = 0;
     writeAck(this.ack, wireBlock(this.blocks, this.rollTo ?? 0));
-    this.o.io.send(this.ack, 4);
+    this.options.io.send(this.ack, 4);
   }
 
   private deadline = 0;
@@ -180,8 +190,10 @@ export class Receiver {
    */
   private arm(): void {
     if (this.done || this.holding || this.ending) return;
-    this.deadline = performance.now() + this.timerMs;
-    if (!this.timer) this.timer = setTimeout(this.tick, this.timerMs);
+    const now = performance.now();
+    const ms = this.heard ? this.timerMs : Math.max(1, Math.min(this.timerMs, this.firstReplyDeadline - now));
+    this.deadline = now + ms;
+    if (!this.timer) this.timer = setTimeout(this.tick, ms);
   }
 
   private readonly tick = (): void => {
@@ -199,14 +211,20 @@ export class Receiver {
     this.timer = undefined;
     if (this.done || this.holding || this.ending) return;
     this.tries++;
-    if (this.tries > this.o.retries) {
+    if (!this.heard && performance.now() >= this.firstReplyDeadline - 1) {
       this.stop();
-      this.o.io.fail(new TftpTimeoutError(`no DATA after ${this.o.retries} retransmissions`));
+      this.options.io.fail(new TftpTimeoutError(`no DATA within ${this.options.firstReplyTimeoutMs} ms`));
       return;
     }
-    this.timerMs = Math.min(this.timerMs * 2, Math.max(16_000, this.o.timeoutMs));
+    if (this.tries > this.options.retries) {
+      this.stop();
+      this.options.io.fail(new TftpTimeoutError(`no DATA after ${this.options.retries} retransmissions`));
+      return;
+    }
+    this.timerMs = Math.min(this.timerMs * 2, Math.max(16_000, this.options.timeoutMs));
     this.retransmits++;
-    if (this.blocks === 0 && this.o.initial) this.o.io.send(this.o.initial, this.o.initial.length);
+    if (this.blocks === 0 && this.options.initial)
+      this.options.io.send(this.options.initial, this.options.initial.length);
     else this.sendAck();
     this.arm();
   }

@@ -35,6 +35,23 @@ export type RewriteHook = (
   req: Omit<RequestContext, 'file'>,
 ) => string | null | Promise<string | null>;
 
+/** What a request classifier sees: the request as it arrived, before remap rules and handlers. */
+export interface ClassifyRequest {
+  /** File name exactly as the client sent it. */
+  file: string;
+  write: boolean;
+  mode: string;
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+}
+
+/** 'known' requests may use the slots reserved for them (`knownReserve`); 'unknown' ones may not. */
+export type RequestPriority = 'known' | 'unknown';
+
+/** Server option `classify`: sorts requests before a transfer slot is given. Must be quick and synchronous. */
+export type RequestClassifier = (request: ClassifyRequest) => RequestPriority;
+
 /** Payload of every server event. */
 export interface TransferEvent {
   file: string;

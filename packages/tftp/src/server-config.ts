@@ -1,10 +1,11 @@
-/** Server configuration schema (zod). */
+/** Server configuration: the options schema (zod) and the resolved configuration the server runs on. */
 import type { Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { MAX_BLKSIZE, MAX_WINDOWSIZE, MIN_BLKSIZE } from './options.js';
+import { TftpConfigError } from './errors.js';
+import { MAX_BLKSIZE, MAX_WINDOWSIZE, MIN_BLKSIZE } from './negotiation.js';
 import { RemapRuleSchema } from './remap.js';
-import type { ReadHandler, RewriteHook, WriteHandler } from './types.js';
+import type { ReadHandler, RequestClassifier, RewriteHook, WriteHandler } from './types.js';
 
 const fn = <T>(what: string) =>
   z.custom<T>((v) => typeof v === 'function', { message: `${what} must be a function` });
@@ -28,6 +29,29 @@ export const ServerOptionsSchema = z
       .optional(),
     /** Concurrent transfers, all clients together. */
     maxTransfers: z.number().int().min(1).default(1024),
+    /**
+     * Sorts each request into 'known' (a client you expect, e.g. a node of your manifest) or 'unknown'
+     * before a transfer slot is given; unknown requests may use all slots but `knownReserve`. Without it,
+     * every request is 'known'. A hook that throws counts the request as unknown.
+     */
+    classify: fn<RequestClassifier>('classify').optional(),
+    /** Transfer slots only 'known' requests may take (default: a quarter of maxTransfers when `classify` is set). */
+    knownReserve: z.number().int().min(0).optional(),
+    /**
+     * A transfer whose client never answered its first packet (OACK, DATA 1, or a WRQ's ACK 0) gives up this
+     * long after it started, whatever timeout the client asked for: spoofed requests hold a slot only briefly.
+     */
+    firstReplyTimeoutMs: z.number().int().min(10).max(255_000).default(5000),
+    /**
+     * Total bytes of read-ahead buffers of all read transfers, both engines (each takes at most 256 KiB; when
+     * the budget is spent, further transfers read one block at a time). Blocks in flight are never buffered:
+     * they are read again from the file or served from the in-memory source on retransmission.
+     */
+    bufferBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 * 1024),
     /** Concurrent transfers of one client address. */
     maxTransfersPerClient: z.number().int().min(1).default(64),
     /**
@@ -48,7 +72,7 @@ export const ServerOptionsSchema = z
     remap: z.array(RemapRuleSchema).default([]),
     /** Rewrite hook in code, run after the remap rules. */
     rewrite: fn<RewriteHook>('rewrite').optional(),
-    /** Largest netascii file served (netascii is converted in memory). */
+    /** Largest netascii file served, when its size is known (netascii is converted as it is read). */
     netasciiMaxBytes: z
       .number()
       .int()
@@ -67,7 +91,21 @@ export const ServerOptionsSchema = z
       .custom<Socket>((v) => typeof v === 'object' && v !== null && typeof (v as Socket).send === 'function')
       .optional(),
   })
-  .strict();
+  .strict()
+  .refine((options) => (options.knownReserve ?? 0) < options.maxTransfers, {
+    message: 'knownReserve must be smaller than maxTransfers',
+  });
 
 export type ServerOptions = z.input<typeof ServerOptionsSchema>;
-export type ResolvedServerOptions = z.output<typeof ServerOptionsSchema>;
+/** The options after defaults: what the server and its engines run on. */
+export type ServerConfig = z.output<typeof ServerOptionsSchema> & { knownReserve: number };
+
+/** Validate options (TftpConfigError on bad input) and fill in the defaults. */
+export function resolveServerConfig(options: ServerOptions): ServerConfig {
+  const parsed = ServerOptionsSchema.safeParse(options);
+  if (!parsed.success) throw new TftpConfigError(`invalid TFTP server options: ${parsed.error.message}`);
+  const config = parsed.data;
+  const knownReserve =
+    config.knownReserve ?? (config.classify ? Math.max(1, Math.floor(config.maxTransfers / 4)) : 0);
+  return { ...config, knownReserve: Math.min(knownReserve, config.maxTransfers - 1) };
+}
