@@ -1,7 +1,8 @@
-import { cmdlineProblems } from './cmdline.js';
+import { cmdlineProblems } from '@bramble/pi';
 import { runDhcp } from './dhcp-client.js';
 import { VirtualPiError } from './errors.js';
-import { defaultMac, macPrefix, normaliseMac, normaliseSerial } from './identity.js';
+import { macDirName, normaliseMac, normaliseSerial } from '@bramble/pi';
+import { defaultMac } from './identity.js';
 import { modelSpec } from './models/index.js';
 import type { ModelSpec } from './models/types.js';
 import { type BootOptions, parseBootOptions } from './options.js';
@@ -27,7 +28,7 @@ export function tftpPrefixFor(
       `${spec.name} only uses the serial as TFTP prefix (no TFTP_PREFIX setting)`,
     );
   }
-  if (m === 'mac') return `${macPrefix(mac)}/`;
+  if (m === 'mac') return `${macDirName(mac)}/`;
   return m; // TFTP_PREFIX_STR is prepended as-is: include the trailing '/'.
 }
 

@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { bootVirtualPi } from './boot.js';
 import { VirtualPiError } from './errors.js';
-import { normaliseSerial } from './identity.js';
-import { PI_MODELS, type PiModel } from './models/types.js';
+import { normaliseSerial } from '@bramble/pi';
+import { SIMULATED_MODELS } from './models/index.js';
+import type { PiModel } from './models/types.js';
 import { type DhcpTarget, DhcpTargetSchema } from './options.js';
 import type { BootReport } from './report.js';
 
@@ -48,7 +49,7 @@ export interface StormReport {
 
 const StormSchema = z.object({
   count: z.number().int().min(1).max(1000),
-  models: z.array(z.enum(PI_MODELS as unknown as [string, ...string[]])).min(1),
+  models: z.array(z.enum(SIMULATED_MODELS as unknown as [PiModel, ...PiModel[]])).min(1),
   firstSerial: z.string().optional(),
   serials: z.array(z.string()).optional(),
   dhcp: z.union([DhcpTargetSchema, z.literal(false)]).optional(),

@@ -1,7 +1,10 @@
-/** The Raspberry Pi models the simulator knows. */
-export type PiModel = 'pi3b' | 'pi3b+' | 'pi4' | 'pi400' | 'cm4' | 'pi5';
+import type { PiModelName } from '@bramble/pi';
 
-export const PI_MODELS: readonly PiModel[] = ['pi3b', 'pi3b+', 'pi4', 'pi400', 'cm4', 'pi5'];
+/**
+ * The models the simulator boots: every row of @bramble/pi's model table except the boards without
+ * on-board Ethernet (3A+, Zero 2 W), which netboot only from bootcode.bin on an SD card.
+ */
+export type PiModel = Exclude<PiModelName, 'pi3a+' | 'pizero2w'>;
 
 /** What a virtual Pi knows about itself when it builds its DHCP packets. */
 export interface PiIdentity {
@@ -33,9 +36,9 @@ export interface DhcpProfile {
   /** DISCOVER attempts and the wait between them (Pi 3: 5 × 5 s; Pi 4/5: DHCP_REQ_TIMEOUT 4 s). */
   attempts: number;
   retryIntervalMs: number;
-  /** The string option 43 must contain. */
+  /** The string option 43 must contain (@bramble/pi PI_BOOT_MENU_TEXT). */
   option43Match: string;
-  /** Pi 3B (BCM2837A0) ROM string-length bug: needs "Raspberry Pi Boot   " (three trailing spaces). */
+  /** Pi 3B (BCM2837A0) ROM string-length bug, from the model table's `boot.option43TrailingSpaces`. */
   option43NeedsTrailingSpaces: boolean;
 }
 
