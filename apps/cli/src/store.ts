@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { macDirName } from '@bramble/boot-tree';
+import { definedOnly, tftpDirName as piTftpDirName } from '@bramble/pi';
 import type { LoadedManifest, ManifestNode } from 'brambled';
 import type { Output } from './output.js';
 import { loadBootTree, loadImage, type NodeLayout, type NodeSpecInput } from './packages.js';
@@ -101,14 +101,16 @@ export function nodeSpec(n: ManifestNode): NodeSpecInput {
   return {
     hostname: n.hostname,
     image: n.image,
-    ...(n.serial !== undefined ? { serial: n.serial } : {}),
-    ...(n.mac !== undefined ? { mac: n.mac } : {}),
-    ...(n.model !== undefined ? { model: n.model } : {}),
-    ...(n.address !== undefined ? { address: n.address } : {}),
-    ...(n.user !== undefined ? { user: n.user.name } : {}),
-    ...(n.user?.passwordHash !== undefined ? { passwordHash: n.user.passwordHash } : {}),
-    ...(n.sshKeys !== undefined ? { sshKeys: n.sshKeys } : {}),
-    ...(n.nfsVersion !== undefined ? { nfsVersion: n.nfsVersion } : {}),
+    ...definedOnly({
+      serial: n.serial,
+      mac: n.mac,
+      model: n.model,
+      address: n.address,
+      user: n.user?.name,
+      passwordHash: n.user?.passwordHash,
+      sshKeys: n.sshKeys,
+      nfsVersion: n.nfsVersion,
+    }),
   };
 }
 
@@ -126,12 +128,12 @@ export async function provision(
   await mkdir(m.nfsRoot, { recursive: true });
   const nfsVersion = n.nfsVersion ?? m.manifest.nfs.version;
   const layout = await bt.provisionNode({
-    node: { ...nodeSpec(n), ...(nfsVersion !== undefined ? { nfsVersion } : {}) },
+    node: { ...nodeSpec(n), ...definedOnly({ nfsVersion }) },
     image: { name: img.name, bootDir: img.bootDir, rootDir: img.rootDir },
     tftpRoot: m.tftpRoot,
     nfsRoot: m.nfsRoot,
     nfsServer: m.manifest.server.address,
-    ...(extra.hostKeyTypes ? { hostKeyTypes: extra.hostKeyTypes } : {}),
+    ...definedOnly({ hostKeyTypes: extra.hostKeyTypes }),
   });
   await mkdir(join(m.stateDir, 'layouts'), { recursive: true });
   await writeFile(layoutFile(m, n.hostname), `${JSON.stringify(layout, null, 2)}\n`);
@@ -160,7 +162,7 @@ export async function readLayouts(
   return { layouts, missing };
 }
 
-/** The directory name a node's TFTP files live under (serial, else MAC with dashes). */
+/** The directory name a node's TFTP files live under: @bramble/pi's rule, the one provisioning uses. */
 export function tftpDirName(n: ManifestNode): string {
-  return n.serial ?? macDirName(n.mac ?? '');
+  return piTftpDirName(nodeSpec(n));
 }

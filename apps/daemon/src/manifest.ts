@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { NFS_VERSIONS, normaliseMac, normaliseSerial, PI_MODELS } from '@bramble/boot-tree';
+import { SERIAL_RULE } from '@bramble/pi';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BrambledError } from './errors.js';
@@ -38,7 +39,7 @@ export const Serial = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try {
     return normaliseSerial(String(v));
   } catch {
-    ctx.addIssue({ code: 'custom', message: 'expected 8 hex digits' });
+    ctx.addIssue({ code: 'custom', message: `expected ${SERIAL_RULE}` });
     return z.NEVER;
   }
 });

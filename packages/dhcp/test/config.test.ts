@@ -10,6 +10,7 @@ import {
   dnsmasqConfig,
   iscDhcpdConfig,
   keaConfig,
+  raspberryPiBootTexts,
   raspberryPiOption43,
 } from '../src/index.js';
 
@@ -147,6 +148,12 @@ describe('option 43 from the @bramble/pi model table', () => {
     expect(dnsmasqConfig(withPi3b)).not.toContain('old3b');
     const plain: BootNetwork = { ...full, nodes: [{ mac: 'dc:a6:32:0f:0f:0f', model: 'pi4' }] };
     expect(dnsmasqConfig(plain)).toContain('pxe-service=0,"Raspberry Pi Boot"\n');
+    // Read back from each format (what bramble doctor checks).
+    expect(raspberryPiBootTexts(dnsmasqConfig(withPi3b))).toEqual(['Raspberry Pi Boot   ']);
+    expect(raspberryPiBootTexts(isc)).toEqual(['Raspberry Pi Boot   ']);
+    expect(raspberryPiBootTexts(JSON.stringify(kea3b, null, 2))).toEqual(['Raspberry Pi Boot   ']);
+    expect(raspberryPiBootTexts(iscDhcpdConfig(full))).toEqual(['Raspberry Pi Boot']);
+    expect(raspberryPiBootTexts('dhcp-range=10.0.0.1,proxy\n"data": "zz"\n')).toEqual([]);
     // An explicit setting wins over the table.
     expect(dnsmasqConfig({ ...withPi3b, trailingSpaces: false })).toContain('"Raspberry Pi Boot"\n');
   });
