@@ -139,7 +139,10 @@ describe('one model table (@bramble/pi) behind every command', () => {
   });
 
   it('doctor --model accepts pi500 like node add does (it used to exit 2)', async () => {
-    const file = await manifest('doctor500', '  - { hostname: n1, serial: 7a1b2c3d, image: a, model: pi500 }\n');
+    const file = await manifest(
+      'doctor500',
+      '  - { hostname: n1, serial: 7a1b2c3d, image: a, model: pi500 }\n',
+    );
     const r = await bramble(['-c', file, '--json', 'doctor', '--model', 'pi500']);
     expect(r.exitCode, r.stderr).not.toBe(2);
     expect(r.stderr).not.toContain('Allowed choices');
@@ -158,13 +161,19 @@ describe('one model table (@bramble/pi) behind every command', () => {
     expect(kea.stdout.toLowerCase()).toContain(padded);
     const isc = await bramble(['-c', file, 'dhcp', 'config', '--format', 'isc']);
     expect(isc.stdout.replaceAll(':', '')).toContain(padded);
-    const without = await manifest('dhcp4', '  - { hostname: new, mac: dc:a6:32:01:36:c2, image: a, model: pi4 }\n');
+    const without = await manifest(
+      'dhcp4',
+      '  - { hostname: new, mac: dc:a6:32:01:36:c2, image: a, model: pi4 }\n',
+    );
     const plain = await bramble(['-c', without, 'dhcp', 'config', '--format', 'dnsmasq']);
     expect(plain.stdout).toMatch(/^pxe-service=0,"Raspberry Pi Boot"$/m);
   });
 
   it('doctor notices a DHCP config without the trailing-space option 43 when a pi3b node exists', async () => {
-    const file = await manifest('doctor3b', '  - { hostname: old, serial: 6b8b4567, image: a, model: pi3b }\n');
+    const file = await manifest(
+      'doctor3b',
+      '  - { hostname: old, serial: 6b8b4567, image: a, model: pi3b }\n',
+    );
     const conf = join(file, '..', 'dnsmasq.conf');
     await writeFile(conf, 'dhcp-range=10.3.0.0,proxy\npxe-service=0,"Raspberry Pi Boot"\n');
     const r = await bramble(['-c', file, '--json', 'doctor', '--dhcp-config', conf]);

@@ -10,6 +10,7 @@ import {
   type Cmdline,
   CONFIG_TXT_LIMIT,
   type ConfigTxt,
+  definedOnly,
   type PiFamily,
   type PiModelInfo,
   parseCmdline,
@@ -100,7 +101,9 @@ const initramfsOn = (facts: NodeFacts) =>
   facts.target.usesInitramfs && facts.config.settings.get('auto_initramfs') !== '0';
 
 const nfsBoot = (facts: NodeFacts) =>
-  facts.cmdline?.root === '/dev/nfs' && facts.cmdline.nfsroot !== undefined ? facts.cmdline.nfsroot : undefined;
+  facts.cmdline?.root === '/dev/nfs' && facts.cmdline.nfsroot !== undefined
+    ? facts.cmdline.nfsroot
+    : undefined;
 
 /** Rules that need no node directory. */
 export const DIRECTORY_RULES: readonly CheckRule[] = [
@@ -163,12 +166,12 @@ export const NODE_RULES: readonly CheckRule[] = [
         );
       }
       return when(
-        facts.model === undefined && !['start4.elf', 'start.elf', 'config.txt'].some((f) => facts.files.has(f)),
+        facts.model === undefined &&
+          !['start4.elf', 'start.elf', 'config.txt'].some((f) => facts.files.has(f)),
         () => 'no start*.elf and no config.txt in the node directory',
       );
     },
-    fix: (facts) =>
-      facts.model ? `use an image with ${facts.model.name} firmware` : 're-run provisioning',
+    fix: (facts) => (facts.model ? `use an image with ${facts.model.name} firmware` : 're-run provisioning'),
   },
   {
     code: 'NO_DTB',
@@ -194,7 +197,8 @@ export const NODE_RULES: readonly CheckRule[] = [
       const bytes = Buffer.byteLength(facts.configText);
       return when(
         bytes > CONFIG_TXT_LIMIT,
-        () => `config.txt is ${bytes} bytes; the netboot firmware ignores everything after ${CONFIG_TXT_LIMIT}`,
+        () =>
+          `config.txt is ${bytes} bytes; the netboot firmware ignores everything after ${CONFIG_TXT_LIMIT}`,
       );
     },
     fix: 'remove comments/unused settings (patchConfigTxt does this) or move settings to an included file',
@@ -312,7 +316,9 @@ export const NODE_RULES: readonly CheckRule[] = [
     severity: 'warning',
     find: (facts) =>
       when(
-        !facts.target.node.user && Number(facts.target.release.version) >= 11 && !facts.files.has('userconf.txt'),
+        !facts.target.node.user &&
+          Number(facts.target.release.version) >= 11 &&
+          !facts.files.has('userconf.txt'),
         () =>
           `no user configured: ${facts.target.release.codename} images have no usable default login (the first user is locked until userconf.txt or the first-boot wizard sets one)`,
       ),
@@ -338,7 +344,7 @@ export async function gatherFacts(target: CheckTarget, options: CheckOptions = {
   const configText = (await readTextIfExists(join(target.tftpDir, 'config.txt'))) ?? '';
   const config = parseConfigTxt(configText, {
     filters: model?.configFilters ?? [],
-    ...(target.node.serial !== undefined ? { serial: target.node.serial } : {}),
+    ...definedOnly({ serial: target.node.serial }),
   });
   const cmdlineText = await readTextIfExists(join(target.tftpDir, 'cmdline.txt'));
   const cmdline = cmdlineText === undefined ? undefined : parseCmdline(cmdlineText);

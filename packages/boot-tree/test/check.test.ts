@@ -19,6 +19,7 @@ const bookworm: ReleaseInfo = {
   bootMount: '/boot/firmware',
   defaultNfsVersion: '3',
   usesInitramfs: true,
+  usesCloudInit: false,
 };
 
 let work: string;
@@ -30,7 +31,10 @@ afterAll(async () => {
 });
 
 /** A node tree written by hand: a Pi 4 with its firmware, an NFS root and the given config/cmdline. */
-async function pi4Node(name: string, o: { config: string; cmdline: string; files: string[] }): Promise<CheckTarget> {
+async function pi4Node(
+  name: string,
+  o: { config: string; cmdline: string; files: string[] },
+): Promise<CheckTarget> {
   const serial = '7a1b2c3d';
   const tftpRoot = join(work, name, 'tftp');
   const tftpDir = join(tftpRoot, serial);

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { PiError } from '@bramble/pi';
 import { describe, expect, it } from 'vitest';
 import {
-  BootTreeError,
   detectRelease,
   macDirName,
   NodeSpec,

@@ -17,9 +17,9 @@ export {
   usesTrailingSpaces,
 } from './config/boot-network.js';
 export { dnsmasqConfig } from './config/dnsmasq.js';
-export { raspberryPiBootTexts } from './config/read-boot-menu.js';
 export { iscDhcpdConfig } from './config/isc.js';
 export { keaConfig } from './config/kea.js';
+export { raspberryPiBootTexts } from './config/read-boot-menu.js';
 export {
   DhcpConfigError,
   DhcpDecodeError,

@@ -330,7 +330,9 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     const d = this.o.replyDelayMs;
     if (typeof d === 'number') return d;
     if (typeof d === 'function') return Math.max(0, Math.min(10_000, d(client)));
-    return client.model === 'pi3b' || client.model === 'pi3b+' || client.mac.startsWith('b8:27:eb') ? 1000 : 0;
+    return client.model === 'pi3b' || client.model === 'pi3b+' || client.mac.startsWith('b8:27:eb')
+      ? 1000
+      : 0;
   }
 
   private buildReply(

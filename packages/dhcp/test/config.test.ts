@@ -130,7 +130,11 @@ describe('Kea DHCPv4 config', () => {
 describe('option 43 from the @bramble/pi model table', () => {
   const withPi3b: BootNetwork = {
     ...full,
-    nodes: [...(full.nodes ?? []), { hostname: 'old3b', model: 'pi3b' }, { model: 'pi4', mac: 'dc:a6:32:0f:0f:0f' }],
+    nodes: [
+      ...(full.nodes ?? []),
+      { hostname: 'old3b', model: 'pi3b' },
+      { model: 'pi4', mac: 'dc:a6:32:0f:0f:0f' },
+    ],
   };
 
   it('a pi3b node gets the trailing-space form in dnsmasq, ISC and Kea; other models the plain one', async () => {

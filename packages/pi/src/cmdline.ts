@@ -5,6 +5,8 @@
  * `ip=` (the Pi's bootloader cannot hand its DHCP lease to the kernel, so `ip=dhcp` is needed).
  */
 
+import { definedOnly } from './defined.js';
+
 export interface NfsRoot {
   /** Server address; undefined when nfsroot= has none (the kernel then uses the DHCP server / ip= server). */
   server?: string;
@@ -42,7 +44,7 @@ export function parseNfsRoot(value: string): NfsRoot {
     const m = /^(?:vers|nfsvers)=(.+)$/.exec(o) ?? /^v([234](?:\.[0-9])?)$/.exec(o);
     if (m?.[1]) version = m[1];
   }
-  return { ...(server !== undefined ? { server } : {}), path, version, options };
+  return { ...definedOnly({ server }), path, version, options };
 }
 
 export function parseCmdline(text: string): Cmdline {

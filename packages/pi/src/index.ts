@@ -21,9 +21,9 @@ export {
 export { type DefinedOnly, definedOnly } from './defined.js';
 export { PiError, type PiErrorCode } from './errors.js';
 export {
+  Ipv4Schema,
   ipv4Bytes,
   ipv4InSubnet,
-  Ipv4Schema,
   ipv4ToNumber,
   isIPv4,
   netmaskToPrefix,
@@ -58,6 +58,7 @@ export {
   piModelList,
   type TftpPrefixMode,
 } from './models.js';
+export { MacSchema, SerialSchema } from './schemas.js';
 export { isSerial, normaliseSerial, SERIAL_RULE, serialNumber } from './serial.js';
 export {
   familyFromFirstFile,
@@ -66,4 +67,3 @@ export {
   type TftpPath,
   tftpDirName,
 } from './tftp-dir.js';
-export { MacSchema, SerialSchema } from './schemas.js';

@@ -5,8 +5,8 @@
  */
 import { PiError } from './errors.js';
 import { macDirName, normaliseMac } from './mac.js';
-import { normaliseSerial } from './serial.js';
 import { PI_MODEL_TABLE, PI_MODELS, type PiFamily } from './models.js';
+import { normaliseSerial } from './serial.js';
 
 export interface TftpDirSource {
   serial?: string | undefined;

@@ -56,7 +56,12 @@ describe('normaliseMac', () => {
   });
 
   it('rejects odd spellings virtual-pi used to accept (stray separators)', () => {
-    for (const bad of ['dc:a6:32:01:36', 'd:c:a:6:3:2:0:1:3:6:c:2', 'dc::a6:32:01:36:c2:', 'gg:a6:32:01:36:c2']) {
+    for (const bad of [
+      'dc:a6:32:01:36',
+      'd:c:a:6:3:2:0:1:3:6:c:2',
+      'dc::a6:32:01:36:c2:',
+      'gg:a6:32:01:36:c2',
+    ]) {
       expect(() => normaliseMac(bad)).toThrow(/not 6 hex octets/);
     }
   });

@@ -1,7 +1,6 @@
-import { cmdlineProblems } from '@bramble/pi';
+import { cmdlineProblems, definedOnly, macDirName, normaliseMac, normaliseSerial } from '@bramble/pi';
 import { runDhcp } from './dhcp-client.js';
 import { VirtualPiError } from './errors.js';
-import { macDirName, normaliseMac, normaliseSerial } from '@bramble/pi';
 import { defaultMac } from './identity.js';
 import { modelSpec } from './models/index.js';
 import type { ModelSpec } from './models/types.js';
@@ -73,7 +72,7 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
     );
     return report;
   };
-  const ctx = { t0, signal, ...(logger ? { logger } : {}) };
+  const ctx = { t0, signal, ...definedOnly({ logger }) };
   try {
     let host = o.tftp?.host;
     if (o.dhcp) {
@@ -83,12 +82,7 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
         { serial, mac },
         {
           server,
-          ...(port !== undefined ? { port } : {}),
-          ...(clientPort !== undefined ? { clientPort } : {}),
-          ...(localAddress !== undefined ? { localAddress } : {}),
-          ...(attempts !== undefined ? { attempts } : {}),
-          ...(retryIntervalMs !== undefined ? { retryIntervalMs } : {}),
-          ...(offerWaitMs !== undefined ? { offerWaitMs } : {}),
+          ...definedOnly({ port, clientPort, localAddress, attempts, retryIntervalMs, offerWaitMs }),
         },
         ctx,
       );
@@ -112,12 +106,12 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
     const target = {
       host,
       port: o.tftp?.port ?? 69,
-      ...(o.tftp?.localAddress ? { localAddress: o.tftp.localAddress } : {}),
+      ...definedOnly({ localAddress: o.tftp?.localAddress }),
     };
     report.tftp = { host: target.host, port: target.port };
     recorder = new TftpRecorder(target, {
       ...ctx,
-      ...(o.tftpFileTimeoutMs !== undefined ? { fileTimeoutMs: o.tftpFileTimeoutMs } : {}),
+      ...definedOnly({ fileTimeoutMs: o.tftpFileTimeoutMs }),
     });
     for (const step of spec.sequence) await runStep(step, st, recorder);
     report.prefix = st.prefix;

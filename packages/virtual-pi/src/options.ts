@@ -1,7 +1,7 @@
+import { Ipv4Schema } from '@bramble/pi';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { VirtualPiError } from './errors.js';
-import { Ipv4Schema } from '@bramble/pi';
 import type { PiModel } from './models/types.js';
 
 const port = z.number().int().min(1).max(65535);

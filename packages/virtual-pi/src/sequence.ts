@@ -1,5 +1,5 @@
-import { resolveFile } from './boot-files.js';
 import { type Cmdline, type ConfigTxt, configIncludes, parseCmdline, parseConfigTxt } from '@bramble/pi';
+import { resolveFile } from './boot-files.js';
 import { VirtualPiError } from './errors.js';
 import type { ModelSpec, TftpProfile, TftpStep } from './models/types.js';
 import type { TftpRecorder, TransferResult } from './tftp-steps.js';

@@ -1,8 +1,8 @@
+import { definedOnly, normaliseSerial } from '@bramble/pi';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { bootVirtualPi } from './boot.js';
 import { VirtualPiError } from './errors.js';
-import { normaliseSerial } from '@bramble/pi';
 import { SIMULATED_MODELS } from './models/index.js';
 import type { PiModel } from './models/types.js';
 import { type DhcpTarget, DhcpTargetSchema } from './options.js';
@@ -94,13 +94,15 @@ export async function bootStorm(o: StormOptions): Promise<StormReport> {
     return bootVirtualPi({
       model,
       serial,
-      ...(o.dhcp !== undefined ? { dhcp: o.dhcp } : {}),
-      ...(o.tftp ? { tftp: o.tftp } : {}),
-      ...(o.tftpPrefix !== undefined ? { tftpPrefix: o.tftpPrefix } : {}),
-      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
-      ...(o.tftpFileTimeoutMs !== undefined ? { tftpFileTimeoutMs: o.tftpFileTimeoutMs } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
-      ...(o.logger ? { logger: o.logger } : {}),
+      ...definedOnly({
+        dhcp: o.dhcp,
+        tftp: o.tftp,
+        tftpPrefix: o.tftpPrefix,
+        timeoutMs: o.timeoutMs,
+        tftpFileTimeoutMs: o.tftpFileTimeoutMs,
+        signal: o.signal,
+        logger: o.logger,
+      }),
     });
   });
   const reports = await Promise.all(runs);

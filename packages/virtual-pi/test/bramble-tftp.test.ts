@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import { createServer, fsHandler, type TftpServer } from '@bramble/tftp';
 import { PI_MODEL_TABLE } from '@bramble/pi';
+import { createServer, fsHandler, type TftpServer } from '@bramble/tftp';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootVirtualPi, formatReport, type PiModel, SIMULATED_MODELS } from '../src/index.js';

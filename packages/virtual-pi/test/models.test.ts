@@ -1,7 +1,7 @@
 import { buildClientMessage, decodeMessage, detectRaspberryPi, encodeMessage, macOf } from '@bramble/dhcp';
+import { PI_MODEL_TABLE } from '@bramble/pi';
 import { describe, expect, it } from 'vitest';
 import { buildDiscover, buildRequest } from '../src/dhcp-messages.js';
-import { PI_MODEL_TABLE } from '@bramble/pi';
 import {
   defaultMac,
   MODELS,

@@ -12,7 +12,12 @@ import { tftpDirName } from '../store.js';
 import { checkRows } from './node.js';
 
 /** Where DHCP server configs usually live (dnsmasq, ISC dhcpd, Kea), checked when --dhcp-config is not given. */
-const DHCP_CONFIG_PLACES = ['/etc/dnsmasq.conf', '/etc/dnsmasq.d', '/etc/dhcp/dhcpd.conf', '/etc/kea/kea-dhcp4.conf'];
+const DHCP_CONFIG_PLACES = [
+  '/etc/dnsmasq.conf',
+  '/etc/dnsmasq.d',
+  '/etc/dhcp/dhcpd.conf',
+  '/etc/kea/kea-dhcp4.conf',
+];
 
 interface Finding {
   check: string;
@@ -38,7 +43,10 @@ async function dhcpConfigFiles(given: readonly string[] | undefined): Promise<st
  * "Raspberry Pi Boot   ". brambled's proxyDHCP pads it for 3B clients by itself; an external DHCP
  * server's config is read back (dnsmasq, ISC, Kea) and must send the padded form.
  */
-async function option43Findings(m: LoadedManifest, dhcpConfigs: readonly string[] | undefined): Promise<Finding[]> {
+async function option43Findings(
+  m: LoadedManifest,
+  dhcpConfigs: readonly string[] | undefined,
+): Promise<Finding[]> {
   const needy = m.manifest.nodes.filter(
     (n) => n.model !== undefined && piModel(n.model).boot.option43TrailingSpaces,
   );

@@ -1,7 +1,7 @@
 /** One typed description of a boot network, from which every DHCP server config is generated. */
 import {
-  ipv4InSubnet,
   Ipv4Schema,
+  ipv4InSubnet,
   ipv4ToNumber,
   MacSchema,
   netmaskToPrefix,
@@ -124,6 +124,10 @@ export function usesTrailingSpaces(d: ResolvedBootNetwork): boolean {
 }
 
 /** The nodes that have a MAC (host lines, reservations, known-node matches). */
-export function nodesWithMac(d: ResolvedBootNetwork): (ResolvedBootNetwork['nodes'][number] & { mac: string })[] {
-  return d.nodes.filter((n): n is ResolvedBootNetwork['nodes'][number] & { mac: string } => n.mac !== undefined);
+export function nodesWithMac(
+  d: ResolvedBootNetwork,
+): (ResolvedBootNetwork['nodes'][number] & { mac: string })[] {
+  return d.nodes.filter(
+    (n): n is ResolvedBootNetwork['nodes'][number] & { mac: string } => n.mac !== undefined,
+  );
 }

@@ -28,7 +28,9 @@ export function iscDhcpdConfig(input: BootNetwork): string {
   const pxe = 'substring(option vendor-class-identifier, 0, 9) = "PXEClient"';
   const macs = RASPBERRY_PI_MAC_PREFIXES.map((p) => `substring(hardware, 1, 3) = ${p}`);
   const match = d.onlyKnownNodes
-    ? nodesWithMac(d).map((n) => `hardware = 01:${n.mac}`).join(' or ') || 'false'
+    ? nodesWithMac(d)
+        .map((n) => `hardware = 01:${n.mac}`)
+        .join(' or ') || 'false'
     : [pxe, ...macs].join('\n     or ');
   out.push(
     'class "bramble-netboot" {',

@@ -2,7 +2,13 @@
 import { definedOnly } from '@bramble/pi';
 import { DhcpConfigError } from '../errors.js';
 import { RASPBERRY_PI_MAC_PREFIXES, raspberryPiOption43 } from '../raspberry-pi.js';
-import { type BootNetwork, nodesWithMac, parseBootNetwork, prefixLength, usesTrailingSpaces } from './boot-network.js';
+import {
+  type BootNetwork,
+  nodesWithMac,
+  parseBootNetwork,
+  prefixLength,
+  usesTrailingSpaces,
+} from './boot-network.js';
 
 /**
  * Kea `Dhcp4` configuration object (serialise with JSON.stringify) for a boot network in full mode.

@@ -39,10 +39,8 @@ export function option43Rule(name: PiModelName): {
 }
 
 /** Option 60 every Pi netboot client sends, the Pi 3 ROM's constant xid. */
-export { PI_VENDOR_CLASS, PI3_ROM_XID };
-
 /** Option 55 of each ROM/bootloader, as @bramble/dhcp's client messages send it. */
-export { EEPROM_PARAMETER_LIST, PI3B_PARAMETER_LIST, PI3BPLUS_PARAMETER_LIST };
+export { EEPROM_PARAMETER_LIST, PI_VENDOR_CLASS, PI3_ROM_XID, PI3B_PARAMETER_LIST, PI3BPLUS_PARAMETER_LIST };
 
 const withType = (guid: Buffer) => Buffer.concat([Buffer.from([0]), guid]);
 

@@ -20,7 +20,9 @@ export const MODELS: Readonly<Record<PiModel, ModelSpec>> = {
 };
 
 /** The models the simulator boots, in @bramble/pi's table order. */
-export const SIMULATED_MODELS: readonly PiModel[] = PI_MODELS.filter((name): name is PiModel => name in MODELS);
+export const SIMULATED_MODELS: readonly PiModel[] = PI_MODELS.filter(
+  (name): name is PiModel => name in MODELS,
+);
 
 export function modelSpec(model: string): ModelSpec {
   const spec = (MODELS as Record<string, ModelSpec | undefined>)[model];
