@@ -1,4 +1,4 @@
-import type { PiModelName } from '@bramble/pi';
+import type { PiModelFiles, PiModelInfo, PiModelName, TftpPrefixMode } from '@bramble/pi';
 
 /**
  * The models the simulator boots: every row of @bramble/pi's model table except the boards without
@@ -104,31 +104,19 @@ export type TftpStep =
 
 export interface ModelSpec {
   model: PiModel;
-  /** Marketing name for reports. */
-  name: string;
-  /** SoC family, for config.txt filters and file names. */
-  soc: 'bcm2837' | 'bcm2711' | 'bcm2712';
-  /** config.txt conditional section names that apply to this board ([pi3], [pi4], [pi400], …). */
-  configFilters: readonly string[];
-  /** The board revision code (new-style, hex) a typical board of this model reports. */
-  boardRevision: number;
+  /** Board facts from the @bramble/pi model table (see boardFacts()). */
+  name: PiModelInfo['name'];
+  soc: PiModelInfo['soc'];
+  configFilters: PiModelInfo['configFilters'];
+  boardRevision: PiModelInfo['boardRevision'];
   /** MAC OUI for generated MACs. */
-  oui: string;
+  oui: PiModelInfo['oui'];
   /** TFTP directory prefix modes the firmware supports (Pi 3: serial only). */
-  prefixModes: readonly ('serial' | 'mac' | 'custom')[];
+  prefixModes: readonly TftpPrefixMode[];
   dhcp: DhcpProfile;
   tftp: Readonly<Record<string, TftpProfile>>;
   /** Default file names before config.txt changes them. */
-  files: {
-    start?: string;
-    fixup?: string;
-    dtb: string;
-    /** Kernel candidates for arm_64bit=1 and arm_64bit=0, tried in order. */
-    kernel64: readonly string[];
-    kernel32: readonly string[];
-    /** arm_64bit when config.txt does not say. */
-    arm64Default: boolean;
-  };
+  files: PiModelFiles;
   /** The boot sequence, in order. */
   sequence: readonly TftpStep[];
   /**
