@@ -6,16 +6,15 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { NFS_VERSIONS, normaliseMac, normaliseSerial, PI_MODELS } from '@bramble/boot-tree';
-import { SERIAL_RULE } from '@bramble/pi';
+import { NFS_VERSIONS } from '@bramble/boot-tree';
+import { Ipv4Schema, isIPv4, normaliseMac, normaliseSerial, PI_MODELS, SERIAL_RULE } from '@bramble/pi';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BrambledError } from './errors.js';
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const HOSTNAME = /^(?=.{1,63}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
-export const Ipv4 = z.string().regex(IPV4, 'expected an IPv4 address like 192.168.1.10');
+export const Ipv4 = Ipv4Schema;
 
 /** A listen address `ADDR:PORT` (or just `PORT`), parsed to `{ address, port }`. */
 export const ListenAddress = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -23,7 +22,7 @@ export const ListenAddress = z.union([z.string(), z.number()]).transform((v, ctx
   const m = /^(?:(.+):)?(\d{1,5})$/.exec(s);
   const port = m ? Number(m[2]) : Number.NaN;
   const address = m?.[1] ?? '0.0.0.0';
-  if (!m || port > 65535 || !IPV4.test(address)) {
+  if (!m || port > 65535 || !isIPv4(address)) {
     ctx.addIssue({ code: 'custom', message: 'expected ADDR:PORT like 0.0.0.0:69 or a port number' });
     return z.NEVER;
   }

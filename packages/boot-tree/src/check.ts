@@ -11,10 +11,13 @@ import {
   CONFIG_TXT_LIMIT,
   type ConfigTxt,
   definedOnly,
+  PI_MODEL_TABLE,
+  PI_MODELS,
   type PiFamily,
   type PiModelInfo,
   parseCmdline,
   parseConfigTxt,
+  parseTftpPath,
   piModel,
 } from '@bramble/pi';
 import { exists, readTextIfExists } from './fs-util.js';
@@ -81,11 +84,21 @@ export interface CheckRule {
 
 const when = (condition: boolean, message: () => string): string[] => (condition ? [message()] : []);
 
+/** Every kernel name some model's firmware tries (for a node whose model is not given). */
+const ANY_MODEL_KERNELS = [
+  ...new Set(
+    PI_MODELS.flatMap((name) => [
+      ...PI_MODEL_TABLE[name].files.kernel64,
+      ...PI_MODEL_TABLE[name].files.kernel32,
+    ]),
+  ),
+];
+
 /** Kernel files the firmware would try: `kernel=` from config.txt, else the model's defaults. */
 function kernelCandidates(facts: NodeFacts): string[] {
   if (facts.config.kernel) return [facts.config.kernel];
   const files = facts.model?.files;
-  if (!files) return ['kernel_2712.img', 'kernel8.img', 'kernel7l.img', 'kernel7.img', 'kernel.img'];
+  if (!files) return ANY_MODEL_KERNELS;
   const arm64 = facts.config.arm64 ?? files.arm64Default;
   return [...(arm64 ? files.kernel64 : files.kernel32)];
 }
@@ -354,7 +367,7 @@ export async function gatherFacts(target: CheckTarget, options: CheckOptions = {
     model,
     family: model?.family ?? 'unknown',
     bootcodeAtRoot: await exists(join(target.tftpRoot, 'bootcode.bin')),
-    dirByMac: /^([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(basename(target.tftpDir)),
+    dirByMac: parseTftpPath(`${basename(target.tftpDir)}/`).prefix?.kind === 'mac',
     dirExists,
     files,
     configText,

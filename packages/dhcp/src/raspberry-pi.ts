@@ -159,7 +159,9 @@ export function detectRaspberryPi(msg: DhcpMessage): RaspberryPiClient | undefin
     const serial = repeatedSerial(guid);
     if (serial && (piMac || vendor === PI_VENDOR_CLASS)) {
       const m = mac.toLowerCase();
-      const model: RaspberryPiModel = m.startsWith('b8:27:eb') ? 'pi3b+' : piMac ? 'pi4' : 'unknown';
+      // A serial GUID is the 3B+ ROM's fix (the 3B sends a constant); later boards send RPi4/RPi5 GUIDs.
+      const pi3bPlus = m.startsWith(PI_MODEL_TABLE['pi3b+'].oui);
+      const model: RaspberryPiModel = pi3bPlus ? 'pi3b+' : piMac ? 'pi4' : 'unknown';
       return { model, serial, mac };
     }
   }
