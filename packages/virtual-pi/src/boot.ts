@@ -1,4 +1,11 @@
-import { cmdlineProblems, definedOnly, macDirName, normaliseMac, normaliseSerial } from '@bramble/pi';
+import {
+  cmdlineProblems,
+  definedOnly,
+  macDirName,
+  normaliseMac,
+  normaliseSerial,
+  PiError,
+} from '@bramble/pi';
 import { runDhcp } from './dhcp-client.js';
 import { VirtualPiError } from './errors.js';
 import { defaultMac } from './identity.js';
@@ -36,11 +43,23 @@ export function tftpPrefixFor(
  * config.txt and cmdline.txt as the firmware does. Resolves with a report whose verdict says whether a real Pi
  * would boot; rejects only with VirtualPiError (bad options, a local socket it cannot bind, abort).
  */
+/** @bramble/pi's INVALID_SERIAL / INVALID_MAC, as this package's one error class (same code and message). */
+function asVirtualPiError<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof PiError && (error.code === 'INVALID_SERIAL' || error.code === 'INVALID_MAC')) {
+      throw new VirtualPiError(error.code, error.message, { cause: error });
+    }
+    throw error;
+  }
+}
+
 export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
   const o = parseBootOptions(options);
   const spec = modelSpec(o.model);
-  const serial = normaliseSerial(o.serial);
-  const mac = o.mac ? normaliseMac(o.mac) : defaultMac(spec.oui, serial);
+  const serial = asVirtualPiError(() => normaliseSerial(o.serial));
+  const mac = o.mac ? asVirtualPiError(() => normaliseMac(o.mac ?? '')) : defaultMac(spec.oui, serial);
   const prefix = tftpPrefixFor(spec, o.tftpPrefix, serial, mac);
   const logger = o.logger?.child({ virtualPi: o.model, serial });
   const t0 = Date.now();
