@@ -126,127 +126,119 @@ const PI4_BOOT: PiModelBoot = {
 };
 const PI5_BOOT: PiModelBoot = { ...PI4_BOOT, blksize: 1468, prefixProbes: ['config.txt'] };
 
+const PI3B: PiModelInfo = {
+  model: 'pi3b',
+  name: 'Raspberry Pi 3 Model B',
+  family: 'pi3',
+  soc: 'bcm2837',
+  revisionType: 0x08,
+  boardRevision: 0xa02082,
+  configFilters: ['pi3'],
+  oui: 'b8:27:eb',
+  boot: { ...PI3_BOOT, option43TrailingSpaces: true },
+  files: { ...PI3_FILES, dtb: 'bcm2710-rpi-3-b.dtb' },
+};
+const PI3BPLUS: PiModelInfo = {
+  ...PI3B,
+  model: 'pi3b+',
+  name: 'Raspberry Pi 3 Model B+',
+  revisionType: 0x0d,
+  boardRevision: 0xa020d3,
+  configFilters: ['pi3', 'pi3+'],
+  boot: PI3_BOOT,
+  files: { ...PI3_FILES, dtb: 'bcm2710-rpi-3-b-plus.dtb' },
+};
+const PI4: PiModelInfo = {
+  model: 'pi4',
+  name: 'Raspberry Pi 4 Model B',
+  family: 'pi4',
+  soc: 'bcm2711',
+  revisionType: 0x11,
+  boardRevision: 0xc03114,
+  configFilters: ['pi4'],
+  oui: 'dc:a6:32',
+  boot: PI4_BOOT,
+  files: { ...PI4_FILES, dtb: 'bcm2711-rpi-4-b.dtb' },
+};
+const PI5: PiModelInfo = {
+  model: 'pi5',
+  name: 'Raspberry Pi 5',
+  family: 'pi5',
+  soc: 'bcm2712',
+  revisionType: 0x17,
+  boardRevision: 0xd04170,
+  configFilters: ['pi5'],
+  oui: '2c:cf:67',
+  boot: PI5_BOOT,
+  files: { ...PI5_FILES, dtb: 'bcm2712-rpi-5-b.dtb' },
+};
+
+/** A board of a family that differs from its base row only in identity, filters and device tree. */
+function variant(
+  base: PiModelInfo,
+  row: Pick<PiModelInfo, 'model' | 'name' | 'revisionType' | 'boardRevision' | 'configFilters'> &
+    Partial<Pick<PiModelInfo, 'oui' | 'boot'>> & { dtb: string },
+): PiModelInfo {
+  const { dtb, ...rest } = row;
+  return { ...base, ...rest, files: { ...base.files, dtb } };
+}
+
 const TABLE: Readonly<Record<PiModelName, PiModelInfo>> = {
-  pi3b: {
-    model: 'pi3b',
-    name: 'Raspberry Pi 3 Model B',
-    family: 'pi3',
-    soc: 'bcm2837',
-    revisionType: 0x08,
-    boardRevision: 0xa02082,
-    configFilters: ['pi3'],
-    oui: 'b8:27:eb',
-    boot: { ...PI3_BOOT, option43TrailingSpaces: true },
-    files: { ...PI3_FILES, dtb: 'bcm2710-rpi-3-b.dtb' },
-  },
-  'pi3b+': {
-    model: 'pi3b+',
-    name: 'Raspberry Pi 3 Model B+',
-    family: 'pi3',
-    soc: 'bcm2837',
-    revisionType: 0x0d,
-    boardRevision: 0xa020d3,
-    configFilters: ['pi3', 'pi3+'],
-    oui: 'b8:27:eb',
-    boot: PI3_BOOT,
-    files: { ...PI3_FILES, dtb: 'bcm2710-rpi-3-b-plus.dtb' },
-  },
-  'pi3a+': {
+  pi3b: PI3B,
+  'pi3b+': PI3BPLUS,
+  'pi3a+': variant(PI3BPLUS, {
     model: 'pi3a+',
     name: 'Raspberry Pi 3 Model A+',
-    family: 'pi3',
-    soc: 'bcm2837',
     revisionType: 0x0e,
     boardRevision: 0x9020e0,
     configFilters: ['pi3', 'pi3+'],
-    oui: 'b8:27:eb',
     boot: { ...PI3_BOOT, loader: 'sd-bootcode' },
-    files: { ...PI3_FILES, dtb: 'bcm2710-rpi-3-b-plus.dtb' },
-  },
-  pizero2w: {
+    dtb: 'bcm2710-rpi-3-b-plus.dtb',
+  }),
+  pizero2w: variant(PI3BPLUS, {
     model: 'pizero2w',
     name: 'Raspberry Pi Zero 2 W',
-    family: 'pi3',
-    soc: 'bcm2837',
     revisionType: 0x12,
     boardRevision: 0x902120,
     configFilters: ['pi02'],
-    oui: 'b8:27:eb',
     boot: { ...PI3_BOOT, loader: 'sd-bootcode' },
-    files: { ...PI3_FILES, dtb: 'bcm2710-rpi-zero-2-w.dtb' },
-  },
-  pi4: {
-    model: 'pi4',
-    name: 'Raspberry Pi 4 Model B',
-    family: 'pi4',
-    soc: 'bcm2711',
-    revisionType: 0x11,
-    boardRevision: 0xc03114,
-    configFilters: ['pi4'],
-    oui: 'dc:a6:32',
-    boot: PI4_BOOT,
-    files: { ...PI4_FILES, dtb: 'bcm2711-rpi-4-b.dtb' },
-  },
-  pi400: {
+    dtb: 'bcm2710-rpi-zero-2-w.dtb',
+  }),
+  pi4: PI4,
+  pi400: variant(PI4, {
     model: 'pi400',
     name: 'Raspberry Pi 400',
-    family: 'pi4',
-    soc: 'bcm2711',
     revisionType: 0x13,
     boardRevision: 0xc03130,
     configFilters: ['pi4', 'pi400'],
-    oui: 'dc:a6:32',
-    boot: PI4_BOOT,
-    files: { ...PI4_FILES, dtb: 'bcm2711-rpi-400.dtb' },
-  },
-  cm4: {
+    dtb: 'bcm2711-rpi-400.dtb',
+  }),
+  cm4: variant(PI4, {
     model: 'cm4',
     name: 'Raspberry Pi Compute Module 4',
-    family: 'pi4',
-    soc: 'bcm2711',
     revisionType: 0x14,
     boardRevision: 0xa03141,
     configFilters: ['pi4', 'cm4'],
     oui: 'e4:5f:01',
-    boot: PI4_BOOT,
-    files: { ...PI4_FILES, dtb: 'bcm2711-rpi-cm4.dtb' },
-  },
-  pi5: {
-    model: 'pi5',
-    name: 'Raspberry Pi 5',
-    family: 'pi5',
-    soc: 'bcm2712',
-    revisionType: 0x17,
-    boardRevision: 0xd04170,
-    configFilters: ['pi5'],
-    oui: '2c:cf:67',
-    boot: PI5_BOOT,
-    files: { ...PI5_FILES, dtb: 'bcm2712-rpi-5-b.dtb' },
-  },
-  pi500: {
+    dtb: 'bcm2711-rpi-cm4.dtb',
+  }),
+  pi5: PI5,
+  pi500: variant(PI5, {
     model: 'pi500',
     name: 'Raspberry Pi 500',
-    family: 'pi5',
-    soc: 'bcm2712',
     revisionType: 0x19,
     boardRevision: 0xd04190,
     configFilters: ['pi5', 'pi500'],
-    oui: '2c:cf:67',
-    boot: PI5_BOOT,
-    files: { ...PI5_FILES, dtb: 'bcm2712-rpi-500.dtb' },
-  },
-  cm5: {
+    dtb: 'bcm2712-rpi-500.dtb',
+  }),
+  cm5: variant(PI5, {
     model: 'cm5',
     name: 'Raspberry Pi Compute Module 5',
-    family: 'pi5',
-    soc: 'bcm2712',
     revisionType: 0x18,
     boardRevision: 0xd04180,
     configFilters: ['pi5', 'cm5'],
-    oui: '2c:cf:67',
-    boot: PI5_BOOT,
-    files: { ...PI5_FILES, dtb: 'bcm2712-rpi-cm5-cm5io.dtb' },
-  },
+    dtb: 'bcm2712-rpi-cm5-cm5io.dtb',
+  }),
 };
 
 /** The model table, keyed by model name. */
