@@ -11,6 +11,7 @@ import {
   CONFIG_TXT_LIMIT,
   type ConfigTxt,
   definedOnly,
+  initramfsNfsProblems,
   PI_MODEL_TABLE,
   PI_MODELS,
   type PiFamily,
@@ -295,11 +296,10 @@ export const NODE_RULES: readonly CheckRule[] = [
     severity: 'error',
     find: (facts) => {
       const nfsroot = nfsBoot(facts);
-      // klibc nfsmount in the Raspberry Pi OS initramfs mounts only v2/v3 (documentation#3205).
       return when(
-        nfsroot !== undefined && initramfsOn(facts) && !['2', '3'].includes(nfsroot.version),
+        nfsroot !== undefined && initramfsOn(facts) && initramfsNfsProblems(nfsroot).version,
         () =>
-          `nfsroot asks for NFS vers=${nfsroot?.version === 'default' ? '(default)' : nfsroot?.version} but this ${facts.target.release.codename} image boots through an initramfs whose nfsmount only accepts vers=2|3`,
+          `nfsroot asks for NFS vers=${nfsroot?.version} but this ${facts.target.release.codename} image boots through an initramfs whose nfsmount only accepts vers=2|3`,
       );
     },
     fix: 'use nfsVersion 3, or switch the initramfs off (auto_initramfs=0) to use 4.1',
@@ -307,11 +307,13 @@ export const NODE_RULES: readonly CheckRule[] = [
   {
     code: 'NFS_PROTO_INITRAMFS',
     severity: 'error',
-    find: (facts) =>
-      when(
-        initramfsOn(facts) && nfsBoot(facts)?.options.some((option) => option.startsWith('proto=')) === true,
+    find: (facts) => {
+      const nfsroot = nfsBoot(facts);
+      return when(
+        nfsroot !== undefined && initramfsOn(facts) && initramfsNfsProblems(nfsroot).proto,
         () => 'nfsroot has proto=, which the initramfs nfsmount rejects',
-      ),
+      );
+    },
     fix: 'remove proto= (TCP is the default)',
   },
   {

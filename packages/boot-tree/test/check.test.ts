@@ -98,6 +98,13 @@ describe('checkNode: rules as named data', () => {
       files: ['kernel8.img'],
     });
     expect(await codes(v4)).toEqual(['NFS_VERSION_INITRAMFS']);
+    // No vers= means nfsmount's default (v3): the old check called that an error, the simulator did not.
+    const unset = await pi4Node('nfsdefault', {
+      config: 'arm_64bit=1\n',
+      cmdline: 'root=/dev/nfs nfsroot=10.0.0.1:ROOT rw ip=dhcp rootwait\n',
+      files: ['kernel8.img'],
+    });
+    expect(await codes(unset)).toEqual([]);
   });
 
   it("checks the model's own device tree from the table, not any bcm2711 one", async () => {

@@ -71,6 +71,17 @@ export function parseCmdline(text: string): Cmdline {
   return out;
 }
 
+/**
+ * What the klibc nfsmount of the Raspberry Pi OS initramfs cannot mount (documentation#3205): an
+ * explicit NFS v4 (it speaks v2/v3; no vers= means its default, v3) and any proto= option.
+ */
+export function initramfsNfsProblems(nfsroot: NfsRoot): { version: boolean; proto: boolean } {
+  return {
+    version: /^4/.test(nfsroot.version),
+    proto: nfsroot.options.some((option) => option.startsWith('proto=')),
+  };
+}
+
 /** Problems that would stop an NFS-root boot, first one first; empty when it would mount its root. */
 export function cmdlineProblems(
   c: Cmdline,
@@ -96,13 +107,13 @@ export function cmdlineProblems(
     fatal.push(`cmdline.txt has ip=${c.ip}: the kernel would not configure eth0 to mount the NFS root`);
   }
   if (o.initramfs) {
-    // klibc nfsmount in the Raspberry Pi OS initramfs accepts only vers=2|3 and rejects proto= (documentation#3205).
-    if (/^4/.test(c.nfsroot.version)) {
+    const initramfs = initramfsNfsProblems(c.nfsroot);
+    if (initramfs.version) {
       fatal.push(
         `nfsroot= asks for vers=${c.nfsroot.version} but the initramfs's nfsmount only mounts NFS v2/v3 (use vers=3)`,
       );
     }
-    if (c.nfsroot.options.some((o2) => o2.startsWith('proto='))) {
+    if (initramfs.proto) {
       fatal.push("nfsroot= has proto=, which the initramfs's nfsmount rejects (drop it; TCP is the default)");
     }
   }

@@ -7,6 +7,7 @@
 export {
   type Cmdline,
   cmdlineProblems,
+  initramfsNfsProblems,
   type NfsRoot,
   parseCmdline,
   parseNfsRoot,
