@@ -4,6 +4,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import { Ipv4Schema } from '@bramble/pi';
 import { type Logger, pino } from 'pino';
 import { z } from 'zod';
 import { DhcpError } from './errors.js';
@@ -82,9 +83,9 @@ const fnSchema = <T>() => z.custom<T>((v) => typeof v === 'function', 'expected 
 /** Options of {@link createProxyDhcp}; validated with zod when the responder is created. */
 export const ProxyOptionsSchema = z.object({
   /** This host's address on the boot network: option 54, option 66 and siaddr. */
-  serverAddress: z.ipv4(),
+  serverAddress: Ipv4Schema,
   /** Address to bind; broadcasts only arrive on 0.0.0.0 (default). */
-  listenAddress: z.ipv4().default('0.0.0.0'),
+  listenAddress: Ipv4Schema.default('0.0.0.0'),
   /** DHCP server port (default 67). 0 picks a free port (tests). */
   port: z.number().int().min(0).max(65535).default(67),
   /** PXE boot server port (default 4011); false disables it. */
@@ -94,7 +95,7 @@ export const ProxyOptionsSchema = z.object({
   /** Port of relay agents (replies to giaddr go there; default 67). */
   relayPort: z.number().int().min(1).max(65535).default(67),
   /** Where broadcast replies go: 255.255.255.255 (default) or a subnet-directed broadcast on multi-homed hosts. */
-  broadcastAddress: z.ipv4().default('255.255.255.255'),
+  broadcastAddress: Ipv4Schema.default('255.255.255.255'),
   /**
    * Delay before replying, ms, or a function of the client. Default: 1000 ms for Pi 3 family clients
    * (their ROM takes the first offer, so the address offer should arrive first), 0 otherwise.
