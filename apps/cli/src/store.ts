@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { definedOnly, tftpDirName as piTftpDirName } from '@bramble/pi';
+import { definedOnly } from '@bramble/pi';
 import type { LoadedManifest, ManifestNode } from 'brambled';
 import type { Output } from './output.js';
 import { loadBootTree, loadImage, type NodeLayout, type NodeSpecInput } from './packages.js';
@@ -160,9 +160,4 @@ export async function readLayouts(
     }
   }
   return { layouts, missing };
-}
-
-/** The directory name a node's TFTP files live under: @bramble/pi's rule, the one provisioning uses. */
-export function tftpDirName(n: ManifestNode): string {
-  return piTftpDirName(nodeSpec(n));
 }

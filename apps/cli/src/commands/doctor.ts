@@ -1,14 +1,20 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { definedOnly, PI_BOOT_MENU_TEXT_PADDED, PI_MODELS, type PiModelName, piModel } from '@bramble/pi';
+import {
+  definedOnly,
+  PI_BOOT_MENU_TEXT_PADDED,
+  PI_MODELS,
+  type PiModelName,
+  piModel,
+  tftpDirName,
+} from '@bramble/pi';
 import { canBindPort, type LoadedManifest } from 'brambled';
 import { type Command, Option } from 'commander';
 import { globals, manifestFor, outputFor } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { loadDhcp, loadVirtualPi, type PiModel } from '../packages.js';
-import { tftpDirName } from '../store.js';
 import { checkRows } from './node.js';
 
 /** Where DHCP server configs usually live (dnsmasq, ISC dhcpd, Kea), checked when --dhcp-config is not given. */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { modelFromDetected, piModelList, SERIAL_RULE } from '@bramble/pi';
+import { modelFromDetected, piModelList, SERIAL_RULE, tftpDirName } from '@bramble/pi';
 import { type LoadedManifest, Mac, type ManifestNode, readDiscovered, Serial } from 'brambled';
 import type { Command } from 'commander';
 import { type Document, isMap, isSeq, YAMLMap, YAMLSeq } from 'yaml';
@@ -10,7 +10,7 @@ import { editManifest, type GlobalOptions, globals, manifestFor, outputFor } fro
 import { CliError, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { type CheckProblem, loadBootTree } from '../packages.js';
-import { provision, readLayouts, tftpDirName } from '../store.js';
+import { provision, readLayouts } from '../store.js';
 import { dhcpConfigText } from './dhcp.js';
 import { imageNameFromFile } from './image.js';
 
