@@ -4,7 +4,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { Ipv4Schema } from '@bramble/pi';
+import { Ipv4Schema, option43Text, PI_BOOT_MENU_TEXT_PADDED } from '@bramble/pi';
 import { type Logger, pino } from 'pino';
 import { z } from 'zod';
 import { DhcpError } from './errors.js';
@@ -14,7 +14,6 @@ import { type DhcpMessage, decodeMessage, emptyMessage, encodeMessage, macOf } f
 import { decodePxeVendorOptions, encodePxeVendorOptions } from './pxe.js';
 import {
   detectRaspberryPi,
-  PI3_ROM_GUID,
   type RaspberryPiModel,
   raspberryPiBootOptions,
 } from './raspberry-pi.js';
@@ -357,9 +356,9 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     );
     let source: Map<number, Buffer>;
     if (decision === 'boot') {
-      const guid = req.options.get(OptionCode.CLIENT_UUID);
-      const pi3b = guid?.length === 17 && guid.subarray(1).equals(PI3_ROM_GUID);
-      const spaces = this.o.trailingSpaces === 'auto' ? pi3b : this.o.trailingSpaces;
+      // 'auto': the model table decides for the detected model (the Pi 3B ROM needs the padded text).
+      const padded = option43Text([detectRaspberryPi(req)?.model]) === PI_BOOT_MENU_TEXT_PADDED;
+      const spaces = this.o.trailingSpaces === 'auto' ? padded : this.o.trailingSpaces;
       const boot = raspberryPiBootOptions({ serverAddress: this.o.serverAddress, trailingSpaces: spaces });
       reply.siaddr = boot.siaddr;
       source = boot.options;
