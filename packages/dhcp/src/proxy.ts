@@ -12,11 +12,7 @@ import { ipv4ToBuffer, isIPv4 } from './ipv4.js';
 import { DhcpMessageType, OptionCode } from './options/index.js';
 import { type DhcpMessage, decodeMessage, emptyMessage, encodeMessage, macOf } from './packet.js';
 import { decodePxeVendorOptions, encodePxeVendorOptions } from './pxe.js';
-import {
-  detectRaspberryPi,
-  type RaspberryPiModel,
-  raspberryPiBootOptions,
-} from './raspberry-pi.js';
+import { detectRaspberryPi, type RaspberryPiModel, raspberryPiBootOptions } from './raspberry-pi.js';
 
 /** A network-boot client the responder saw (one per DISCOVER/REQUEST it considered). */
 export interface ProxyClient {
