@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { macDirName } from '@bramble/boot-tree';
 import { type LoadedManifest, type ManifestNode, toNodeSpec } from '@bramble/manifest';
+import { definedOnly } from '@bramble/pi';
 import type { Output } from './output.js';
 import { loadBootTree, loadImage, type NodeLayout } from './packages.js';
 
@@ -111,12 +111,12 @@ export async function provision(
   await mkdir(m.nfsRoot, { recursive: true });
   const nfsVersion = n.nfsVersion ?? m.manifest.nfs.version;
   const layout = await bt.provisionNode({
-    node: { ...toNodeSpec(n), ...(nfsVersion !== undefined ? { nfsVersion } : {}) },
+    node: { ...toNodeSpec(n), ...definedOnly({ nfsVersion }) },
     image: { name: img.name, bootDir: img.bootDir, rootDir: img.rootDir },
     tftpRoot: m.tftpRoot,
     nfsRoot: m.nfsRoot,
     nfsServer: m.manifest.server.address,
-    ...(extra.hostKeyTypes ? { hostKeyTypes: extra.hostKeyTypes } : {}),
+    ...definedOnly({ hostKeyTypes: extra.hostKeyTypes }),
   });
   await mkdir(join(m.stateDir, 'layouts'), { recursive: true });
   await writeFile(layoutFile(m, n.hostname), `${JSON.stringify(layout, null, 2)}\n`);
@@ -143,9 +143,4 @@ export async function readLayouts(
     }
   }
   return { layouts, missing };
-}
-
-/** The directory name a node's TFTP files live under (serial, else MAC with dashes). */
-export function tftpDirName(n: ManifestNode): string {
-  return n.serial ?? macDirName(n.mac ?? '');
 }

@@ -121,3 +121,75 @@ nodes:
     expect(String((await bramble(['-c', file, 'node', 'ls'])).stdout)).not.toContain('\u001b[');
   });
 });
+
+describe('one model table (@bramble/pi) behind every command', () => {
+  async function manifest(tag: string, nodes: string): Promise<string> {
+    const dir = await tempDir(tag);
+    const file = join(dir, 'bramble.yaml');
+    await writeFile(
+      file,
+      `server: { address: 10.3.0.1 }\nstateDir: ./state\nimages: { a: ./a.img }\nnodes:\n${nodes}`,
+    );
+    return file;
+  }
+
+  it('node add --help lists every model of the table, pi500 and cm5 included', async () => {
+    const help = String((await bramble(['node', 'add', '--help'])).stdout).replace(/\s+/g, ' ');
+    expect(help).toContain('pi3b, pi3b+, pi3a+, pizero2w, pi4, pi400, cm4, pi5, pi500, cm5');
+  });
+
+  it('doctor --model accepts pi500 like node add does (it used to exit 2)', async () => {
+    const file = await manifest(
+      'doctor500',
+      '  - { hostname: n1, serial: 7a1b2c3d, image: a, model: pi500 }\n',
+    );
+    const r = await bramble(['-c', file, '--json', 'doctor', '--model', 'pi500']);
+    expect(r.exitCode, r.stderr).not.toBe(2);
+    expect(r.stderr).not.toContain('Allowed choices');
+  });
+
+  it('dhcp config gives a manifest with a pi3b node the trailing-space option 43, in every format', async () => {
+    const file = await manifest(
+      'dhcp3b',
+      '  - { hostname: old, serial: 6b8b4567, image: a, model: pi3b }\n  - { hostname: new, mac: dc:a6:32:01:36:c2, image: a, model: pi4, address: 10.3.0.20 }\n',
+    );
+    const dnsmasq = await bramble(['-c', file, 'dhcp', 'config', '--format', 'dnsmasq']);
+    expect(dnsmasq.exitCode, dnsmasq.stderr).toBe(0);
+    expect(dnsmasq.stdout).toContain('pxe-service=0,"Raspberry Pi Boot   "');
+    const padded = Buffer.from('Raspberry Pi Boot   ').toString('hex');
+    const kea = await bramble(['-c', file, 'dhcp', 'config', '--format', 'kea']);
+    expect(kea.stdout.toLowerCase()).toContain(padded);
+    const isc = await bramble(['-c', file, 'dhcp', 'config', '--format', 'isc']);
+    expect(isc.stdout.replaceAll(':', '')).toContain(padded);
+    const without = await manifest(
+      'dhcp4',
+      '  - { hostname: new, mac: dc:a6:32:01:36:c2, image: a, model: pi4 }\n',
+    );
+    const plain = await bramble(['-c', without, 'dhcp', 'config', '--format', 'dnsmasq']);
+    expect(plain.stdout).toMatch(/^pxe-service=0,"Raspberry Pi Boot"$/m);
+  });
+
+  it('doctor notices a DHCP config without the trailing-space option 43 when a pi3b node exists', async () => {
+    const file = await manifest(
+      'doctor3b',
+      '  - { hostname: old, serial: 6b8b4567, image: a, model: pi3b }\n',
+    );
+    const conf = join(file, '..', 'dnsmasq.conf');
+    await writeFile(conf, 'dhcp-range=10.3.0.0,proxy\npxe-service=0,"Raspberry Pi Boot"\n');
+    const r = await bramble(['-c', file, '--json', 'doctor', '--dhcp-config', conf]);
+    expect(r.exitCode).toBe(1);
+    const findings = JSON.parse(r.stdout) as { check: string; ok: boolean; detail: string }[];
+    const o43 = findings.filter((f) => f.check === 'option 43');
+    expect(o43).toEqual([
+      expect.objectContaining({ ok: false, detail: expect.stringContaining('need "Raspberry Pi Boot   "') }),
+    ]);
+    // The config bramble generates passes the same check.
+    const generated = await bramble(['-c', file, 'dhcp', 'config', '--format', 'dnsmasq-proxy']);
+    await writeFile(conf, generated.stdout);
+    const again = await bramble(['-c', file, '--json', 'doctor', '--dhcp-config', conf]);
+    const fixed = (JSON.parse(again.stdout) as { check: string; ok: boolean }[]).filter(
+      (f) => f.check === 'option 43',
+    );
+    expect(fixed).toEqual([expect.objectContaining({ ok: true })]);
+  });
+});

@@ -112,7 +112,7 @@ describe('bramble: the one-shot workflow on the sample image', () => {
           {
             id: '9ffefdef',
             serial: '9ffefdef',
-            model: 'pi5',
+            model: 'pi3b+', // detected from its option 97 serial GUID; adopt used to drop it
             address: '192.168.1.99',
             via: 'tftp',
             firstSeen: '',
@@ -142,7 +142,7 @@ describe('bramble: the one-shot workflow on the sample image', () => {
       { cwd: dir },
     );
     expect(adopt.exitCode, String(adopt.stderr)).toBe(0);
-    expect(await readFile(cfg, 'utf8')).toMatch(/hostname: rpi-k8s-05[\s\S]*model: pi5/);
+    expect(await readFile(cfg, 'utf8')).toMatch(/hostname: rpi-k8s-05[\s\S]*model: pi3b\+/);
     expect(
       JSON.parse(String((await bramble(['node', 'ls', '--discovered', '--json'], { cwd: dir })).stdout)),
     ).toEqual([]);

@@ -6,10 +6,17 @@
 export {
   type CheckOptions,
   type CheckProblem,
+  type CheckRule,
   type CheckTarget,
   checkNode,
   checkNodes,
+  DIRECTORY_RULES,
   formatProblem,
+  gatherFacts,
+  NODE_DIR_RULE,
+  NODE_RULES,
+  type NodeFacts,
+  runRules,
 } from './check.js';
 export { type CloneMode, type CloneOptions, cloneTree } from './clone.js';
 export { BootTreeError, type BootTreeErrorCode } from './errors.js';
@@ -47,13 +54,8 @@ export {
   NodeTree,
   type TreeWriteOptions,
 } from './node-tree.js';
-export { type CmdlineOptions, parseNfsRoot, patchCmdline } from './patch/cmdline.js';
-export {
-  CONFIG_TXT_MAX_BYTES,
-  type ConfigTxtOptions,
-  configValues,
-  patchConfigTxt,
-} from './patch/config-txt.js';
+export { type CmdlineOptions, patchCmdline } from './patch/cmdline.js';
+export { type ConfigTxtOptions, patchConfigTxt } from './patch/config-txt.js';
 export {
   FSTAB_MARKER,
   FSTAB_SCRATCH_MARKER,

@@ -3,6 +3,7 @@
  * Option order and contents follow the captures in the Raspberry Pi documentation and rpi-eeprom issues.
  */
 
+import { isSerial, normaliseSerial, PI_MODEL_TABLE, SERIAL_RULE } from '@bramble/pi';
 import { DhcpEncodeError } from './errors.js';
 import { ipv4ToBuffer } from './ipv4.js';
 import { DhcpMessageType, OptionCode, Options } from './options/index.js';
@@ -21,9 +22,9 @@ export interface ClientMessageOptions {
   kind: ClientKind;
   type: 'discover' | 'request';
   mac: string;
-  /** 8 hex digits; required for pi3b+, pi4 and pi5. */
+  /** The Pi's serial (@bramble/pi SERIAL_RULE); required for pi3b+, pi4 and pi5. */
   serial?: string;
-  /** Pi 4/5 board revision code (default 0xc03111 for pi4, 0xd04170 for pi5). */
+  /** Pi 4/5 board revision code (default: the model table's typical board). */
   boardRevision?: number;
   /** Default: PI3_ROM_XID for the Pi 3 family, else derived from the MAC. */
   xid?: number;
@@ -37,9 +38,13 @@ export interface ClientMessageOptions {
   legacyGuid?: boolean;
 }
 
-const PI3_PARAMS = [43, 60, 67, 128, 129, 130, 131, 132, 133, 134, 135, 66];
-const PI3BPLUS_PARAMS = [1, 3, 43, 60, 67, 128, 129, 130, 131, 132, 133, 134, 135, 66];
-const PI4_PARAMS = [1, 3, 43, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135];
+const PXE_VENDOR_OPTIONS = [128, 129, 130, 131, 132, 133, 134, 135] as const;
+/** Option 55 of the Pi 3B ROM, 12 entries (boot-net.adoc capture). */
+export const PI3B_PARAMETER_LIST: readonly number[] = [43, 60, 67, ...PXE_VENDOR_OPTIONS, 66];
+/** Option 55 of the Pi 3B+ ROM, 14 entries: adds 1 and 3 (firmware#871 tcpdump). */
+export const PI3BPLUS_PARAMETER_LIST: readonly number[] = [1, 3, 43, 60, 67, ...PXE_VENDOR_OPTIONS, 66];
+/** Option 55 of the Pi 4/5 EEPROM bootloader (cmprovision#5, wol.ski Pi 5 capture). */
+export const EEPROM_PARAMETER_LIST: readonly number[] = [1, 3, 43, 60, 66, 67, ...PXE_VENDOR_OPTIONS];
 const PC_PARAMS = [
   1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128,
   129, 130, 131, 132, 133, 134, 135,
@@ -47,10 +52,10 @@ const PC_PARAMS = [
 const PC_VENDOR_CLASS = 'PXEClient:Arch:00007:UNDI:003016';
 
 function needSerial(o: ClientMessageOptions): string {
-  if (!o.serial || !/^[0-9a-fA-F]{1,8}$/.test(o.serial)) {
-    throw new DhcpEncodeError(`a ${o.kind} client message needs serial (8 hex digits)`);
+  if (o.serial === undefined || !isSerial(o.serial)) {
+    throw new DhcpEncodeError(`a ${o.kind} client message needs serial (${SERIAL_RULE})`);
   }
-  return o.serial.toLowerCase().padStart(8, '0');
+  return normaliseSerial(o.serial);
 }
 
 function guidFor(o: ClientMessageOptions): Buffer {
@@ -63,7 +68,7 @@ function guidFor(o: ClientMessageOptions): Buffer {
     case 'pi5': {
       const serial = needSerial(o);
       if (o.legacyGuid) return legacySerialGuid(serial);
-      const boardRevision = o.boardRevision ?? (o.kind === 'pi4' ? 0xc03111 : 0xd04170);
+      const boardRevision = o.boardRevision ?? PI_MODEL_TABLE[o.kind].boardRevision;
       return encodePiGuid({ model: o.kind, boardRevision, mac: o.mac, serial });
     }
     case 'pxe-pc': {
@@ -99,12 +104,12 @@ export function buildClientMessage(o: ClientMessageOptions): DhcpMessage {
   }
   const params =
     o.kind === 'pi3'
-      ? PI3_PARAMS
+      ? PI3B_PARAMETER_LIST
       : o.kind === 'pi3b+'
-        ? PI3BPLUS_PARAMS
+        ? PI3BPLUS_PARAMETER_LIST
         : o.kind === 'pxe-pc'
           ? PC_PARAMS
-          : PI4_PARAMS;
+          : EEPROM_PARAMETER_LIST;
   opts.set(OptionCode.PARAMETER_LIST, Buffer.from(params));
   opts.set(OptionCode.CLIENT_ARCH, Options.clientArch.encode([o.kind === 'pxe-pc' ? 7 : 0]));
   opts.set(

@@ -1,16 +1,25 @@
 /** @packageDocumentation @bramble/dhcp — DHCP codec, PXE / Raspberry Pi boot options, server configs, proxyDHCP. */
 
-export { buildClientMessage, type ClientKind, type ClientMessageOptions } from './client-message.js';
+export {
+  buildClientMessage,
+  type ClientKind,
+  type ClientMessageOptions,
+  EEPROM_PARAMETER_LIST,
+  PI3B_PARAMETER_LIST,
+  PI3BPLUS_PARAMETER_LIST,
+} from './client-message.js';
 export {
   type BootNetwork,
   BootNetworkSchema,
   BootNodeSchema,
   parseBootNetwork,
   type ResolvedBootNetwork,
+  usesTrailingSpaces,
 } from './config/boot-network.js';
 export { dnsmasqConfig } from './config/dnsmasq.js';
 export { iscDhcpdConfig } from './config/isc.js';
 export { keaConfig } from './config/kea.js';
+export { raspberryPiBootTexts } from './config/read-boot-menu.js';
 export {
   DhcpConfigError,
   DhcpDecodeError,

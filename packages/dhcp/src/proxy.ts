@@ -4,6 +4,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import { Ipv4Schema, option43Text, PI_BOOT_MENU_TEXT_PADDED } from '@bramble/pi';
 import { type Logger, pino } from 'pino';
 import { z } from 'zod';
 import { DhcpError } from './errors.js';
@@ -95,9 +96,9 @@ const fnSchema = <T>() => z.custom<T>((v) => typeof v === 'function', 'expected 
 /** Options of {@link createProxyDhcp}; validated with zod when the responder is created. */
 export const ProxyOptionsSchema = z.object({
   /** This host's address on the boot network: option 54, option 66 and siaddr. */
-  serverAddress: z.ipv4(),
+  serverAddress: Ipv4Schema,
   /** Address to bind; broadcasts only arrive on 0.0.0.0 (default). */
-  listenAddress: z.ipv4().default('0.0.0.0'),
+  listenAddress: Ipv4Schema.default('0.0.0.0'),
   /** DHCP server port (default 67). 0 picks a free port (tests). */
   port: z.number().int().min(0).max(65535).default(67),
   /** PXE boot server port (default 4011); false disables it. */
@@ -115,7 +116,7 @@ export const ProxyOptionsSchema = z.object({
   /** Relay agents (giaddr) allowed outside the local subnets. Default none. */
   allowedRelays: z.array(z.ipv4()).default([]),
   /** Where broadcast replies go: 255.255.255.255 (default) or a subnet-directed broadcast on multi-homed hosts. */
-  broadcastAddress: z.ipv4().default('255.255.255.255'),
+  broadcastAddress: Ipv4Schema.default('255.255.255.255'),
   /**
    * Delay before replying, ms, or a function of the client. Default: 1000 ms for Pi 3 family clients
    * (their ROM takes the first offer, so the address offer should arrive first), 0 otherwise.
@@ -387,7 +388,9 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     const d = this.o.replyDelayMs;
     if (typeof d === 'number') return d;
     if (typeof d === 'function') return Math.max(0, Math.min(10_000, d(client)));
-    return client.model === 'pi3' || client.model === 'pi3b+' || client.mac.startsWith('b8:27:eb') ? 1000 : 0;
+    return client.model === 'pi3b' || client.model === 'pi3b+' || client.mac.startsWith('b8:27:eb')
+      ? 1000
+      : 0;
   }
 
   private buildReply(
@@ -411,9 +414,9 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     );
     let source: Map<number, Buffer>;
     if (decision === 'boot') {
-      const guid = req.options.get(OptionCode.CLIENT_UUID);
-      const pi3b = guid?.length === 17 && guid.subarray(1).equals(PI3_ROM_GUID);
-      const spaces = this.o.trailingSpaces === 'auto' ? pi3b : this.o.trailingSpaces;
+      // 'auto': the model table decides for the detected model (the Pi 3B ROM needs the padded text).
+      const padded = option43Text([detectRaspberryPi(req)?.model]) === PI_BOOT_MENU_TEXT_PADDED;
+      const spaces = this.o.trailingSpaces === 'auto' ? padded : this.o.trailingSpaces;
       const boot = raspberryPiBootOptions({ serverAddress: this.o.serverAddress, trailingSpaces: spaces });
       reply.siaddr = boot.siaddr;
       source = boot.options;

@@ -2,31 +2,32 @@
  * Raspberry Pi network boot: the reply options the boot ROM / EEPROM bootloader needs, and client detection.
  * Facts: Raspberry Pi documentation boot-net.adoc, rpi-eeprom release notes (see /shared/reference/pi-netboot.md).
  */
+import {
+  isRaspberryPiMac,
+  macBytes,
+  modelFromBoardRevision,
+  PI_BOOT_MENU_TEXT,
+  PI_BOOT_MENU_TEXT_PADDED,
+  PI_MODEL_TABLE,
+  type PiModelName,
+  RASPBERRY_PI_OUIS,
+  serialNumber,
+} from '@bramble/pi';
 import { ipv4ToBuffer } from './ipv4.js';
 import { OptionCode, Options } from './options/index.js';
 import { type DhcpMessage, macOf } from './packet.js';
 import { encodePxeVendorOptions } from './pxe.js';
 
-/**
- * Raspberry Pi OUIs (the one list used everywhere in Bramble): b8:27:eb (Pi 1-3), dc:a6:32 (Pi 4),
- * e4:5f:01, d8:3a:dd (later Pi 4 / CM4 / Pi 5), 2c:cf:67 (Pi 5 / CM5).
- */
-export const RASPBERRY_PI_MAC_PREFIXES: readonly string[] = Object.freeze([
-  'b8:27:eb',
-  'dc:a6:32',
-  'e4:5f:01',
-  'd8:3a:dd',
-  '2c:cf:67',
-]);
+/** Raspberry Pi OUIs: @bramble/pi's list, under the name this package has always exported. */
+export const RASPBERRY_PI_MAC_PREFIXES: readonly string[] = RASPBERRY_PI_OUIS;
+export { isRaspberryPiMac, PI_BOOT_MENU_TEXT };
 
 /** Option 60 every Pi netboot client sends in DISCOVER (it is also the x86 BIOS PXE UNDI 2.1 string). */
 export const PI_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
 /** Transaction id the Pi 3 family boot ROM uses for every Pi: key clients by MAC, never by xid. */
 export const PI3_ROM_XID = 0x26f30339;
-/** What the ROM looks for inside option 43. */
-export const PI_BOOT_MENU_TEXT = 'Raspberry Pi Boot';
-
-export type RaspberryPiModel = 'pi3' | 'pi3b+' | 'pi4' | 'pi5' | 'unknown';
+/** A detected client: a @bramble/pi model name, or 'unknown' when only its MAC says it is a Pi. */
+export type RaspberryPiModel = PiModelName | 'unknown';
 
 export interface RaspberryPiClient {
   model: RaspberryPiModel;
@@ -35,11 +36,6 @@ export interface RaspberryPiClient {
   /** Board revision code from option 97 (Pi 4/5), e.g. 0xc03111. */
   boardRevision?: number;
   mac: string;
-}
-
-export function isRaspberryPiMac(mac: string): boolean {
-  const m = mac.toLowerCase().replaceAll('-', ':');
-  return RASPBERRY_PI_MAC_PREFIXES.some((p) => m.startsWith(p));
 }
 
 /**
@@ -51,7 +47,7 @@ export function raspberryPiOption43(trailingSpaces = false): Buffer {
   return encodePxeVendorOptions({
     discoveryControl: 3, // disable broadcast + multicast discovery, as dnsmasq
     menuPrompt: { timeout: 0, prompt: 'PXE' },
-    bootMenu: [{ type: 0, description: trailingSpaces ? `${PI_BOOT_MENU_TEXT}   ` : PI_BOOT_MENU_TEXT }],
+    bootMenu: [{ type: 0, description: trailingSpaces ? PI_BOOT_MENU_TEXT_PADDED : PI_BOOT_MENU_TEXT }],
   });
 }
 
@@ -111,9 +107,8 @@ export function encodePiGuid(g: {
   const out = Buffer.alloc(16);
   out.write(g.model === 'pi4' ? 'RPi4' : 'RPi5', 0, 'latin1');
   out.writeUInt32LE(g.boardRevision >>> 0, 4);
-  const macBytes = g.mac.split(/[:-]/).map((x) => Number.parseInt(x, 16));
-  Buffer.from(macBytes.slice(-4)).copy(out, 8);
-  out.writeUInt32LE(Number.parseInt(g.serial, 16) >>> 0, 12);
+  macBytes(g.mac).copy(out, 8, 2, 6);
+  out.writeUInt32LE(serialNumber(g.serial), 12);
   return out;
 }
 
@@ -123,7 +118,7 @@ export const PI3_ROM_GUID = Buffer.alloc(16, 0x44);
 /** Pi 3B+ (and Pi 4 with DHCP_OPTION97=0): the 32-bit serial repeated four times (little-endian assumed). */
 export function legacySerialGuid(serial: string): Buffer {
   const out = Buffer.alloc(16);
-  const n = Number.parseInt(serial, 16) >>> 0;
+  const n = serialNumber(serial);
   for (let i = 0; i < 4; i++) out.writeUInt32LE(n, i * 4);
   return out;
 }
@@ -134,6 +129,12 @@ function repeatedSerial(g: Buffer): string | undefined {
   for (let i = 4; i < 16; i += 4) if (!g.subarray(i, i + 4).equals(first)) return undefined;
   if (first.readUInt32LE(0) === 0 || g.equals(PI3_ROM_GUID)) return undefined;
   return hex8(first.readUInt32LE(0));
+}
+
+/** The exact model from the GUID's board revision when it is of the FourCC's family, else the family's base. */
+function guidModel(g: PiGuid): PiModelName {
+  const byRevision = modelFromBoardRevision(g.boardRevision);
+  return byRevision !== undefined && PI_MODEL_TABLE[byRevision].family === g.model ? byRevision : g.model;
 }
 
 function safeText(msg: DhcpMessage, code: number): string | undefined {
@@ -152,12 +153,15 @@ export function detectRaspberryPi(msg: DhcpMessage): RaspberryPiClient | undefin
   const guid = raw97 && raw97.length === 17 && raw97[0] === 0 ? raw97.subarray(1) : undefined;
   if (guid) {
     const g = decodePiGuid(guid);
-    if (g) return { model: g.model, serial: g.serial, boardRevision: g.boardRevision, mac };
-    if (guid.equals(PI3_ROM_GUID) && (piMac || vendor === PI_VENDOR_CLASS)) return { model: 'pi3', mac };
+    if (g) return { model: guidModel(g), serial: g.serial, boardRevision: g.boardRevision, mac };
+    // The constant GUID is the Pi 3B ROM's bug, fixed in the 3B+ (boot-net.adoc "DHCP UUID constant").
+    if (guid.equals(PI3_ROM_GUID) && (piMac || vendor === PI_VENDOR_CLASS)) return { model: 'pi3b', mac };
     const serial = repeatedSerial(guid);
     if (serial && (piMac || vendor === PI_VENDOR_CLASS)) {
       const m = mac.toLowerCase();
-      const model: RaspberryPiModel = m.startsWith('b8:27:eb') ? 'pi3b+' : piMac ? 'pi4' : 'unknown';
+      // A serial GUID is the 3B+ ROM's fix (the 3B sends a constant); later boards send RPi4/RPi5 GUIDs.
+      const pi3bPlus = m.startsWith(PI_MODEL_TABLE['pi3b+'].oui);
+      const model: RaspberryPiModel = pi3bPlus ? 'pi3b+' : piMac ? 'pi4' : 'unknown';
       return { model, serial, mac };
     }
   }

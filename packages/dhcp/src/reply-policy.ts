@@ -5,8 +5,8 @@
  * the local segment or dropped. Never to an arbitrary address a datagram names (no reflection).
  */
 import { networkInterfaces } from 'node:os';
+import { ipv4ToNumber, isIPv4, numberToIPv4 } from '@bramble/pi';
 import { DhcpError } from './errors.js';
-import { ipv4ToNumber, isIPv4, numberToIPv4 } from './ipv4.js';
 
 /** An IPv4 subnet as `network/prefix` numbers. */
 export interface Ipv4Subnet {

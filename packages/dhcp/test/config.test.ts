@@ -10,6 +10,7 @@ import {
   dnsmasqConfig,
   iscDhcpdConfig,
   keaConfig,
+  raspberryPiBootTexts,
   raspberryPiOption43,
 } from '../src/index.js';
 
@@ -123,6 +124,42 @@ describe('Kea DHCPv4 config', () => {
 
   it('refuses proxy mode with a typed error', () => {
     expect(() => keaConfig(proxy)).toThrow(DhcpConfigError);
+  });
+});
+
+describe('option 43 from the @bramble/pi model table', () => {
+  const withPi3b: BootNetwork = {
+    ...full,
+    nodes: [
+      ...(full.nodes ?? []),
+      { hostname: 'old3b', model: 'pi3b' },
+      { model: 'pi4', mac: 'dc:a6:32:0f:0f:0f' },
+    ],
+  };
+
+  it('a pi3b node gets the trailing-space form in dnsmasq, ISC and Kea; other models the plain one', async () => {
+    const padded = raspberryPiOption43(true);
+    expect(dnsmasqConfig(withPi3b)).toContain('pxe-service=0,"Raspberry Pi Boot   "');
+    const isc = iscDhcpdConfig(withPi3b);
+    expect(isc).toContain([...padded].map((b) => b.toString(16).padStart(2, '0')).join(':'));
+    expect((await check(dhcpd, ['-t', '-cf', file('dhcpd-pi3b.conf', isc)])).ok).toBe(true);
+    const kea3b = keaConfig(withPi3b) as {
+      Dhcp4: { 'client-classes': Array<{ 'option-data': Array<{ code?: number; data: string }> }> };
+    };
+    const o43 = kea3b.Dhcp4['client-classes'][0]?.['option-data'].find((o) => o.code === 43);
+    expect(Buffer.from(o43?.data ?? '', 'hex')).toEqual(padded);
+    // A node without a MAC counts for the model but writes no host line.
+    expect(dnsmasqConfig(withPi3b)).not.toContain('old3b');
+    const plain: BootNetwork = { ...full, nodes: [{ mac: 'dc:a6:32:0f:0f:0f', model: 'pi4' }] };
+    expect(dnsmasqConfig(plain)).toContain('pxe-service=0,"Raspberry Pi Boot"\n');
+    // Read back from each format (what bramble doctor checks).
+    expect(raspberryPiBootTexts(dnsmasqConfig(withPi3b))).toEqual(['Raspberry Pi Boot   ']);
+    expect(raspberryPiBootTexts(isc)).toEqual(['Raspberry Pi Boot   ']);
+    expect(raspberryPiBootTexts(JSON.stringify(kea3b, null, 2))).toEqual(['Raspberry Pi Boot   ']);
+    expect(raspberryPiBootTexts(iscDhcpdConfig(full))).toEqual(['Raspberry Pi Boot']);
+    expect(raspberryPiBootTexts('dhcp-range=10.0.0.1,proxy\n"data": "zz"\n')).toEqual([]);
+    // An explicit setting wins over the table.
+    expect(dnsmasqConfig({ ...withPi3b, trailingSpaces: false })).toContain('"Raspberry Pi Boot"\n');
   });
 });
 

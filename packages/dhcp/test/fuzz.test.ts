@@ -27,7 +27,12 @@ function seeds(): Buffer[] {
       ),
     );
   }
-  const reply = buildClientMessage({ kind: 'pi4', type: 'discover', mac: 'dc:a6:32:01:36:c2', serial: '1' });
+  const reply = buildClientMessage({
+    kind: 'pi4',
+    type: 'discover',
+    mac: 'dc:a6:32:01:36:c2',
+    serial: '00000001',
+  });
   reply.op = 2;
   for (const [k, v] of raspberryPiBootOptions({ serverAddress: '10.0.0.1' }).options) reply.options.set(k, v);
   out.push(encodeMessage(reply), encodeMessage(reply, { maxLength: 300 }));

@@ -213,7 +213,7 @@ describe('proxyDHCP responder (loopback)', () => {
     expect(r?.msg.options.get(43)?.subarray(9, 34).toString('latin1')).toBe(
       '\x09\x17\x00\x00\x14Raspberry Pi Boot   ',
     );
-    expect(delays).toEqual(['pi3']);
+    expect(delays).toEqual(['pi3b']); // the constant GUID is the 3B ROM's (fixed in the 3B+)
   });
 
   it('adopts a pre-bound socket (systemd LISTEN_FDS) and validates options', async () => {

@@ -49,7 +49,8 @@ describe('detectRaspberryPi', () => {
     expect(m.xid).toBe(PI3_ROM_XID);
     expect(m.options.get(60)?.toString()).toBe(PI_VENDOR_CLASS);
     expect(m.options.get(97)).toEqual(Buffer.concat([Buffer.from([0]), Buffer.alloc(16, 0x44)]));
-    expect(detectRaspberryPi(m)).toEqual({ model: 'pi3', mac: 'b8:27:eb:aa:bb:cc' });
+    // The constant 16 × 0x44 GUID is the Pi 3B ROM's bug, fixed in the 3B+: the model is exact.
+    expect(detectRaspberryPi(m)).toEqual({ model: 'pi3b', mac: 'b8:27:eb:aa:bb:cc' });
   });
 
   it('reads the serial of a Pi 3B+', () => {
@@ -92,7 +93,8 @@ describe('detectRaspberryPi', () => {
   it('accepts the byte-reversed FourCC seen in a CM4 capture', () => {
     const m = emptyMessage(1);
     m.options.set(97, Buffer.from('0034695052' + '4131a000' + '01f8deb9' + 'efcdab89', 'hex'));
-    expect(detectRaspberryPi(m)).toMatchObject({ model: 'pi4', boardRevision: 0xa03141, serial: '89abcdef' });
+    // Revision 0xa03141 is a CM4 (type 0x14 in the model table).
+    expect(detectRaspberryPi(m)).toMatchObject({ model: 'cm4', boardRevision: 0xa03141, serial: '89abcdef' });
   });
 
   it('falls back to the MAC prefix and ignores non-Pi PXE clients', () => {

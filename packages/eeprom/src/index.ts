@@ -49,7 +49,7 @@ export {
   readImageFile,
   type Section,
 } from './image.js';
-export { checkModelChip, checkTftpPrefix, MODEL_CHIP, tftpPrefixSettings } from './node.js';
+export { checkModelChip, checkTftpPrefix, modelChip, tftpPrefixSettings } from './node.js';
 export { checkNetworkBoot, configTxtBlocksSelfUpdate, selfUpdateWarnings } from './self-update.js';
 export {
   parseSignature,

@@ -3,34 +3,28 @@
  * TFTP_PREFIX makes the bootloader ask for the directory Bramble provisioned the node under.
  *
  * The directory naming (serial, else MAC as `dc-a6-32-01-36-c2`; `tftpPrefix` choosing) is
- * @bramble/boot-tree's `tftpDirName()` — imported, never restated here. (That fact is moving to a
- * `@bramble/pi` package; switch the import when it lands.)
+ * @bramble/pi's `tftpDirName()` — imported, never restated here.
  */
-import { macDirName, type NodeSpec, type PiModelName, tftpDirName } from '@bramble/boot-tree';
+import type { NodeSpec } from '@bramble/boot-tree';
+import { macDirName, type PiModelName, piModel, tftpDirName } from '@bramble/pi';
 import { effectiveSettings } from './bootconf.js';
 import { EepromError } from './errors.js';
 import type { Chip } from './image.js';
 
-/** The bootloader EEPROM SoC of each model; Pi 3 models have no EEPROM bootloader. */
-export const MODEL_CHIP: Readonly<Record<PiModelName, Chip | undefined>> = {
-  pi3b: undefined,
-  'pi3b+': undefined,
-  pi4: '2711',
-  pi400: '2711',
-  cm4: '2711',
-  pi5: '2712',
-  pi500: '2712',
-  cm5: '2712',
-};
+/** The bootloader EEPROM SoC of a model (from @bramble/pi's model table); Pi 3-family models have none. */
+export function modelChip(model: PiModelName): Chip | undefined {
+  const { soc } = piModel(model);
+  return soc === 'bcm2711' ? '2711' : soc === 'bcm2712' ? '2712' : undefined;
+}
 
 /** Throws MODEL_MISMATCH unless an image for `chip` can go to a node of `model` (unknown model: any). */
 export function checkModelChip(model: PiModelName | undefined, chip: Chip, who = 'the node'): void {
   if (model === undefined) return;
-  const wanted = MODEL_CHIP[model];
+  const wanted = modelChip(model);
   if (wanted === undefined) {
     throw new EepromError(
       'MODEL_MISMATCH',
-      `${who} is a ${model}: Pi 3 models boot from ROM + bootcode.bin and have no bootloader EEPROM`,
+      `${who} is a ${model}: Pi 3-family models boot from ROM + bootcode.bin and have no bootloader EEPROM`,
     );
   }
   if (wanted !== chip) {

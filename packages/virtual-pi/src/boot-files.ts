@@ -1,4 +1,4 @@
-import type { ConfigTxt } from './config-txt.js';
+import type { ConfigTxt } from '@bramble/pi';
 import type { ModelSpec } from './models/types.js';
 
 /** One concrete file a step asks for: candidates are tried in order (kernel fallbacks). */

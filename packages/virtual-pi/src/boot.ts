@@ -1,7 +1,14 @@
-import { cmdlineProblems } from './cmdline.js';
+import {
+  cmdlineProblems,
+  definedOnly,
+  macDirName,
+  normaliseMac,
+  normaliseSerial,
+  PiError,
+} from '@bramble/pi';
 import { runDhcp } from './dhcp-client.js';
 import { VirtualPiError } from './errors.js';
-import { defaultMac, macPrefix, normaliseMac, normaliseSerial } from './identity.js';
+import { defaultMac } from './identity.js';
 import { modelSpec } from './models/index.js';
 import type { ModelSpec } from './models/types.js';
 import { type BootOptions, parseBootOptions } from './options.js';
@@ -27,7 +34,7 @@ export function tftpPrefixFor(
       `${spec.name} only uses the serial as TFTP prefix (no TFTP_PREFIX setting)`,
     );
   }
-  if (m === 'mac') return `${macPrefix(mac)}/`;
+  if (m === 'mac') return `${macDirName(mac)}/`;
   return m; // TFTP_PREFIX_STR is prepended as-is: include the trailing '/'.
 }
 
@@ -36,11 +43,23 @@ export function tftpPrefixFor(
  * config.txt and cmdline.txt as the firmware does. Resolves with a report whose verdict says whether a real Pi
  * would boot; rejects only with VirtualPiError (bad options, a local socket it cannot bind, abort).
  */
+/** @bramble/pi's INVALID_SERIAL / INVALID_MAC, as this package's one error class (same code and message). */
+function asVirtualPiError<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof PiError && (error.code === 'INVALID_SERIAL' || error.code === 'INVALID_MAC')) {
+      throw new VirtualPiError(error.code, error.message, { cause: error });
+    }
+    throw error;
+  }
+}
+
 export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
   const o = parseBootOptions(options);
   const spec = modelSpec(o.model);
-  const serial = normaliseSerial(o.serial);
-  const mac = o.mac ? normaliseMac(o.mac) : defaultMac(spec.oui, serial);
+  const serial = asVirtualPiError(() => normaliseSerial(o.serial));
+  const mac = o.mac ? asVirtualPiError(() => normaliseMac(o.mac ?? '')) : defaultMac(spec.oui, serial);
   const prefix = tftpPrefixFor(spec, o.tftpPrefix, serial, mac);
   const logger = o.logger?.child({ virtualPi: o.model, serial });
   const t0 = Date.now();
@@ -72,7 +91,7 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
     );
     return report;
   };
-  const ctx = { t0, signal, ...(logger ? { logger } : {}) };
+  const ctx = { t0, signal, ...definedOnly({ logger }) };
   try {
     let host = o.tftp?.host;
     if (o.dhcp) {
@@ -82,12 +101,7 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
         { serial, mac },
         {
           server,
-          ...(port !== undefined ? { port } : {}),
-          ...(clientPort !== undefined ? { clientPort } : {}),
-          ...(localAddress !== undefined ? { localAddress } : {}),
-          ...(attempts !== undefined ? { attempts } : {}),
-          ...(retryIntervalMs !== undefined ? { retryIntervalMs } : {}),
-          ...(offerWaitMs !== undefined ? { offerWaitMs } : {}),
+          ...definedOnly({ port, clientPort, localAddress, attempts, retryIntervalMs, offerWaitMs }),
         },
         ctx,
       );
@@ -111,12 +125,12 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
     const target = {
       host,
       port: o.tftp?.port ?? 69,
-      ...(o.tftp?.localAddress ? { localAddress: o.tftp.localAddress } : {}),
+      ...definedOnly({ localAddress: o.tftp?.localAddress }),
     };
     report.tftp = { host: target.host, port: target.port };
     recorder = new TftpRecorder(target, {
       ...ctx,
-      ...(o.tftpFileTimeoutMs !== undefined ? { fileTimeoutMs: o.tftpFileTimeoutMs } : {}),
+      ...definedOnly({ fileTimeoutMs: o.tftpFileTimeoutMs }),
     });
     for (const step of spec.sequence) await runStep(step, st, recorder);
     report.prefix = st.prefix;

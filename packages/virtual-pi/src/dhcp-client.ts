@@ -1,10 +1,10 @@
 import { randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { type DhcpMessage, decodeMessage, encodeMessage } from '@bramble/dhcp';
+import { macBytes } from '@bramble/pi';
 import type { Logger } from 'pino';
 import { buildDiscover, buildRequest, ipv4, MSG, messageType, OPT } from './dhcp-messages.js';
 import { VirtualPiError } from './errors.js';
-import { macBytes } from './identity.js';
 import type { DhcpProfile, PiIdentity } from './models/types.js';
 import { judgeOffer, type OfferVerdict } from './offer-rules.js';
 import type { BootStep, DhcpSummary } from './report.js';

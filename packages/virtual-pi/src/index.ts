@@ -5,13 +5,11 @@
  */
 export { bootVirtualPi, tftpPrefixFor } from './boot.js';
 export { autoInitramfsName } from './boot-files.js';
-export { type Cmdline, cmdlineProblems, type NfsRoot, parseCmdline, parseNfsRoot } from './cmdline.js';
-export { CONFIG_TXT_LIMIT, type ConfigContext, type ConfigTxt, parseConfigTxt } from './config-txt.js';
 export type { DhcpClientOptions } from './dhcp-client.js';
 export { buildDiscover, buildRequest } from './dhcp-messages.js';
 export { VirtualPiError, type VirtualPiErrorCode } from './errors.js';
-export { defaultMac, macPrefix, normaliseMac, normaliseSerial } from './identity.js';
-export { MODELS, modelSpec } from './models/index.js';
+export { defaultMac } from './identity.js';
+export { MODELS, modelSpec, SIMULATED_MODELS } from './models/index.js';
 export type {
   DhcpProfile,
   ModelSpec,
@@ -21,7 +19,6 @@ export type {
   TftpProfile,
   TftpStep,
 } from './models/types.js';
-export { PI_MODELS } from './models/types.js';
 export { judgeOffer, type OfferVerdict } from './offer-rules.js';
 export { type BootOptions, BootOptionsSchema, type DhcpTarget, DhcpTargetSchema } from './options.js';
 export {

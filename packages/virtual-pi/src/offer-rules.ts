@@ -1,5 +1,5 @@
-import { isIPv4 } from 'node:net';
 import type { DhcpMessage } from '@bramble/dhcp';
+import { isIPv4 } from '@bramble/pi';
 import { ipv4, OPT } from './dhcp-messages.js';
 import type { DhcpProfile } from './models/types.js';
 import type { DhcpSummary } from './report.js';

@@ -1,10 +1,11 @@
+import { Ipv4Schema } from '@bramble/pi';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { VirtualPiError } from './errors.js';
-import { PI_MODELS, type PiModel } from './models/types.js';
+import type { PiModel } from './models/types.js';
 
 const port = z.number().int().min(1).max(65535);
-const ipv4 = z.ipv4();
+const ipv4 = Ipv4Schema;
 
 /** Where the virtual Pi sends its DHCP packets. */
 export const DhcpTargetSchema = z.object({
@@ -21,7 +22,8 @@ export const DhcpTargetSchema = z.object({
 });
 
 export const BootOptionsSchema = z.object({
-  model: z.enum(PI_MODELS as unknown as [string, ...string[]]),
+  /** Checked by modelSpec(), which names the simulated models and says why 3A+ / Zero 2 W are not. */
+  model: z.string().min(1).max(32),
   serial: z.string().min(1).max(18),
   mac: z.string().optional(),
   /** false = skip DHCP (like TFTP_IP + static CLIENT_IP in the EEPROM): needs `tftp.host`. */
@@ -40,7 +42,7 @@ export type DhcpTarget = z.infer<typeof DhcpTargetSchema>;
 
 export interface BootOptions {
   model: PiModel;
-  /** Board serial: 8 hex digits (longer forms keep their last 8; a leading 10000000 is ignored). */
+  /** Board serial, as @bramble/pi normaliseSerial() accepts it (8 hex digits, or the 16-digit cpuinfo Serial). */
   serial: string;
   /** Default: the model's OUI + the serial's low 3 bytes. */
   mac?: string;

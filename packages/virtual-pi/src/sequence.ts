@@ -1,6 +1,5 @@
+import { type Cmdline, type ConfigTxt, configIncludes, parseCmdline, parseConfigTxt } from '@bramble/pi';
 import { resolveFile } from './boot-files.js';
-import { type Cmdline, parseCmdline } from './cmdline.js';
-import { type ConfigTxt, configIncludes, parseConfigTxt } from './config-txt.js';
 import { VirtualPiError } from './errors.js';
 import type { ModelSpec, TftpProfile, TftpStep } from './models/types.js';
 import type { TftpRecorder, TransferResult } from './tftp-steps.js';

@@ -1,9 +1,10 @@
+import { definedOnly, normaliseSerial } from '@bramble/pi';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { bootVirtualPi } from './boot.js';
 import { VirtualPiError } from './errors.js';
-import { normaliseSerial } from './identity.js';
-import { PI_MODELS, type PiModel } from './models/types.js';
+import { SIMULATED_MODELS } from './models/index.js';
+import type { PiModel } from './models/types.js';
 import { type DhcpTarget, DhcpTargetSchema } from './options.js';
 import type { BootReport } from './report.js';
 
@@ -48,7 +49,7 @@ export interface StormReport {
 
 const StormSchema = z.object({
   count: z.number().int().min(1).max(1000),
-  models: z.array(z.enum(PI_MODELS as unknown as [string, ...string[]])).min(1),
+  models: z.array(z.enum(SIMULATED_MODELS as unknown as [PiModel, ...PiModel[]])).min(1),
   firstSerial: z.string().optional(),
   serials: z.array(z.string()).optional(),
   dhcp: z.union([DhcpTargetSchema, z.literal(false)]).optional(),
@@ -93,13 +94,15 @@ export async function bootStorm(o: StormOptions): Promise<StormReport> {
     return bootVirtualPi({
       model,
       serial,
-      ...(o.dhcp !== undefined ? { dhcp: o.dhcp } : {}),
-      ...(o.tftp ? { tftp: o.tftp } : {}),
-      ...(o.tftpPrefix !== undefined ? { tftpPrefix: o.tftpPrefix } : {}),
-      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
-      ...(o.tftpFileTimeoutMs !== undefined ? { tftpFileTimeoutMs: o.tftpFileTimeoutMs } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
-      ...(o.logger ? { logger: o.logger } : {}),
+      ...definedOnly({
+        dhcp: o.dhcp,
+        tftp: o.tftp,
+        tftpPrefix: o.tftpPrefix,
+        timeoutMs: o.timeoutMs,
+        tftpFileTimeoutMs: o.tftpFileTimeoutMs,
+        signal: o.signal,
+        logger: o.logger,
+      }),
     });
   });
   const reports = await Promise.all(runs);

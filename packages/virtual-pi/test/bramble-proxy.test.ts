@@ -173,11 +173,14 @@ describe('virtual Pis against Bramble proxyDHCP + TFTP on loopback', () => {
     await expect(
       bootVirtualPi({ model: 'pi9' as PiModel, serial, dhcp: false, tftp: { host: '127.0.0.1' } }),
     ).rejects.toMatchObject({
-      code: 'INVALID_OPTIONS',
+      code: 'UNKNOWN_MODEL', // modelSpec() names the simulated models (checked after the option schema)
     });
     await expect(
       bootVirtualPi({ model: 'pi4', serial: 'zz', dhcp: false, tftp: { host: '127.0.0.1' } }),
     ).rejects.toBeInstanceOf(VirtualPiError);
+    await expect(
+      bootVirtualPi({ model: 'pi4', serial: 'zz', dhcp: false, tftp: { host: '127.0.0.1' } }),
+    ).rejects.toMatchObject({ code: 'INVALID_SERIAL', message: expect.stringContaining('/proc/cpuinfo') });
     await expect(bootVirtualPi({ model: 'pi4', serial, dhcp: false })).rejects.toMatchObject({
       code: 'INVALID_OPTIONS',
     });

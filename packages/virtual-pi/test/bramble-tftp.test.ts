@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
+import { PI_MODEL_TABLE } from '@bramble/pi';
 import { createServer, fsHandler, type TftpServer } from '@bramble/tftp';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bootVirtualPi, formatReport, PI_MODELS, type PiModel } from '../src/index.js';
+import { bootVirtualPi, formatReport, type PiModel, SIMULATED_MODELS } from '../src/index.js';
 import { makeTftpTree, sha256, type Tree } from './helpers/tree.js';
 
 const serial = '7a1b2c3d';
@@ -31,7 +32,7 @@ describe('virtual Pis against the Bramble TFTP server on loopback', () => {
     srv.requests.length = 0;
   });
 
-  it.each(PI_MODELS.map((m) => [m]))('%s boots from its serial directory', async (model) => {
+  it.each(SIMULATED_MODELS.map((m) => [m]))('%s boots from its serial directory', async (model) => {
     const r = await bootVirtualPi({
       model: model as PiModel,
       serial,
@@ -48,7 +49,7 @@ describe('virtual Pis against the Bramble TFTP server on loopback', () => {
       expect(srv.requests.slice(0, 3)).toEqual(['bootcode.bin', 'bootsig.bin', `${serial}/start.elf`]);
       expect(fetched).toContain(`${serial}/start.elf`);
       expect(r.kernel).toBe(`${serial}/kernel8.img`);
-    } else if (model === 'pi5') {
+    } else if (PI_MODEL_TABLE[model as PiModel].family === 'pi5') {
       expect(srv.requests[0]).toBe(`${serial}/config.txt`);
       expect(fetched.some((f) => f.includes('start'))).toBe(false);
       expect(r.kernel).toBe(`${serial}/kernel_2712.img`);

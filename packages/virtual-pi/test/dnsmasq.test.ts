@@ -1,3 +1,4 @@
+import { dnsmasqConfig } from '@bramble/dhcp';
 import { isRoot } from '@bramble/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PiModel } from '../src/index.js';
@@ -70,6 +71,42 @@ describe.runIf(isRoot())('virtual Pis against dnsmasq in a network namespace', (
     expect(spaced.dhcp?.option43).toBe(
       `0601030a04005058450917000014${Buffer.from('Raspberry Pi Boot   ').toString('hex')}ff`,
     );
+  });
+
+  it('Pi 3B boots from the dnsmasq config @bramble/dhcp generates for a network with a pi3b node', async () => {
+    const subnet = lab.serverAddress.split('.').slice(0, 3).join('.');
+    const network = (models: ('pi3b' | 'pi4')[]) =>
+      dnsmasqConfig({
+        serverAddress: lab.serverAddress,
+        interface: lab.link.ifA,
+        mode: 'full',
+        subnet: {
+          network: `${subnet}.0`,
+          netmask: '255.255.255.0',
+          rangeStart: `${subnet}.100`,
+          rangeEnd: `${subnet}.199`,
+        },
+        nodes: models.map((model, i) => ({ hostname: `node${i}`, model })),
+      });
+    // Without a pi3b node the model table asks for the plain form, which the Pi 3B ROM rejects.
+    const plainConfig = network(['pi4']);
+    expect(plainConfig).toContain('pxe-service=0,"Raspberry Pi Boot"\n');
+    await lab.startDnsmasq({ tftpRoot: tree.root, config: plainConfig });
+    const plain = await lab.boot({ model: 'pi3b', serial: '6b8b4567', dhcp: { ...dhcp, attempts: 1 } });
+    expect(plain.verdict).toBe('would not boot');
+    expect(plain.reason).toContain('trailing-spaces form the Pi 3B ROM needs');
+    // With one: the padded form, and the virtual Pi 3B boots through real dnsmasq.
+    const spacedConfig = network(['pi4', 'pi3b']);
+    expect(spacedConfig).toContain('pxe-service=0,"Raspberry Pi Boot   "');
+    await lab.startDnsmasq({ tftpRoot: tree.root, config: spacedConfig });
+    const spaced = await lab.boot({ model: 'pi3b', serial: '6b8b4567', dhcp });
+    expect(spaced.verdict, spaced.reason).toBe('would boot');
+    expect(spaced.dhcp?.option43).toBe(
+      `0601030a04005058450917000014${Buffer.from('Raspberry Pi Boot   ').toString('hex')}ff`,
+    );
+    // The padded form does not hurt the other models (the Pi 4 EEPROM ignores trailing characters).
+    const pi4 = await lab.boot({ model: 'pi4', serial: '7a1b2c3d', dhcp });
+    expect(pi4.verdict, pi4.reason).toBe('would boot');
   });
 
   it('no pxe-service (no option 43): "no option 43 with \'Raspberry Pi Boot\' in any offer"', async () => {

@@ -1,12 +1,12 @@
 import { buildClientMessage, decodeMessage, detectRaspberryPi, encodeMessage, macOf } from '@bramble/dhcp';
+import { PI_MODEL_TABLE } from '@bramble/pi';
 import { describe, expect, it } from 'vitest';
 import { buildDiscover, buildRequest } from '../src/dhcp-messages.js';
 import {
   defaultMac,
   MODELS,
-  macPrefix,
-  normaliseSerial,
-  PI_MODELS,
+  modelSpec,
+  SIMULATED_MODELS,
   tftpPrefixFor,
   VirtualPiError,
 } from '../src/index.js';
@@ -73,7 +73,7 @@ describe('model tables', () => {
   });
 
   it('every model has a sequence whose steps name known TFTP profiles', () => {
-    for (const model of PI_MODELS) {
+    for (const model of SIMULATED_MODELS) {
       const spec = MODELS[model];
       expect(spec.sequence.length).toBeGreaterThan(5);
       for (const step of spec.sequence)
@@ -86,14 +86,30 @@ describe('model tables', () => {
     expect(MODELS.pi5.sequence.some((s) => s.kind === 'file' && s.file === '{start}')).toBe(false);
   });
 
-  it('serials, MACs and TFTP prefixes normalise like the firmware', () => {
-    expect(normaliseSerial('100000007A1B2C3D')).toBe('7a1b2c3d');
-    expect(normaliseSerial('660cd37')).toBe('0660cd37');
-    expect(() => normaliseSerial('xyz')).toThrow(VirtualPiError);
-    expect(macPrefix('DC:A6:32:01:36:C2')).toBe('dc-a6-32-01-36-c2');
+  it('TFTP prefixes follow the firmware (serial and MAC rules from @bramble/pi)', () => {
     expect(tftpPrefixFor(MODELS.pi4, 'mac', serial, 'dc:a6:32:01:36:c2')).toBe('dc-a6-32-01-36-c2/');
     expect(tftpPrefixFor(MODELS.pi4, 'tftp_test/', serial, 'dc:a6:32:01:36:c2')).toBe('tftp_test/');
     expect(() => tftpPrefixFor(MODELS.pi3b, 'mac', serial, 'b8:27:eb:01:02:03')).toThrow(/serial/);
+  });
+});
+
+describe('the @bramble/pi model table drives the simulated models', () => {
+  it('takes board facts, option 43 rule and block size from the table', () => {
+    for (const model of SIMULATED_MODELS) {
+      const info = PI_MODEL_TABLE[model];
+      const spec = MODELS[model];
+      expect(spec.name).toBe(info.name);
+      expect(spec.files.dtb).toBe(info.files.dtb);
+      expect(spec.prefixModes).toEqual(info.boot.tftpPrefixes);
+      expect(spec.dhcp.option43NeedsTrailingSpaces).toBe(info.boot.option43TrailingSpaces);
+    }
+    expect(SIMULATED_MODELS).toEqual(['pi3b', 'pi3b+', 'pi4', 'pi400', 'cm4', 'pi5', 'pi500', 'cm5']);
+  });
+
+  it('says why a board without Ethernet is not simulated, and names unknown models', () => {
+    expect(() => modelSpec('pizero2w')).toThrow(/no on-board Ethernet/);
+    expect(() => modelSpec('pi9')).toThrow(VirtualPiError);
+    expect(() => modelSpec('pi9')).toThrow(/expected one of pi3b, pi3b\+/);
   });
 });
 

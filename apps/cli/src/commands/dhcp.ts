@@ -1,37 +1,32 @@
 import type { LoadedManifest } from '@bramble/manifest';
+import { definedOnly, parseIPv4Cidr } from '@bramble/pi';
 import { type Command, Option } from 'commander';
 import { globals, manifestFor, outputFor } from '../context.js';
 import { type BootNetwork, loadDhcp } from '../packages.js';
 
-const ipToNum = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-const numToIp = (n: number) => [24, 16, 8, 0].map((b) => Math.floor(n / 2 ** b) % 256).join('.');
-
 /** `192.168.1.0/24` (or the server's /24 when not given) -> network and netmask. */
 export function subnetOf(cidr: string | undefined, server: string): { network: string; netmask: string } {
-  const [net, bitsText] = (cidr ?? `${server}/24`).split('/');
-  const bits = Math.max(0, Math.min(32, Number(bitsText ?? 24)));
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return { network: numToIp((ipToNum(net ?? server) & mask) >>> 0), netmask: numToIp(mask) };
+  const { network, netmask } = parseIPv4Cidr(cidr ?? `${server}/24`);
+  return { network, netmask };
 }
 
-/** The @bramble/dhcp BootNetwork for this manifest: proxy (boot options only) or full (addresses too). */
+/**
+ * The @bramble/dhcp BootNetwork for this manifest: proxy (boot options only) or full (addresses too).
+ * Every node goes in with its model, so the generators pick option 43 from the model table (a `pi3b`
+ * gets the trailing spaces); nodes without a MAC get no host line.
+ */
 export function bootNetwork(m: LoadedManifest, mode: 'proxy' | 'full'): BootNetwork {
   const d = m.manifest.dhcp;
   return {
     serverAddress: m.manifest.server.address,
     mode,
-    ...(m.manifest.server.interface !== undefined ? { interface: m.manifest.server.interface } : {}),
+    ...definedOnly({ interface: m.manifest.server.interface }),
     subnet: {
       ...subnetOf(d.subnet, m.manifest.server.address),
-      ...(d.rangeStart !== undefined ? { rangeStart: d.rangeStart } : {}),
-      ...(d.rangeEnd !== undefined ? { rangeEnd: d.rangeEnd } : {}),
-      ...(d.router !== undefined ? { router: d.router } : {}),
-      ...(d.dns !== undefined ? { dnsServers: d.dns } : {}),
+      ...definedOnly({ rangeStart: d.rangeStart, rangeEnd: d.rangeEnd, router: d.router, dnsServers: d.dns }),
     },
-    nodes: m.manifest.nodes.flatMap((n) =>
-      n.mac === undefined
-        ? []
-        : [{ mac: n.mac, hostname: n.hostname, ...(n.address !== undefined ? { address: n.address } : {}) }],
+    nodes: m.manifest.nodes.map((n) =>
+      definedOnly({ hostname: n.hostname, mac: n.mac, address: n.address, model: n.model }),
     ),
   };
 }

@@ -1,16 +1,30 @@
 import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LoadedManifest } from '@bramble/manifest';
+import {
+  definedOnly,
+  PI_BOOT_MENU_TEXT_PADDED,
+  PI_MODELS,
+  type PiModelName,
+  piModel,
+  tftpDirName,
+} from '@bramble/pi';
 import { canBindPort } from 'brambled';
 import { type Command, Option } from 'commander';
 import { globals, manifestFor, outputFor } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
-import { loadVirtualPi, type PiModel } from '../packages.js';
-import { tftpDirName } from '../store.js';
+import { loadDhcp, loadVirtualPi, type PiModel } from '../packages.js';
 import { checkRows } from './node.js';
 
-const MODELS = ['pi3b', 'pi3b+', 'pi4', 'pi400', 'cm4', 'pi5'] as const;
+/** Where DHCP server configs usually live (dnsmasq, ISC dhcpd, Kea), checked when --dhcp-config is not given. */
+const DHCP_CONFIG_PLACES = [
+  '/etc/dnsmasq.conf',
+  '/etc/dnsmasq.d',
+  '/etc/dhcp/dhcpd.conf',
+  '/etc/kea/kea-dhcp4.conf',
+];
 
 interface Finding {
   check: string;
@@ -18,7 +32,62 @@ interface Finding {
   detail: string;
 }
 
-async function staticChecks(m: LoadedManifest): Promise<Finding[]> {
+async function dhcpConfigFiles(given: readonly string[] | undefined): Promise<string[]> {
+  if (given && given.length > 0) return [...given];
+  const files: string[] = [];
+  for (const place of DHCP_CONFIG_PLACES) {
+    if (!existsSync(place)) continue;
+    if (place.endsWith('.d')) {
+      const entries = await readdir(place).catch(() => [] as string[]);
+      files.push(...entries.filter((e) => e.endsWith('.conf')).map((e) => join(place, e)));
+    } else files.push(place);
+  }
+  return files;
+}
+
+/**
+ * Option 43 for the models in the manifest (the @bramble/pi table): a Pi 3B ROM needs
+ * "Raspberry Pi Boot   ". brambled's proxyDHCP pads it for 3B clients by itself; an external DHCP
+ * server's config is read back (dnsmasq, ISC, Kea) and must send the padded form.
+ */
+async function option43Findings(
+  m: LoadedManifest,
+  dhcpConfigs: readonly string[] | undefined,
+): Promise<Finding[]> {
+  const needy = m.manifest.nodes.filter(
+    (n) => n.model !== undefined && piModel(n.model).boot.option43TrailingSpaces,
+  );
+  if (needy.length === 0) return [];
+  const names = needy.map((n) => `${n.hostname} (${piModel(n.model ?? '').name})`).join(', ');
+  if (m.manifest.dhcp.mode === 'proxy') {
+    return [{ check: 'option 43', ok: true, detail: `brambled's proxyDHCP pads option 43 for ${names}` }];
+  }
+  const files = await dhcpConfigFiles(dhcpConfigs);
+  const dhcp = await loadDhcp();
+  const findings: Finding[] = [];
+  for (const file of files) {
+    const texts = dhcp.raspberryPiBootTexts(await readFile(file, 'utf8').catch(() => ''));
+    if (texts.length === 0) continue;
+    const padded = texts.some((t) => t.startsWith(PI_BOOT_MENU_TEXT_PADDED));
+    findings.push({
+      check: 'option 43',
+      ok: padded,
+      detail: padded
+        ? `${file} sends "${PI_BOOT_MENU_TEXT_PADDED}" as ${names} need`
+        : `${file} sends "${texts[0]}" but ${names} need "${PI_BOOT_MENU_TEXT_PADDED}" (Pi 3B ROM bug) — fix: regenerate it with bramble dhcp config`,
+    });
+  }
+  if (findings.length === 0) {
+    findings.push({
+      check: 'option 43',
+      ok: true,
+      detail: `${names} need option 43 "${PI_BOOT_MENU_TEXT_PADDED}"; no DHCP config with "Raspberry Pi Boot" found to check (give --dhcp-config FILE)`,
+    });
+  }
+  return findings;
+}
+
+async function staticChecks(m: LoadedManifest, dhcpConfigs?: readonly string[]): Promise<Finding[]> {
   const f: Finding[] = [];
   f.push({ check: 'manifest', ok: true, detail: `${m.path}: ${m.manifest.nodes.length} node(s)` });
   f.push({ check: 'state dir', ok: existsSync(m.stateDir), detail: m.stateDir });
@@ -50,6 +119,7 @@ async function staticChecks(m: LoadedManifest): Promise<Finding[]> {
   } catch (e) {
     f.push({ check: 'node check', ok: false, detail: (e as Error).message });
   }
+  f.push(...(await option43Findings(m, dhcpConfigs)));
   return f;
 }
 
@@ -66,16 +136,21 @@ export function register(program: Command): void {
     .command('doctor')
     .description('check the setup; with --simulate, boot a virtual Pi against the configured server')
     .option('--simulate', 'boot a virtual Pi (TFTP, and DHCP with --dhcp) and print its boot report')
-    .addOption(new Option('--model <model>', 'virtual Pi model').choices([...MODELS]))
+    .addOption(new Option('--model <model>', 'virtual Pi model').choices([...PI_MODELS]))
     .option('--serial <serial>', 'serial of the virtual Pi (default: a node of that model)')
     .option('--server <addr:port>', 'TFTP server to boot from (default: the manifest)')
     .option('--dhcp <addr>', 'also do the DHCP exchange with this server (needs port 67/68: root)')
     .option('--timeout <ms>', 'give up after this long', (v) => Number(v), 60_000)
+    .option(
+      '--dhcp-config <file...>',
+      'DHCP server config(s) to check option 43 in (default: /etc/dnsmasq.conf, /etc/dnsmasq.d/*.conf, dhcpd.conf, kea-dhcp4.conf)',
+    )
     .addHelpText(
       'after',
       `
 Examples:
   bramble doctor
+  bramble doctor --dhcp-config /etc/dnsmasq.d/bramble.conf
   bramble doctor --simulate --model pi4
   bramble doctor --simulate --model pi5 --serial 9ffefdef --server 127.0.0.1:6969 --json`,
     )
@@ -83,11 +158,12 @@ Examples:
       async (
         o: {
           simulate?: boolean;
-          model?: PiModel;
+          model?: PiModelName;
           serial?: string;
           server?: string;
           dhcp?: string;
           timeout: number;
+          dhcpConfig?: string[];
         },
         cmd: Command,
       ) => {
@@ -95,7 +171,7 @@ Examples:
         const out = outputFor(g);
         const m = await manifestFor(g);
         if (!o.simulate) {
-          const findings = await staticChecks(m);
+          const findings = await staticChecks(m, o.dhcpConfig);
           if (g.json) out.data(findings);
           else printFindings(out, findings);
           if (findings.some((x) => !x.ok)) process.exitCode = 1;
@@ -105,7 +181,7 @@ Examples:
           m.manifest.nodes.find((n) =>
             o.serial ? n.serial === o.serial : o.model ? n.model === o.model : true,
           ) ?? m.manifest.nodes[0];
-        const model = o.model ?? (node?.model as PiModel | undefined) ?? 'pi4';
+        const model = o.model ?? node?.model ?? 'pi4';
         const serial = o.serial ?? node?.serial;
         if (!serial) throw new UsageError('no --serial given and no node with a serial in the manifest');
         let host =
@@ -118,9 +194,10 @@ Examples:
         }
         const vp = await loadVirtualPi();
         const report = await vp.bootVirtualPi({
-          model,
+          // modelSpec() refuses, with the reason, the table's models it does not simulate (3A+, Zero 2 W).
+          model: model as PiModel,
           serial,
-          ...(node?.mac ? { mac: node.mac } : {}),
+          ...definedOnly({ mac: node?.mac }),
           // With DHCP the TFTP server comes from the offer (like a real Pi) unless --server overrides it.
           dhcp: o.dhcp ? { server: o.dhcp } : false,
           tftp: o.dhcp && !o.server ? { port } : { host, port },

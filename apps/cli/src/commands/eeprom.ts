@@ -80,7 +80,7 @@ async function loadImagesByChip(o: SettingsOptions): Promise<Map<Chip, ChipUpdat
 async function updateFor(layout: NodeLayout, byChip: Map<Chip, ChipUpdate>): Promise<ChipUpdate> {
   const ee = await loadEeprom();
   const model = layout.node.model;
-  const chip = model ? ee.MODEL_CHIP[model] : undefined;
+  const chip = model ? ee.modelChip(model) : undefined;
   const entry = (chip && byChip.get(chip)) ?? (byChip.size === 1 ? [...byChip.values()][0] : undefined);
   if (entry) return entry;
   throw new CliError(

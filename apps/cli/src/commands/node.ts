@@ -2,6 +2,7 @@ import { existsSync, lstatSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { type LoadedManifest, Mac, type ManifestNode, readDiscovered, Serial } from '@bramble/manifest';
+import { modelFromDetected, piModelList, SERIAL_RULE, tftpDirName } from '@bramble/pi';
 import type { Command } from 'commander';
 import { type Document, isMap, isSeq, YAMLMap, YAMLSeq } from 'yaml';
 import { confirm } from '../confirm.js';
@@ -9,7 +10,7 @@ import { editManifest, type GlobalOptions, globals, manifestFor, outputFor } fro
 import { CliError, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { type CheckProblem, loadBootTree, type ScratchSpec } from '../packages.js';
-import { layoutFile, provision, readLayouts, tftpDirName } from '../store.js';
+import { layoutFile, provision, readLayouts } from '../store.js';
 import { dhcpConfigText } from './dhcp.js';
 import { imageNameFromFile } from './image.js';
 
@@ -215,10 +216,10 @@ export function register(program: Command): void {
       'add a node: extract its image if needed, lay out its TFTP and NFS trees, patch and personalise',
     )
     .argument('<hostname>')
-    .option('--serial <serial>', 'Pi serial (8 hex digits; 10000000xxxxxxxx and 0x forms accepted)')
+    .option('--serial <serial>', `Pi serial: ${SERIAL_RULE}`)
     .option('--mac <mac>', 'MAC address (for TFTP_PREFIX=2 / MAC-based setups)')
     .requiredOption('--image <name|file>', 'an image name from the manifest, or an image file to add')
-    .option('--model <model>', 'pi3b, pi3b+, pi4, pi400, cm4, pi5')
+    .option('--model <model>', piModelList())
     .option('--address <ip>', "the node's IP address (scopes its NFS export)")
     .option('--user <name>', 'create this user')
     .option('--password-hash <hash>', 'SHA-512 crypt hash for the user (mkpasswd -m sha-512)')
@@ -265,8 +266,7 @@ Examples:
         );
         if (!found)
           throw new CliError('NOT_FOUND', `no discovered Pi '${id}': see bramble node ls --discovered`);
-        const model =
-          o.model ?? ({ pi3: 'pi3b+', pi4: 'pi4', pi5: 'pi5' } as Record<string, string>)[found.model];
+        const model = o.model ?? modelFromDetected(found.model);
         await addNode(g, out, o.hostname, {
           image: o.image,
           ...(found.serial ? { serial: found.serial } : {}),

@@ -42,13 +42,3 @@ export function patchCmdline(text: string, o: CmdlineOptions): string {
   const nfs = ['root=/dev/nfs', `nfsroot=${server}:${path},vers=${vers}`, 'rw', 'ip=dhcp', 'rootwait'];
   return `${[...kept, ...nfs].join(' ')}\n`;
 }
-
-/** Parse the NFS root out of a cmdline (for checks): undefined when it does not boot from NFS. */
-export function parseNfsRoot(text: string): { server: string; path: string; options: string[] } | undefined {
-  const tok = text.split(/\s+/).find((t) => t.startsWith('nfsroot='));
-  if (!tok) return undefined;
-  const [loc = '', ...options] = tok.slice('nfsroot='.length).split(',');
-  const i = loc.indexOf(':');
-  if (i < 0) return { server: '', path: loc, options };
-  return { server: loc.slice(0, i), path: loc.slice(i + 1), options };
-}

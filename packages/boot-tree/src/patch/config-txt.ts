@@ -1,8 +1,6 @@
+import { CONFIG_TXT_LIMIT } from '@bramble/pi';
 import { BootTreeError } from '../errors.js';
 import { checkVersion } from './validate.js';
-
-/** The netboot firmware reads only the first 4 KiB of config.txt (firmware#1575, #1012). */
-export const CONFIG_TXT_MAX_BYTES = 4096;
 
 export interface ConfigTxtOptions {
   nfsVersion: string;
@@ -38,34 +36,14 @@ export function patchConfigTxt(text: string, o: ConfigTxtOptions): string {
     }
   }
   let out = `${lines.join('\n')}\n`;
-  if (Buffer.byteLength(out) > CONFIG_TXT_MAX_BYTES) {
+  if (Buffer.byteLength(out) > CONFIG_TXT_LIMIT) {
     out = `${lines.filter((l) => l.trim() !== '' && !l.trim().startsWith('#')).join('\n')}\n`;
   }
-  if (Buffer.byteLength(out) > CONFIG_TXT_MAX_BYTES) {
+  if (Buffer.byteLength(out) > CONFIG_TXT_LIMIT) {
     throw new BootTreeError(
       'CONFIG_TOO_LARGE',
-      `config.txt is ${Buffer.byteLength(out)} bytes without comments; the netboot firmware ignores everything after ${CONFIG_TXT_MAX_BYTES} bytes: move settings into an included file or remove unused ones`,
+      `config.txt is ${Buffer.byteLength(out)} bytes without comments; the netboot firmware ignores everything after ${CONFIG_TXT_LIMIT} bytes: move settings into an included file or remove unused ones`,
     );
-  }
-  return out;
-}
-
-/** Settings of a config.txt that apply to a model (sections `[all]`, `[none]`, `[pi4]` …); last wins. */
-export function configValues(text: string, filters: readonly string[] = []): Map<string, string> {
-  const active = new Set(['all', ...filters]);
-  let on = true;
-  const out = new Map<string, string>();
-  for (const raw of text.split('\n')) {
-    const l = raw.trim();
-    if (!l || l.startsWith('#')) continue;
-    const sec = /^\[([^\]]+)\]$/.exec(l);
-    if (sec) {
-      on = active.has(sec[1]!.trim().toLowerCase());
-      continue;
-    }
-    if (!on) continue;
-    const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(l);
-    if (m) out.set(m[1]!, m[2]!.trim());
   }
   return out;
 }

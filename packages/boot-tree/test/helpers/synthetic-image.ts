@@ -41,6 +41,14 @@ export async function makeImage(
     'config.txt': fx('config.txt'),
     'issue.txt': `Raspberry Pi reference (${release})\n`,
   };
+  if (release !== 'bookworm' && release !== 'trixie') {
+    // 32-bit releases: config.txt sets no arm_64bit, so a Pi 3 / Pi 4 boots kernel7.img / kernel7l.img.
+    Object.assign(bootFiles, {
+      'kernel.img': bin(8000),
+      'kernel7.img': bin(8000),
+      'kernel7l.img': bin(8000),
+    });
+  }
   for (const [f, c] of Object.entries(bootFiles)) await writeFile(join(boot, f), c);
 
   const files: Record<string, string | Buffer> = {

@@ -1,27 +1,35 @@
 /** One typed description of a boot network, from which every DHCP server config is generated. */
+import {
+  Ipv4Schema,
+  ipv4InSubnet,
+  ipv4ToNumber,
+  MacSchema,
+  netmaskToPrefix,
+  option43Text,
+  PI_BOOT_MENU_TEXT_PADDED,
+  PI_MODELS,
+} from '@bramble/pi';
 import { z } from 'zod';
 import { DhcpConfigError } from '../errors.js';
-import { ipv4ToNumber } from '../ipv4.js';
 
-const mac = z
-  .string()
-  .regex(/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/, 'expected a MAC address like dc:a6:32:01:36:c2')
-  .transform((s) => s.toLowerCase().replaceAll('-', ':'));
 const hostname = z
   .string()
   .regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, 'expected an RFC 1123 host label');
 
 export const BootNodeSchema = z.object({
-  mac,
+  /** The node's MAC: host lines and reservations need one; a node without it still counts for `model`. */
+  mac: MacSchema.optional(),
   /** Fixed address (full mode). */
-  address: z.ipv4().optional(),
+  address: Ipv4Schema.optional(),
   hostname: hostname.optional(),
+  /** The Pi model (@bramble/pi table): decides the option 43 form when `trailingSpaces` is 'auto'. */
+  model: z.enum(PI_MODELS).optional(),
 });
 
 export const BootNetworkSchema = z
   .object({
     /** This host's address on the boot network (TFTP server, proxyDHCP server id). */
-    serverAddress: z.ipv4(),
+    serverAddress: Ipv4Schema,
     /** Interface the DHCP server serves (e.g. eth0); omitted = all. */
     interface: z
       .string()
@@ -30,30 +38,33 @@ export const BootNetworkSchema = z
     /** proxy: addresses come from another DHCP server, only boot options are added; full: serve addresses too. */
     mode: z.enum(['proxy', 'full']).default('proxy'),
     subnet: z.object({
-      network: z.ipv4(),
-      netmask: z.ipv4(),
+      network: Ipv4Schema,
+      netmask: Ipv4Schema,
       /** Dynamic pool (full mode). */
-      rangeStart: z.ipv4().optional(),
-      rangeEnd: z.ipv4().optional(),
-      router: z.ipv4().optional(),
-      dnsServers: z.array(z.ipv4()).default([]),
+      rangeStart: Ipv4Schema.optional(),
+      rangeEnd: Ipv4Schema.optional(),
+      router: Ipv4Schema.optional(),
+      dnsServers: z.array(Ipv4Schema).default([]),
       leaseSeconds: z.number().int().min(120).max(31_536_000).default(43_200),
     }),
     nodes: z.array(BootNodeSchema).default([]),
     /** TFTP server to announce (option 66, siaddr); default serverAddress. */
-    tftpServer: z.ipv4().optional(),
-    /** "Raspberry Pi Boot   " (Pi 3B ROM bug) instead of "Raspberry Pi Boot". */
-    trailingSpaces: z.boolean().default(false),
+    tftpServer: Ipv4Schema.optional(),
+    /**
+     * "Raspberry Pi Boot   " (Pi 3B ROM bug) instead of "Raspberry Pi Boot": 'auto' (default) asks the
+     * @bramble/pi model table about the nodes' models (any `pi3b` → the padded form).
+     */
+    trailingSpaces: z.union([z.boolean(), z.literal('auto')]).default('auto'),
     /** Send boot options only to listed nodes (by MAC) instead of every Pi / PXE client. */
     onlyKnownNodes: z.boolean().default(false),
   })
   .superRefine((d, ctx) => {
-    const net = ipv4ToNumber(d.subnet.network);
-    const mask = ipv4ToNumber(d.subnet.netmask);
-    const inside = (a: string) => (ipv4ToNumber(a) & mask) >>> 0 === (net & mask) >>> 0;
-    if (!/^1*0*$/.test(mask.toString(2).padStart(32, '0'))) {
+    try {
+      netmaskToPrefix(d.subnet.netmask);
+    } catch {
       ctx.addIssue({ code: 'custom', path: ['subnet', 'netmask'], message: 'netmask must be contiguous' });
     }
+    const inside = (a: string) => ipv4InSubnet(a, d.subnet.network, d.subnet.netmask);
     if (!inside(d.serverAddress)) {
       ctx.addIssue({
         code: 'custom',
@@ -103,5 +114,20 @@ export function parseBootNetwork(d: BootNetwork): ResolvedBootNetwork {
 }
 
 export function prefixLength(netmask: string): number {
-  return ipv4ToNumber(netmask).toString(2).replaceAll('0', '').length;
+  return netmaskToPrefix(netmask);
+}
+
+/** Whether option 43 gets the Pi 3B's three trailing spaces on this network (the model table decides 'auto'). */
+export function usesTrailingSpaces(d: ResolvedBootNetwork): boolean {
+  if (d.trailingSpaces !== 'auto') return d.trailingSpaces;
+  return option43Text(d.nodes.map((n) => n.model)) === PI_BOOT_MENU_TEXT_PADDED;
+}
+
+/** The nodes that have a MAC (host lines, reservations, known-node matches). */
+export function nodesWithMac(
+  d: ResolvedBootNetwork,
+): (ResolvedBootNetwork['nodes'][number] & { mac: string })[] {
+  return d.nodes.filter(
+    (n): n is ResolvedBootNetwork['nodes'][number] & { mac: string } => n.mac !== undefined,
+  );
 }

@@ -1,11 +1,12 @@
 /** dnsmasq configuration (dnsmasq(8): --dhcp-range, --pxe-service, --dhcp-host, --dhcp-mac, --dhcp-reply-delay). */
-import { PI_BOOT_MENU_TEXT } from '../raspberry-pi.js';
-import { type BootNetwork, parseBootNetwork } from './boot-network.js';
+import { PI_BOOT_MENU_TEXT, PI_BOOT_MENU_TEXT_PADDED } from '@bramble/pi';
+import { type BootNetwork, nodesWithMac, parseBootNetwork, usesTrailingSpaces } from './boot-network.js';
 
 /**
  * dnsmasq config for a boot network. Proxy mode: `dhcp-range=<network>,proxy` next to the existing DHCP
  * server; full mode: address pool, fixed addresses (option 66 and siaddr only when TFTP runs on another host). Both send `pxe-service=0,"Raspberry Pi Boot"`,
- * i.e. option 43 = `06 01 03 0a 04 00 50 58 45 09 14 00 00 11 "Raspberry Pi Boot" ff`, and delay replies to
+ * i.e. option 43 = `06 01 03 0a 04 00 50 58 45 09 14 00 00 11 "Raspberry Pi Boot" ff` (with the three
+ * trailing spaces when a node's model needs them, per the @bramble/pi model table), and delay replies to
  * b8:27:eb (Pi 3 family) clients by 1 s so the address offer reaches them first.
  */
 export function dnsmasqConfig(input: BootNetwork): string {
@@ -36,14 +37,14 @@ export function dnsmasqConfig(input: BootNetwork): string {
       lines.push(`dhcp-option-force=${boot}66,"${tftp}"`, `dhcp-boot=${boot}bootcode.bin,,${tftp}`);
     }
   }
-  for (const n of d.nodes) {
+  for (const n of nodesWithMac(d)) {
     const fields = [n.mac, 'set:bramble_node'];
     if (d.mode === 'full' && n.address) fields.push(n.address);
     if (n.hostname) fields.push(n.hostname);
     lines.push(`dhcp-host=${fields.join(',')}`);
   }
   lines.push('dhcp-mac=set:pi3_rom,b8:27:eb:*:*:*', 'dhcp-reply-delay=tag:pi3_rom,1');
-  const text = d.trailingSpaces ? `${PI_BOOT_MENU_TEXT}   ` : PI_BOOT_MENU_TEXT;
+  const text = usesTrailingSpaces(d) ? PI_BOOT_MENU_TEXT_PADDED : PI_BOOT_MENU_TEXT;
   lines.push(`pxe-service=${boot}0,"${text}"`);
   return `${lines.join('\n')}\n`;
 }

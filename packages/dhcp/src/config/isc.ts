@@ -1,7 +1,7 @@
 /** ISC dhcpd configuration (dhcpd.conf(5), dhcp-options(5)). */
 import { DhcpConfigError } from '../errors.js';
 import { RASPBERRY_PI_MAC_PREFIXES, raspberryPiOption43 } from '../raspberry-pi.js';
-import { type BootNetwork, parseBootNetwork } from './boot-network.js';
+import { type BootNetwork, nodesWithMac, parseBootNetwork, usesTrailingSpaces } from './boot-network.js';
 
 const colonHex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 
@@ -28,13 +28,15 @@ export function iscDhcpdConfig(input: BootNetwork): string {
   const pxe = 'substring(option vendor-class-identifier, 0, 9) = "PXEClient"';
   const macs = RASPBERRY_PI_MAC_PREFIXES.map((p) => `substring(hardware, 1, 3) = ${p}`);
   const match = d.onlyKnownNodes
-    ? d.nodes.map((n) => `hardware = 01:${n.mac}`).join(' or ') || 'false'
+    ? nodesWithMac(d)
+        .map((n) => `hardware = 01:${n.mac}`)
+        .join(' or ') || 'false'
     : [pxe, ...macs].join('\n     or ');
   out.push(
     'class "bramble-netboot" {',
     `  match if ${match};`,
     '  option vendor-class-identifier "PXEClient";',
-    `  option vendor-encapsulated-options ${colonHex(raspberryPiOption43(d.trailingSpaces))};`,
+    `  option vendor-encapsulated-options ${colonHex(raspberryPiOption43(usesTrailingSpaces(d)))};`,
     `  option tftp-server-name "${tftp}";`,
     `  next-server ${tftp};`,
     '}',
@@ -45,7 +47,7 @@ export function iscDhcpdConfig(input: BootNetwork): string {
   if (s.router) out.push(`  option routers ${s.router};`);
   if (s.dnsServers.length > 0) out.push(`  option domain-name-servers ${s.dnsServers.join(', ')};`);
   out.push(`  default-lease-time ${s.leaseSeconds};`, `  max-lease-time ${s.leaseSeconds * 2};`, '}');
-  d.nodes.forEach((n, i) => {
+  nodesWithMac(d).forEach((n, i) => {
     out.push('', `host ${n.hostname ?? `node-${i + 1}`} {`, `  hardware ethernet ${n.mac};`);
     if (n.address) out.push(`  fixed-address ${n.address};`);
     if (n.hostname) out.push(`  option host-name "${n.hostname}";`);

@@ -1,7 +1,14 @@
 /** Kea DHCPv4 configuration (Kea ARM: "The DHCPv4 Server", client classification, option 43). */
+import { definedOnly } from '@bramble/pi';
 import { DhcpConfigError } from '../errors.js';
 import { RASPBERRY_PI_MAC_PREFIXES, raspberryPiOption43 } from '../raspberry-pi.js';
-import { type BootNetwork, parseBootNetwork, prefixLength } from './boot-network.js';
+import {
+  type BootNetwork,
+  nodesWithMac,
+  parseBootNetwork,
+  prefixLength,
+  usesTrailingSpaces,
+} from './boot-network.js';
 
 /**
  * Kea `Dhcp4` configuration object (serialise with JSON.stringify) for a boot network in full mode.
@@ -19,7 +26,7 @@ export function keaConfig(input: BootNetwork): object {
   const s = d.subnet;
   const pxe = "substring(option[60].hex,0,9) == 'PXEClient'";
   const macs = RASPBERRY_PI_MAC_PREFIXES.map((p) => `substring(pkt4.mac,0,3) == 0x${p.replaceAll(':', '')}`);
-  const known = d.nodes.map((n) => `pkt4.mac == 0x${n.mac.replaceAll(':', '')}`);
+  const known = nodesWithMac(d).map((n) => `pkt4.mac == 0x${n.mac.replaceAll(':', '')}`);
   const test = d.onlyKnownNodes ? known.join(' or ') || 'false' : [pxe, ...macs].join(' or ');
   const subnetOptions: object[] = [];
   if (s.router) subnetOptions.push({ name: 'routers', data: s.router });
@@ -43,7 +50,7 @@ export function keaConfig(input: BootNetwork): object {
               name: 'vendor-encapsulated-options',
               code: 43,
               'csv-format': false,
-              data: raspberryPiOption43(d.trailingSpaces).toString('hex').toUpperCase(),
+              data: raspberryPiOption43(usesTrailingSpaces(d)).toString('hex').toUpperCase(),
             },
             { name: 'tftp-server-name', data: tftp },
           ],
@@ -55,12 +62,11 @@ export function keaConfig(input: BootNetwork): object {
           subnet: `${s.network}/${prefixLength(s.netmask)}`,
           pools: s.rangeStart && s.rangeEnd ? [{ pool: `${s.rangeStart} - ${s.rangeEnd}` }] : [],
           'option-data': subnetOptions,
-          reservations: d.nodes
+          reservations: nodesWithMac(d)
             .filter((n) => n.address || n.hostname)
             .map((n) => ({
               'hw-address': n.mac,
-              ...(n.address ? { 'ip-address': n.address } : {}),
-              ...(n.hostname ? { hostname: n.hostname } : {}),
+              ...definedOnly({ 'ip-address': n.address, hostname: n.hostname }),
             })),
         },
       ],

@@ -1,24 +1,46 @@
 import {
+  EEPROM_PARAMETER_LIST,
   encodePiGuid,
   legacySerialGuid,
-  PI_BOOT_MENU_TEXT,
   PI_VENDOR_CLASS,
   PI3_ROM_GUID,
   PI3_ROM_XID,
+  PI3B_PARAMETER_LIST,
+  PI3BPLUS_PARAMETER_LIST,
 } from '@bramble/dhcp';
-import type { PiIdentity, TftpProfile } from './types.js';
+import { PI_BOOT_MENU_TEXT, type PiModelName, piModel } from '@bramble/pi';
+import type { ModelSpec, PiIdentity, TftpProfile } from './types.js';
 
-/** Option 60 every Pi netboot client sends, the Pi 3 ROM's constant xid, the option 43 match string. */
-export { PI_VENDOR_CLASS, PI3_ROM_XID };
-export const RASPBERRY_PI_BOOT = PI_BOOT_MENU_TEXT;
+/** The @bramble/pi model table row as a ModelSpec's board facts (name, SoC, filters, TFTP prefixes, files). */
+export function boardFacts(
+  name: PiModelName,
+): Pick<ModelSpec, 'name' | 'soc' | 'configFilters' | 'boardRevision' | 'oui' | 'prefixModes' | 'files'> {
+  const info = piModel(name);
+  return {
+    name: info.name,
+    soc: info.soc,
+    configFilters: info.configFilters,
+    boardRevision: info.boardRevision,
+    oui: info.oui,
+    prefixModes: info.boot.tftpPrefixes,
+    files: info.files,
+  };
+}
 
-const PXE_VENDOR_OPTIONS = [128, 129, 130, 131, 132, 133, 134, 135] as const;
-/** Option 55 of the Pi 3B ROM, 12 entries (boot-net.adoc capture). */
-export const PI3B_PARAMETER_LIST = [43, 60, 67, ...PXE_VENDOR_OPTIONS, 66] as const;
-/** Option 55 of the Pi 3B+ ROM, 14 entries: adds 1 and 3 (firmware#871 tcpdump). */
-export const PI3BPLUS_PARAMETER_LIST = [1, 3, 43, 60, 67, ...PXE_VENDOR_OPTIONS, 66] as const;
-/** Option 55 of the Pi 4/5 EEPROM bootloader (cmprovision#5, wol.ski Pi 5 capture). */
-export const EEPROM_PARAMETER_LIST = [1, 3, 43, 60, 66, 67, ...PXE_VENDOR_OPTIONS] as const;
+/** Option 43 rule of a model, from the table. */
+export function option43Rule(name: PiModelName): {
+  option43Match: string;
+  option43NeedsTrailingSpaces: boolean;
+} {
+  return {
+    option43Match: PI_BOOT_MENU_TEXT,
+    option43NeedsTrailingSpaces: piModel(name).boot.option43TrailingSpaces,
+  };
+}
+
+/** Option 60 every Pi netboot client sends, the Pi 3 ROM's constant xid. */
+/** Option 55 of each ROM/bootloader, as @bramble/dhcp's client messages send it. */
+export { EEPROM_PARAMETER_LIST, PI_VENDOR_CLASS, PI3_ROM_XID, PI3B_PARAMETER_LIST, PI3BPLUS_PARAMETER_LIST };
 
 const withType = (guid: Buffer) => Buffer.concat([Buffer.from([0]), guid]);
 
@@ -62,7 +84,7 @@ export const PI3_FIRMWARE_PROFILE: TftpProfile = {
 export const PI4_EEPROM_PROFILE: TftpProfile = {
   stage: 'EEPROM bootloader',
   options: true,
-  blksize: 1024,
+  blksize: piModel('pi4').boot.blksize,
   fileTimeoutMs: 30 * S,
   retransmitTimeoutS: 1,
   retries: 5,
@@ -73,7 +95,7 @@ export const PI4_START_PROFILE: TftpProfile = { ...PI4_EEPROM_PROFILE, stage: 's
 export const PI5_EEPROM_PROFILE: TftpProfile = {
   stage: 'EEPROM bootloader',
   options: true,
-  blksize: 1468,
+  blksize: piModel('pi5').boot.blksize,
   fileTimeoutMs: 30 * S,
   retransmitTimeoutS: 1,
   retries: 5,

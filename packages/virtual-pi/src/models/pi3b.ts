@@ -1,10 +1,11 @@
 import {
+  boardFacts,
+  option43Rule,
   PI_VENDOR_CLASS,
   PI3_FIRMWARE_PROFILE,
   PI3_ROM_XID,
   PI3B_PARAMETER_LIST,
   pi3bUuid,
-  RASPBERRY_PI_BOOT,
   ROM_PROFILE,
 } from './common.js';
 import type { ModelSpec, TftpStep } from './types.js';
@@ -45,12 +46,7 @@ export const PI3_SEQUENCE: readonly TftpStep[] = [
 /** Pi 3 Model B (BCM2837A0 boot ROM, with its known bugs). */
 export const pi3b: ModelSpec = {
   model: 'pi3b',
-  name: 'Raspberry Pi 3 Model B',
-  soc: 'bcm2837',
-  configFilters: ['pi3'],
-  boardRevision: 0xa02082,
-  oui: 'b8:27:eb',
-  prefixModes: ['serial'],
+  ...boardFacts('pi3b'),
   dhcp: {
     vendorClass: PI_VENDOR_CLASS,
     clientArch: 0,
@@ -62,18 +58,9 @@ export const pi3b: ModelSpec = {
     requestHasVendorClass: false,
     attempts: 5,
     retryIntervalMs: 5000,
-    option43Match: RASPBERRY_PI_BOOT,
-    option43NeedsTrailingSpaces: true,
+    ...option43Rule('pi3b'),
   },
   tftp: { rom: ROM_PROFILE, firmware: PI3_FIRMWARE_PROFILE },
-  files: {
-    start: 'start.elf',
-    fixup: 'fixup.dat',
-    dtb: 'bcm2710-rpi-3-b.dtb',
-    kernel64: ['kernel8.img'],
-    kernel32: ['kernel7.img', 'kernel.img'],
-    arm64Default: false,
-  },
   sequence: PI3_SEQUENCE,
   ignoresConfigWithoutOack: false,
 };

@@ -1,4 +1,4 @@
-import { PI3BPLUS_PARAMETER_LIST, pi3bplusUuid } from './common.js';
+import { boardFacts, option43Rule, PI3BPLUS_PARAMETER_LIST, pi3bplusUuid } from './common.js';
 import { pi3b } from './pi3b.js';
 import type { ModelSpec } from './types.js';
 
@@ -6,14 +6,11 @@ import type { ModelSpec } from './types.js';
 export const pi3bplus: ModelSpec = {
   ...pi3b,
   model: 'pi3b+',
-  name: 'Raspberry Pi 3 Model B+',
-  configFilters: ['pi3', 'pi3+'],
-  boardRevision: 0xa020d3,
+  ...boardFacts('pi3b+'),
   dhcp: {
     ...pi3b.dhcp,
     parameterList: PI3BPLUS_PARAMETER_LIST,
     uuid: pi3bplusUuid,
-    option43NeedsTrailingSpaces: false,
+    ...option43Rule('pi3b+'),
   },
-  files: { ...pi3b.files, dtb: 'bcm2710-rpi-3-b-plus.dtb' },
 };

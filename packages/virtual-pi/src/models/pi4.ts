@@ -1,10 +1,11 @@
 import {
+  boardFacts,
   EEPROM_PARAMETER_LIST,
   eepromUuid,
+  option43Rule,
   PI_VENDOR_CLASS,
   PI4_EEPROM_PROFILE,
   PI4_START_PROFILE,
-  RASPBERRY_PI_BOOT,
 } from './common.js';
 import type { DhcpProfile, ModelSpec, TftpStep } from './types.js';
 
@@ -37,35 +38,21 @@ export const PI4_DHCP: DhcpProfile = {
   clientArch: 0,
   clientNdi: [1, 2, 1],
   parameterList: EEPROM_PARAMETER_LIST,
-  uuid: eepromUuid('pi4', 0xc03114),
+  uuid: eepromUuid('pi4', boardFacts('pi4').boardRevision),
   xid: { kind: 'random' },
   sendsRequest: true,
   requestHasVendorClass: false,
   attempts: 5,
   retryIntervalMs: 4000,
-  option43Match: RASPBERRY_PI_BOOT,
-  option43NeedsTrailingSpaces: false,
+  ...option43Rule('pi4'),
 };
 
 /** Raspberry Pi 4 Model B (BCM2711, EEPROM bootloader). */
 export const pi4: ModelSpec = {
   model: 'pi4',
-  name: 'Raspberry Pi 4 Model B',
-  soc: 'bcm2711',
-  configFilters: ['pi4'],
-  boardRevision: 0xc03114,
-  oui: 'dc:a6:32',
-  prefixModes: ['serial', 'mac', 'custom'],
+  ...boardFacts('pi4'),
   dhcp: PI4_DHCP,
   tftp: { eeprom: PI4_EEPROM_PROFILE, start4: PI4_START_PROFILE },
-  files: {
-    start: 'start4.elf',
-    fixup: 'fixup4.dat',
-    dtb: 'bcm2711-rpi-4-b.dtb',
-    kernel64: ['kernel8.img'],
-    kernel32: ['kernel7l.img', 'kernel7.img', 'kernel.img'],
-    arm64Default: true,
-  },
   sequence: PI4_SEQUENCE,
   ignoresConfigWithoutOack: true,
 };

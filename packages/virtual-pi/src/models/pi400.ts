@@ -1,4 +1,4 @@
-import { eepromUuid } from './common.js';
+import { boardFacts, eepromUuid } from './common.js';
 import { PI4_DHCP, pi4 } from './pi4.js';
 import type { ModelSpec } from './types.js';
 
@@ -6,9 +6,6 @@ import type { ModelSpec } from './types.js';
 export const pi400: ModelSpec = {
   ...pi4,
   model: 'pi400',
-  name: 'Raspberry Pi 400',
-  configFilters: ['pi4', 'pi400'],
-  boardRevision: 0xc03130,
-  dhcp: { ...PI4_DHCP, uuid: eepromUuid('pi4', 0xc03130) },
-  files: { ...pi4.files, dtb: 'bcm2711-rpi-400.dtb' },
+  ...boardFacts('pi400'),
+  dhcp: { ...PI4_DHCP, uuid: eepromUuid('pi4', boardFacts('pi400').boardRevision) },
 };

@@ -1,4 +1,4 @@
-import { eepromUuid, PI5_EEPROM_PROFILE } from './common.js';
+import { boardFacts, eepromUuid, PI5_EEPROM_PROFILE } from './common.js';
 import { PI4_DHCP } from './pi4.js';
 import type { ModelSpec, TftpStep } from './types.js';
 
@@ -23,20 +23,25 @@ export const PI5_SEQUENCE: readonly TftpStep[] = [
 /** Raspberry Pi 5 (BCM2712, EEPROM bootloader with embedded firmware). */
 export const pi5: ModelSpec = {
   model: 'pi5',
-  name: 'Raspberry Pi 5',
-  soc: 'bcm2712',
-  configFilters: ['pi5'],
-  boardRevision: 0xd04170,
-  oui: '2c:cf:67',
-  prefixModes: ['serial', 'mac', 'custom'],
-  dhcp: { ...PI4_DHCP, uuid: eepromUuid('pi5', 0xd04170) },
+  ...boardFacts('pi5'),
+  dhcp: { ...PI4_DHCP, uuid: eepromUuid('pi5', boardFacts('pi5').boardRevision) },
   tftp: { eeprom: PI5_EEPROM_PROFILE },
-  files: {
-    dtb: 'bcm2712-rpi-5-b.dtb',
-    kernel64: ['kernel_2712.img', 'kernel8.img'],
-    kernel32: ['kernel_2712.img', 'kernel8.img'],
-    arm64Default: true,
-  },
   sequence: PI5_SEQUENCE,
   ignoresConfigWithoutOack: false,
+};
+
+/** Raspberry Pi 500: a Pi 5 in a keyboard, its own device tree. */
+export const pi500: ModelSpec = {
+  ...pi5,
+  model: 'pi500',
+  ...boardFacts('pi500'),
+  dhcp: { ...PI4_DHCP, uuid: eepromUuid('pi5', boardFacts('pi500').boardRevision) },
+};
+
+/** Compute Module 5 (on the CM5 IO board device tree). */
+export const cm5: ModelSpec = {
+  ...pi5,
+  model: 'cm5',
+  ...boardFacts('cm5'),
+  dhcp: { ...PI4_DHCP, uuid: eepromUuid('pi5', boardFacts('cm5').boardRevision) },
 };

@@ -1,7 +1,10 @@
-/** The Raspberry Pi models the simulator knows. */
-export type PiModel = 'pi3b' | 'pi3b+' | 'pi4' | 'pi400' | 'cm4' | 'pi5';
+import type { PiModelFiles, PiModelInfo, PiModelName, TftpPrefixMode } from '@bramble/pi';
 
-export const PI_MODELS: readonly PiModel[] = ['pi3b', 'pi3b+', 'pi4', 'pi400', 'cm4', 'pi5'];
+/**
+ * The models the simulator boots: every row of @bramble/pi's model table except the boards without
+ * on-board Ethernet (3A+, Zero 2 W), which netboot only from bootcode.bin on an SD card.
+ */
+export type PiModel = Exclude<PiModelName, 'pi3a+' | 'pizero2w'>;
 
 /** What a virtual Pi knows about itself when it builds its DHCP packets. */
 export interface PiIdentity {
@@ -33,9 +36,9 @@ export interface DhcpProfile {
   /** DISCOVER attempts and the wait between them (Pi 3: 5 × 5 s; Pi 4/5: DHCP_REQ_TIMEOUT 4 s). */
   attempts: number;
   retryIntervalMs: number;
-  /** The string option 43 must contain. */
+  /** The string option 43 must contain (@bramble/pi PI_BOOT_MENU_TEXT). */
   option43Match: string;
-  /** Pi 3B (BCM2837A0) ROM string-length bug: needs "Raspberry Pi Boot   " (three trailing spaces). */
+  /** Pi 3B (BCM2837A0) ROM string-length bug, from the model table's `boot.option43TrailingSpaces`. */
   option43NeedsTrailingSpaces: boolean;
 }
 
@@ -101,31 +104,19 @@ export type TftpStep =
 
 export interface ModelSpec {
   model: PiModel;
-  /** Marketing name for reports. */
-  name: string;
-  /** SoC family, for config.txt filters and file names. */
-  soc: 'bcm2837' | 'bcm2711' | 'bcm2712';
-  /** config.txt conditional section names that apply to this board ([pi3], [pi4], [pi400], …). */
-  configFilters: readonly string[];
-  /** The board revision code (new-style, hex) a typical board of this model reports. */
-  boardRevision: number;
+  /** Board facts from the @bramble/pi model table (see boardFacts()). */
+  name: PiModelInfo['name'];
+  soc: PiModelInfo['soc'];
+  configFilters: PiModelInfo['configFilters'];
+  boardRevision: PiModelInfo['boardRevision'];
   /** MAC OUI for generated MACs. */
-  oui: string;
+  oui: PiModelInfo['oui'];
   /** TFTP directory prefix modes the firmware supports (Pi 3: serial only). */
-  prefixModes: readonly ('serial' | 'mac' | 'custom')[];
+  prefixModes: readonly TftpPrefixMode[];
   dhcp: DhcpProfile;
   tftp: Readonly<Record<string, TftpProfile>>;
   /** Default file names before config.txt changes them. */
-  files: {
-    start?: string;
-    fixup?: string;
-    dtb: string;
-    /** Kernel candidates for arm_64bit=1 and arm_64bit=0, tried in order. */
-    kernel64: readonly string[];
-    kernel32: readonly string[];
-    /** arm_64bit when config.txt does not say. */
-    arm64Default: boolean;
-  };
+  files: PiModelFiles;
   /** The boot sequence, in order. */
   sequence: readonly TftpStep[];
   /**

@@ -25,6 +25,8 @@ export interface NetbootLab {
     pxe?: string | false;
     proxy?: boolean;
     extra?: string[];
+    /** A generated config (e.g. @bramble/dhcp dnsmasqConfig) used instead of the guide's DHCP lines. */
+    config?: string;
   }): Promise<Peer>;
   stopDnsmasq(): Promise<void>;
   /** Boot in the `pi` namespace (real ports 67/68, broadcast). */
@@ -50,21 +52,24 @@ export async function createNetbootLab(tag: string): Promise<NetbootLab> {
       leases = `${o.tftpRoot}.leases`;
       conf = `${o.tftpRoot}.dnsmasq.conf`;
       // The official guide's /etc/dnsmasq.conf, in a file so dnsmasq unquotes "Raspberry Pi Boot" as it does there.
-      const lines = [
+      const guide = [
         'port=0',
         `interface=${link.ifA}`,
         'bind-interfaces',
+        o.proxy ? `dhcp-range=${subnet}.255,proxy` : `dhcp-range=${subnet}.100,${subnet}.199,255.255.255.0`,
+        'log-dhcp',
+        ...(o.pxe === false ? [] : [`pxe-service=0,"${o.pxe ?? 'Raspberry Pi Boot'}"`]),
+      ];
+      const lines = [
+        ...(o.config === undefined ? guide : o.config.trimEnd().split('\n')),
         'no-hosts',
         'user=root',
         'group=root',
         `dhcp-leasefile=${leases}`,
-        o.proxy ? `dhcp-range=${subnet}.255,proxy` : `dhcp-range=${subnet}.100,${subnet}.199,255.255.255.0`,
         'dhcp-broadcast',
         'no-ping',
-        'log-dhcp',
         'enable-tftp',
         `tftp-root=${o.tftpRoot}`,
-        ...(o.pxe === false ? [] : [`pxe-service=0,"${o.pxe ?? 'Raspberry Pi Boot'}"`]),
         ...(o.extra ?? []),
       ];
       await writeFile(conf, `${lines.join('\n')}\n`);

@@ -30,6 +30,8 @@ export const BOOT_FILES: Record<string, number> = {
   'bcm2711-rpi-400.dtb': 5_100,
   'bcm2711-rpi-cm4.dtb': 5_200,
   'bcm2712-rpi-5-b.dtb': 7_000,
+  'bcm2712-rpi-500.dtb': 7_100,
+  'bcm2712-rpi-cm5-cm5io.dtb': 7_200,
   'overlays/vc4-kms-v3d.dtbo': 1_500,
   'kernel8.img': 120_000,
   'kernel_2712.img': 130_000,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cmdlineProblems, parseCmdline } from '../src/cmdline.js';
+import { cmdlineProblems, parseCmdline } from '../src/index.js';
 
 describe('parseCmdline', () => {
   it('extracts the NFS root, version and ip= from the first line only', () => {

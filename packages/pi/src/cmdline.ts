@@ -5,6 +5,8 @@
  * `ip=` (the Pi's bootloader cannot hand its DHCP lease to the kernel, so `ip=dhcp` is needed).
  */
 
+import { definedOnly } from './defined.js';
+
 export interface NfsRoot {
   /** Server address; undefined when nfsroot= has none (the kernel then uses the DHCP server / ip= server). */
   server?: string;
@@ -42,7 +44,7 @@ export function parseNfsRoot(value: string): NfsRoot {
     const m = /^(?:vers|nfsvers)=(.+)$/.exec(o) ?? /^v([234](?:\.[0-9])?)$/.exec(o);
     if (m?.[1]) version = m[1];
   }
-  return { ...(server !== undefined ? { server } : {}), path, version, options };
+  return { ...definedOnly({ server }), path, version, options };
 }
 
 export function parseCmdline(text: string): Cmdline {
@@ -67,6 +69,17 @@ export function parseCmdline(text: string): Cmdline {
   const init = get('init');
   if (init !== undefined) out.init = init;
   return out;
+}
+
+/**
+ * What the klibc nfsmount of the Raspberry Pi OS initramfs cannot mount (documentation#3205): an
+ * explicit NFS v4 (it speaks v2/v3; no vers= means its default, v3) and any proto= option.
+ */
+export function initramfsNfsProblems(nfsroot: NfsRoot): { version: boolean; proto: boolean } {
+  return {
+    version: /^4/.test(nfsroot.version),
+    proto: nfsroot.options.some((option) => option.startsWith('proto=')),
+  };
 }
 
 /** Problems that would stop an NFS-root boot, first one first; empty when it would mount its root. */
@@ -94,13 +107,13 @@ export function cmdlineProblems(
     fatal.push(`cmdline.txt has ip=${c.ip}: the kernel would not configure eth0 to mount the NFS root`);
   }
   if (o.initramfs) {
-    // klibc nfsmount in the Raspberry Pi OS initramfs accepts only vers=2|3 and rejects proto= (documentation#3205).
-    if (/^4/.test(c.nfsroot.version)) {
+    const initramfs = initramfsNfsProblems(c.nfsroot);
+    if (initramfs.version) {
       fatal.push(
         `nfsroot= asks for vers=${c.nfsroot.version} but the initramfs's nfsmount only mounts NFS v2/v3 (use vers=3)`,
       );
     }
-    if (c.nfsroot.options.some((o2) => o2.startsWith('proto='))) {
+    if (initramfs.proto) {
       fatal.push("nfsroot= has proto=, which the initramfs's nfsmount rejects (drop it; TCP is the default)");
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIG_TXT_LIMIT, parseConfigTxt } from '../src/config-txt.js';
+import { CONFIG_TXT_LIMIT, parseConfigTxt } from '../src/index.js';
 
 const pi4 = { filters: ['pi4'], serial: '7a1b2c3d' };
 const pi3 = { filters: ['pi3'], serial: '0660cd37' };
