@@ -62,9 +62,9 @@ nodes:
     expect(problems).toEqual(
       expect.arrayContaining([
         'tftp.listen: expected ADDR:PORT like 0.0.0.0:69 or a port number',
-        'nodes[1].mac: expected a MAC address like dc:a6:32:01:36:c2',
-        'nodes[2].serial: a node needs a serial or a mac',
-        "nodes[3].serial: expected 8 hex digits as in the Pi's TFTP directory (e.g. 7a1b2c3d), or the 16-digit Serial from /proc/cpuinfo (its last 8 are used)",
+        "nodes[1].mac: MAC address 'nope' is not 6 hex octets, e.g. 'dc:a6:32:01:36:c2'",
+        'nodes[2].serial: a node needs a serial or a MAC address (the TFTP directory is named after one of them)',
+        "nodes[3].serial: serial '1234567' is not 8 hex digits as in the Pi's TFTP directory (e.g. 7a1b2c3d), or the 16-digit Serial from /proc/cpuinfo (its last 8 are used)",
         'nodes[3].typo: unknown key (check the spelling)',
         "nodes[2].image: unknown image 'z' (known: a)",
         "nodes[1].hostname: duplicate hostname 'n1' (also nodes[0])",
