@@ -27,7 +27,11 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections || true
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
-# Debian starts some of these as services on install; tests start their own instances on their own ports.
+# Debian starts some of these as services on install; tests start their own instances on their own
+# ports. Stop only the services this run just installed: a service that was already installed (a
+# developer's own dnsmasq, rpcbind, ...) is left as it is.
 for s in dnsmasq tftpd-hpa isc-dhcp-server kea-dhcp4-server nfs-ganesha rpcbind; do
+  case " ${missing[*]} " in *" $s "*) ;; *) continue ;; esac
+  echo "install-peers: stopping the $s service Debian just started"
   (command -v systemctl >/dev/null && systemctl stop "$s" 2>/dev/null) || service "$s" stop 2>/dev/null || true
 done
