@@ -101,6 +101,8 @@ awk '/^```ts$/ { inside = 1; next } inside && /^```$/ { exit } inside { print }'
 run_bare node example.mjs >"$work/embed.log" 2>&1 || { cat "$work/embed.log" >&2; fail "README example"; }
 grep -q '^2200000 2200000 ' "$work/embed.log" || { cat "$work/embed.log" >&2; fail "README example output"; }
 grep -q 'got /start4.elf: 2200000 B' "$work/embed.log" || { cat "$work/embed.log" >&2; fail "README example: no complete event"; }
+run_bare node -e "if (typeof require('@bramble/tftp').createServer !== 'function') process.exit(1)" ||
+  fail "require('@bramble/tftp') from CommonJS (Node $(node --version))"
 run_bare node --input-type=module -e \
   "import { nativePumpStatus } from '@bramble/tftp'; console.log('smoke: @bramble/tftp engine:', JSON.stringify(nativePumpStatus()))"
 

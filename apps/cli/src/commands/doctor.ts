@@ -6,6 +6,7 @@ import { globals, manifestFor, outputFor } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { loadVirtualPi, type PiModel } from '../packages.js';
+import { requireTftpServer } from '../probe.js';
 import { tftpDirName } from '../store.js';
 import { checkRows } from './node.js';
 
@@ -115,6 +116,7 @@ Examples:
           host = h || host;
           if (p) port = Number(p);
         }
+        if (!o.dhcp || o.server) await requireTftpServer(host, port);
         const vp = await loadVirtualPi();
         const report = await vp.bootVirtualPi({
           model,

@@ -5,7 +5,7 @@ import { type LoadedManifest, Mac, type ManifestNode, readDiscovered, Serial } f
 import type { Command } from 'commander';
 import { type Document, isMap, isSeq, YAMLMap, YAMLSeq } from 'yaml';
 import { confirm } from '../confirm.js';
-import { editManifest, type GlobalOptions, globals, manifestFor, outputFor } from '../context.js';
+import { editManifest, type GlobalOptions, globals, manifestFor, NODE_FLAGS, outputFor } from '../context.js';
 import { CliError, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { type CheckProblem, loadBootTree } from '../packages.js';
@@ -126,6 +126,7 @@ async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOp
       if (!n) throw new CliError('INTERNAL', 'node vanished from the manifest');
       await provision(loaded, n, out);
     },
+    { node: hostname, flags: NODE_FLAGS },
   );
   const n = m.manifest.nodes.find((x) => x.hostname === hostname) as ManifestNode;
   out.print(
