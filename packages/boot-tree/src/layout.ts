@@ -11,10 +11,10 @@ import {
   symlink,
 } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { Logger } from 'pino';
 import { cloneTree } from './clone.js';
 import { BootTreeError } from './errors.js';
 import { ensureSymlink, exists } from './fs-util.js';
+import type { Logger } from './logger.js';
 
 /** Files that are real, per-node files in a node's TFTP directory (never shared with the image). */
 export const PER_NODE_BOOT_FILES = [

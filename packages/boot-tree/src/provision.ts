@@ -1,10 +1,10 @@
 import { join, resolve } from 'node:path';
-import type { Logger } from 'pino';
 import { type CloneMode, cloneTree } from './clone.js';
 import { BootTreeError, throwIfAborted } from './errors.js';
 import type { ExportNode } from './exports/common.js';
 import { readTextIfExists, writeText } from './fs-util.js';
 import { installBootcode, installImageBoot, type LinkMode, linkNodeBoot } from './layout.js';
+import type { Logger } from './logger.js';
 import { type NodeSpec, parseNodeSpec, tftpDirName } from './node-spec.js';
 import { patchCmdline } from './patch/cmdline.js';
 import { patchConfigTxt } from './patch/config-txt.js';

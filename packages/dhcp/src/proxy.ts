@@ -4,10 +4,10 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { type Logger, pino } from 'pino';
 import { z } from 'zod';
 import { DhcpError } from './errors.js';
 import { ipv4ToBuffer, isIPv4 } from './ipv4.js';
+import { type Logger, silentLogger } from './logger.js';
 import { DhcpMessageType, OptionCode } from './options/index.js';
 import { type DhcpMessage, decodeMessage, emptyMessage, encodeMessage, macOf } from './packet.js';
 import { decodePxeVendorOptions, encodePxeVendorOptions } from './pxe.js';
@@ -140,7 +140,7 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     if (!parsed.success)
       throw new DhcpError('CONFIG', `invalid proxyDHCP options: ${z.prettifyError(parsed.error)}`);
     this.o = parsed.data;
-    this.log = (this.o.logger ?? pino({ enabled: false })).child({ component: 'proxy-dhcp' });
+    this.log = (this.o.logger ?? silentLogger).child({ component: 'proxy-dhcp' });
   }
 
   /** Bind the DHCP (and PXE) sockets, or adopt the pre-bound ones. */

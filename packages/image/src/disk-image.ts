@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type BlockSource, FileBlockSource, SliceSource } from './block-source.js';
 import { ImageError } from './errors.js';
 import { openFat } from './fat/fat-fs.js';
 import type { FileSystem } from './filesystem.js';
+import type { Logger } from './logger.js';
 import {
   type PartitionInfo,
   type PartitionTableKind,

@@ -1,7 +1,7 @@
 /** Server configuration schema (zod). */
 import type { Socket } from 'node:dgram';
-import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { Logger } from './logger.js';
 import { MAX_BLKSIZE, MAX_WINDOWSIZE, MIN_BLKSIZE } from './options.js';
 import { RemapRuleSchema } from './remap.js';
 import type { ReadHandler, RewriteHook, WriteHandler } from './types.js';

@@ -8,7 +8,6 @@ import { EventEmitter } from 'node:events';
 import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Writable } from 'node:stream';
-import pino, { type Logger } from 'pino';
 import {
   accessDenied,
   ErrorCode,
@@ -19,6 +18,7 @@ import {
   TftpRequestError,
   TftpTimeoutError,
 } from './errors.js';
+import { type Logger, silentLogger } from './logger.js';
 import { type NativePump, nativePump, nativePumpStatus, type PumpResult } from './native.js';
 import { NetasciiDecoder, toNetascii } from './netascii.js';
 import { type Negotiated, negotiateServer, type RolloverPolicy } from './options.js';
@@ -172,7 +172,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     const parsed = ServerOptionsSchema.safeParse(options);
     if (!parsed.success) throw new TftpConfigError(`invalid TFTP server options: ${parsed.error.message}`);
     this.o = parsed.data;
-    this.log = (this.o.logger ?? pino({ enabled: false })).child({ component: 'tftp-server' });
+    this.log = (this.o.logger ?? silentLogger).child({ component: 'tftp-server' });
     this.remap = compileRemap(this.o.remap);
     this.handler = this.o.handler;
     this.writeHandler = this.o.writeHandler;

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '@bramble/tftp';
 import { z } from 'zod';
 import { VirtualPiError } from './errors.js';
 import { PI_MODELS, type PiModel } from './models/types.js';

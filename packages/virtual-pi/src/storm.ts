@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '@bramble/tftp';
 import { z } from 'zod';
 import { bootVirtualPi } from './boot.js';
 import { VirtualPiError } from './errors.js';
