@@ -1,5 +1,3 @@
-import { copyFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Options } from 'tsup';
 import { packageBuild } from './tsup.shared.ts';
 
@@ -7,11 +5,12 @@ import { packageBuild } from './tsup.shared.ts';
  * The apps (`bramble`, `brambled`) publish as self-contained bundles: the workspace packages and
  * every third-party dependency are inlined, so `npm i -g bramble` installs one package, not a tree.
  * The library packages stay unbundled (tsup.shared.ts). Bundled CommonJS dependencies (pino,
- * yauzl, ...) call `require`, which an ES module has not got: the banner provides one.
+ * yauzl, ...) call `require`, which an ES module has not got: the banner provides one. The native
+ * TFTP pump packages (@bramble/tftp-linux-*) stay external: they are the apps' optional
+ * dependencies, installed only on their platform, and loaded with that `require`.
  */
 export function appBuild(o: {
   entry: string[];
-  dir: string;
   /** Emit .d.ts (workspace packages' types inlined); their imports must stay real dependencies. */
   dts?: boolean;
   /** Dependencies left as imports (declared in the app's package.json `dependencies`). */
@@ -35,16 +34,5 @@ export function appBuild(o: {
       ].join('\n'),
     },
     ...(o.alias ? { esbuildOptions: (options) => Object.assign(options, { alias: o.alias }) } : {}),
-    onSuccess: async () => copyNativePump(o.dir),
   };
-}
-
-/**
- * @bramble/tftp loads its native data pump from `./tftp_pump.node` beside its module; bundled into
- * an app, that module is the app's dist/, so the app ships the pump built for this machine (it
- * falls back to the TypeScript sender where that build does not load).
- */
-function copyNativePump(dir: string): void {
-  const built = join(dir, '..', '..', 'packages', 'tftp', 'dist', 'tftp_pump.node');
-  if (existsSync(built)) copyFileSync(built, join(dir, 'dist', 'tftp_pump.node'));
 }

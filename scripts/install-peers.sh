@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian programs Bramble's tests run against (real peers), when any is missing.
-# gcc + libc6-dev build the tftp native pump (packages/tftp/native/pump.c) and the benchmark load generator.
+# gcc + libc6-dev build the tftp native pump (packages/tftp/native/pump.c) and the benchmark load generator;
+# gcc-aarch64-linux-gnu + libc6-dev-arm64-cross cross-build the prebuilt pump of @bramble/tftp-linux-arm64-gnu.
 # Needs root (apt-get). Idempotent: a machine that has them all does nothing.
 set -euo pipefail
 PKGS=(
   tftp-hpa atftp curl busybox dnsmasq tftpd-hpa udhcpc tshark
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   mtools dosfstools e2fsprogs fdisk xz-utils gzip zip unzip p7zip-full rsync attr acl libcap2-bin
-  gcc libc6-dev iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client openssl util-linux systemd whois python3 time
+  gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libc6-dev iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client openssl util-linux systemd whois python3 time
 )
 missing=()
 for p in "${PKGS[@]}"; do

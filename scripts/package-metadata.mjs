@@ -12,7 +12,13 @@ const check = process.argv.includes('--check');
 const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const repoUrl = rootPkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '');
 const dirs = ['packages/image', 'packages/boot-tree', 'packages/tftp', 'packages/dhcp', 'packages/virtual-pi']
-  .concat(['packages/testkit', 'apps/cli', 'apps/daemon'])
+  .concat([
+    'packages/testkit',
+    'apps/cli',
+    'apps/daemon',
+    'packages/tftp-linux-x64-gnu',
+    'packages/tftp-linux-arm64-gnu',
+  ])
   .map((dir) => join(root, dir));
 
 function expected(pkg, dir) {

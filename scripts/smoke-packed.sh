@@ -24,7 +24,8 @@ started=$SECONDS
 step "packing into $work/tgz"
 t0=$SECONDS
 mkdir -p "$work/tgz"
-for dir in packages/image packages/boot-tree packages/tftp packages/dhcp packages/virtual-pi apps/daemon apps/cli; do
+for dir in packages/image packages/boot-tree packages/tftp packages/tftp-linux-x64-gnu packages/tftp-linux-arm64-gnu \
+  packages/dhcp packages/virtual-pi apps/daemon apps/cli; do
   (cd "$repo/$dir" && pnpm pack --pack-destination "$work/tgz" >"$work/pack.log" 2>&1) || {
     cat "$work/pack.log" >&2
     fail "pnpm pack in $dir"
@@ -56,8 +57,14 @@ run_bare() { env -i "${passed_env[@]}" PATH="$bare" npm_config_cache="$work/npm-
 mkdir -p "$work/out"
 cd "$work/out"
 
+# The prebuilt native pump of this platform (an optional dependency, on the registry once
+# published) is given as a tarball too, as npm would pick it from the registry.
+case "$(uname -m)" in x86_64) prebuilt=bramble-tftp-linux-x64-gnu ;; aarch64) prebuilt=bramble-tftp-linux-arm64-gnu ;; *) prebuilt= ;; esac
+prebuilt_tgz=()
+if [ -n "$prebuilt" ]; then prebuilt_tgz=("$(tgz "$prebuilt")"); fi
+
 step "npm i -g --prefix P bramble (from the tarball)"
-run_bare npm i -g --prefix "$work/P" --no-audit --no-fund --loglevel=error "$(tgz bramble)" ||
+run_bare npm i -g --prefix "$work/P" --no-audit --no-fund --loglevel=error "$(tgz bramble)" "${prebuilt_tgz[@]}" ||
   fail "npm i -g bramble"
 [ -x "$work/P/bin/bramble" ] || fail "no P/bin/bramble"
 if run_bare sh -c 'command -v xz cc gcc' >/dev/null 2>&1; then fail "xz or a compiler is on the bare PATH"; fi
@@ -88,12 +95,15 @@ kill "$server_pid" 2>/dev/null || true
 wait "$server_pid" 2>/dev/null || true
 server_pid=
 [ -n "$fetched" ] || { cat "$work/serve.log" >&2; fail "tftp-hpa did not fetch kernel8.img intact"; }
+if [ -n "$prebuilt" ]; then
+  grep -q '(native engine)' "$work/serve.log" || { cat "$work/serve.log" >&2; fail "bramble tftp serve: not the prebuilt native pump"; }
+fi
 
 step "@bramble/tftp README example in a fresh project"
 mkdir -p "$work/embed"
 cd "$work/embed"
 printf '{ "name": "embed", "private": true, "type": "module" }\n' >package.json
-run_bare npm i --no-audit --no-fund --loglevel=error "$(tgz bramble-tftp)" || fail "npm i @bramble/tftp"
+run_bare npm i --no-audit --no-fund --loglevel=error "$(tgz bramble-tftp)" "${prebuilt_tgz[@]}" || fail "npm i @bramble/tftp"
 # The first ```ts block of the installed package's README, as written.
 awk '/^```ts$/ { inside = 1; next } inside && /^```$/ { exit } inside { print }' \
   node_modules/@bramble/tftp/README.md >example.mjs
@@ -104,7 +114,9 @@ grep -q 'got /start4.elf: 2200000 B' "$work/embed.log" || { cat "$work/embed.log
 run_bare node -e "if (typeof require('@bramble/tftp').createServer !== 'function') process.exit(1)" ||
   fail "require('@bramble/tftp') from CommonJS (Node $(node --version))"
 run_bare node --input-type=module -e \
-  "import { nativePumpStatus } from '@bramble/tftp'; console.log('smoke: @bramble/tftp engine:', JSON.stringify(nativePumpStatus()))"
+  "import { nativePumpStatus } from '@bramble/tftp'; console.log('smoke: @bramble/tftp engine:', JSON.stringify(nativePumpStatus()))" |
+  tee "$work/engine.log"
+if [ -n "$prebuilt" ]; then grep -q '"engine":"native"' "$work/engine.log" || fail "@bramble/tftp: not the prebuilt native pump"; fi
 
 # The lowest Node the packages claim (engines.node), from the registry's node-linux-* packages.
 min=$(node -p "require('$repo/package.json').publishedEngines.node.replace(/^>=/, '')")

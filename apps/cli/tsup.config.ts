@@ -6,7 +6,6 @@ import { appBuild } from '../../tsup.app.ts';
 export default defineConfig(
   appBuild({
     entry: ['src/index.ts'],
-    dir: import.meta.dirname,
     alias: { brambled: join(import.meta.dirname, '..', 'daemon', 'src', 'index.ts') },
   }),
 );

@@ -6,7 +6,6 @@ import { appBuild } from '../../tsup.app.ts';
 export default defineConfig(
   appBuild({
     entry: ['src/index.ts', 'src/main.ts'],
-    dir: import.meta.dirname,
     dts: true,
     external: ['pino', 'zod'],
   }),
