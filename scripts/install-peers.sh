@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian programs Bramble's tests run against (real peers), when any is missing.
-# gcc + libc6-dev build the tftp native pump (packages/tftp/native/pump.c) and the benchmark load generator.
+# gcc + libc6-dev build the tftp native pump (packages/tftp/native/pump.c) and the benchmark load generator;
+# gcc-aarch64-linux-gnu + libc6-dev-arm64-cross cross-build the prebuilt pump of @bramble/tftp-linux-arm64-gnu.
 # Needs root (apt-get). Idempotent: a machine that has them all does nothing.
 set -euo pipefail
 PKGS=(
   tftp-hpa atftp curl busybox dnsmasq tftpd-hpa udhcpc tshark
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   mtools dosfstools e2fsprogs fdisk xz-utils gzip zip unzip p7zip-full rsync attr acl libcap2-bin
-  gcc libc6-dev iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client openssl util-linux systemd whois python3 time
+  gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libc6-dev iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client openssl util-linux systemd whois python3 time
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -27,7 +28,11 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections || true
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
-# Debian starts some of these as services on install; tests start their own instances on their own ports.
+# Debian starts some of these as services on install; tests start their own instances on their own
+# ports. Stop only the services this run just installed: a service that was already installed (a
+# developer's own dnsmasq, rpcbind, ...) is left as it is.
 for s in dnsmasq tftpd-hpa isc-dhcp-server kea-dhcp4-server nfs-ganesha rpcbind; do
+  case " ${missing[*]} " in *" $s "*) ;; *) continue ;; esac
+  echo "install-peers: stopping the $s service Debian just started"
   (command -v systemctl >/dev/null && systemctl stop "$s" 2>/dev/null) || service "$s" stop 2>/dev/null || true
 done

@@ -1,4 +1,12 @@
 import { defineConfig } from 'tsup';
-import { packageBuild } from '../../tsup.shared.ts';
+import { appBuild } from '../../tsup.app.ts';
 
-export default defineConfig(packageBuild({ entry: ['src/index.ts', 'src/main.ts'], bin: true }));
+// brambled is also a library (startDaemon, createLogger): pino and zod appear in its types, so they
+// stay dependencies; everything else is bundled.
+export default defineConfig(
+  appBuild({
+    entry: ['src/index.ts', 'src/main.ts'],
+    dts: true,
+    external: ['pino', 'zod'],
+  }),
+);

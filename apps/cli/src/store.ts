@@ -59,9 +59,20 @@ export async function ensureExtracted(
     return false;
   }
   if (!existsSync(img.file)) throw new Error(`image file ${img.file} does not exist`);
-  const image = await loadImage();
   await rm(img.dir, { recursive: true, force: true });
-  await mkdir(img.dir, { recursive: true });
+  // A failed extraction leaves nothing: not the image's directory, nor the parents it created.
+  const created = (await mkdir(img.dir, { recursive: true })) ?? img.dir;
+  try {
+    await extractImage(img, out);
+  } catch (err) {
+    await rm(created, { recursive: true, force: true });
+    throw err;
+  }
+  return true;
+}
+
+async function extractImage(img: StoredImage, out: Output): Promise<void> {
+  const image = await loadImage();
   const allowNonRoot = !isRoot();
   if (allowNonRoot)
     out.debug('not root: extracting without ownership, device nodes and security.* xattrs (allowNonRoot)');
@@ -94,7 +105,6 @@ export async function ensureExtracted(
     extractedAt: new Date().toISOString(),
   };
   await writeFile(join(img.dir, '.bramble-image.json'), `${JSON.stringify(marker, null, 2)}\n`);
-  return true;
 }
 
 /** Lay out one node's TFTP and NFS trees from its (extracted) image; the layout is kept in <state>/layouts/. */

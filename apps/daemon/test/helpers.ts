@@ -1,14 +1,25 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
+import { afterAll } from 'vitest';
 
 export const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+const created: string[] = [];
+
+// Every temporary directory a test file made is removed when the file's tests end
+// (BRAMBLE_KEEP_TMP=1 keeps them for a post-mortem).
+afterAll(async () => {
+  if (process.env.BRAMBLE_KEEP_TMP === '1') return;
+  await Promise.all(created.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
 export async function tempDir(tag: string): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), `brambled-${tag}-`));
+  created.push(d);
   await chmod(d, 0o755);
   return d;
 }

@@ -1,9 +1,9 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { execa } from 'execa';
-import type { Logger } from 'pino';
 import { BootTreeError, throwIfAborted } from './errors.js';
 import { exists } from './fs-util.js';
+import type { Logger } from './logger.js';
 
 export type CloneMode = 'copy' | 'hardlink';
 

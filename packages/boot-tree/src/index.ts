@@ -33,6 +33,7 @@ export {
   linkNodeBoot,
   PER_NODE_BOOT_FILES,
 } from './layout.js';
+export { type Logger, silentLogger } from './logger.js';
 export {
   macDirName,
   NFS_VERSIONS,

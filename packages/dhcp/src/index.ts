@@ -27,6 +27,7 @@ export {
   DhcpError,
   type DhcpErrorCode,
 } from './errors.js';
+export { type Logger, silentLogger } from './logger.js';
 export {
   type ClientIdentifier,
   type ClientNdi,

@@ -5,10 +5,10 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { Ipv4Schema, option43Text, PI_BOOT_MENU_TEXT_PADDED } from '@bramble/pi';
-import { type Logger, pino } from 'pino';
 import { z } from 'zod';
 import { DhcpError } from './errors.js';
 import { ipv4ToBuffer } from './ipv4.js';
+import { type Logger, silentLogger } from './logger.js';
 import { DhcpMessageType, OptionCode } from './options/index.js';
 import { type DhcpMessage, decodeMessage, emptyMessage, encodeMessage, macOf } from './packet.js';
 import { decodePxeVendorOptions, encodePxeVendorOptions } from './pxe.js';
@@ -178,7 +178,7 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
       clientPort: this.o.clientPort,
       relayPort: this.o.relayPort,
     };
-    this.log = (this.o.logger ?? pino({ enabled: false })).child({ component: 'proxy-dhcp' });
+    this.log = (this.o.logger ?? silentLogger).child({ component: 'proxy-dhcp' });
   }
 
   /** Bind the DHCP (and PXE) sockets, or adopt the pre-bound ones. */

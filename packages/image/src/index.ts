@@ -32,6 +32,7 @@ export {
   parseOsRelease,
   readOsRelease,
 } from './inspect.js';
+export { type Logger, silentLogger } from './logger.js';
 export {
   type FsType,
   type PartitionInfo,

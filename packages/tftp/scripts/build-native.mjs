@@ -6,8 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const pkg = join(import.meta.dirname, '..');
+const pkg = join(dirname(fileURLToPath(import.meta.url)), '..'); // import.meta.dirname needs Node 20.11
 const src = join(pkg, 'native', 'pump.c');
 const out = join(pkg, 'dist', 'tftp_pump.node');
 const required = process.env.BRAMBLE_TFTP_NATIVE_REQUIRED === '1';

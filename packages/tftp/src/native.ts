@@ -61,6 +61,14 @@ interface Addon {
 
 let addon: Addon | null | undefined;
 let unavailable = '';
+let loadedFrom = '';
+
+/** The prebuilt pump package for this platform (an optional dependency), or undefined. */
+export function prebuiltPackage(): string | undefined {
+  if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return undefined;
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return report?.header?.glibcVersionRuntime ? `@bramble/tftp-linux-${process.arch}-gnu` : undefined;
+}
 
 function load(): Addon | null {
   if (addon !== undefined) return addon;
@@ -70,15 +78,23 @@ function load(): Addon | null {
     return null;
   }
   const req = createRequire(import.meta.url);
-  // dist/index.js loads ./tftp_pump.node; the sources (tests) load ../dist/tftp_pump.node.
-  for (const rel of ['./tftp_pump.node', '../dist/tftp_pump.node']) {
+  const prebuilt = prebuiltPackage();
+  // The prebuilt package first; then a local build: dist/index.js loads ./tftp_pump.node, the
+  // sources (tests) ../dist/tftp_pump.node.
+  const candidates = [...(prebuilt ? [prebuilt] : []), './tftp_pump.node', '../dist/tftp_pump.node'];
+  const failures: string[] = [];
+  for (const candidate of candidates) {
     try {
-      addon = req(rel) as Addon;
+      addon = req(candidate) as Addon;
+      loadedFrom = candidate;
       return addon;
     } catch (e) {
-      unavailable = `cannot load ${rel}: ${(e as Error).message.split('\n')[0]}`;
+      failures.push(`${candidate}: ${(e as Error).message.split('\n')[0]}`);
     }
   }
+  unavailable = prebuilt
+    ? `no native pump loaded (${failures.join('; ')})`
+    : `no prebuilt pump for ${process.platform}-${process.arch}${process.platform === 'linux' ? ' (glibc x64/arm64 only)' : ''} and no local build (${failures.join('; ')})`;
   return null;
 }
 
@@ -139,7 +155,25 @@ export function nativePump(threads?: number): NativePump | null {
   return pump;
 }
 
-/** Whether the native pump can be used in this process, and why not. */
-export function nativePumpStatus(): { available: boolean; reason?: string } {
-  return load() ? { available: true } : { available: false, reason: unavailable };
+/** Which engine `engine: 'auto'` uses for read transfers in this process, and why. */
+export interface NativePumpStatus {
+  available: boolean;
+  /** 'native' (the C pump) or 'js' (the TypeScript sender). */
+  engine: 'native' | 'js';
+  /** Where the pump was loaded from: the prebuilt package's name or a local build's path. */
+  source?: string;
+  /** One sentence: which engine runs and why. */
+  reason: string;
+}
+
+/** Whether the native pump can be used in this process: which engine runs and why. */
+export function nativePumpStatus(): NativePumpStatus {
+  if (load())
+    return {
+      available: true,
+      engine: 'native',
+      source: loadedFrom,
+      reason: `native pump loaded from ${loadedFrom}`,
+    };
+  return { available: false, engine: 'js', reason: `the TypeScript sender runs: ${unavailable}` };
 }

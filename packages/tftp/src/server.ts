@@ -7,12 +7,12 @@
 import type { RemoteInfo } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
-import pino, { type Logger } from 'pino';
 import { BufferBudget } from './buffer-budget.js';
 import { JsReadEngine } from './engines/js-read.js';
 import { JsWriteEngine } from './engines/js-write.js';
 import { NativeReadEngine, pumpableSize } from './engines/native-read.js';
 import { accessDenied, ErrorCode, notFound, TftpConfigError, TftpError, TftpRequestError } from './errors.js';
+import { type Logger, silentLogger } from './logger.js';
 import { type NativePump, nativePump, nativePumpStatus } from './native.js';
 import { type Negotiated, negotiateServer, type RolloverPolicy } from './negotiation.js';
 import { netasciiSource } from './netascii.js';
@@ -62,7 +62,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     super();
     this.config = resolveServerConfig(options);
     const config = this.config;
-    this.log = (config.logger ?? pino({ enabled: false })).child({ component: 'tftp-server' });
+    this.log = (config.logger ?? silentLogger).child({ component: 'tftp-server' });
     this.remap = compileRemap(config.remap);
     this.handler = config.handler;
     this.writeHandler = config.writeHandler;

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { type DhcpMessage, decodeMessage, encodeMessage } from '@bramble/dhcp';
 import { macBytes } from '@bramble/pi';
-import type { Logger } from 'pino';
+import type { Logger } from '@bramble/tftp';
 import { buildDiscover, buildRequest, ipv4, MSG, messageType, OPT } from './dhcp-messages.js';
 import { VirtualPiError } from './errors.js';
 import type { DhcpProfile, PiIdentity } from './models/types.js';

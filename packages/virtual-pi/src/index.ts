@@ -3,6 +3,8 @@
  * @bramble/virtual-pi — simulates each Raspberry Pi model's network boot (DHCP + TFTP) against any server, and
  * says whether a real Pi would boot, or the first thing that would stop it.
  */
+
+export type { Logger } from '@bramble/tftp';
 export { bootVirtualPi, tftpPrefixFor } from './boot.js';
 export { autoInitramfsName } from './boot-files.js';
 export type { DhcpClientOptions } from './dhcp-client.js';

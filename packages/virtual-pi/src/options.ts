@@ -1,5 +1,5 @@
 import { Ipv4Schema } from '@bramble/pi';
-import type { Logger } from 'pino';
+import type { Logger } from '@bramble/tftp';
 import { z } from 'zod';
 import { VirtualPiError } from './errors.js';
 import type { PiModel } from './models/types.js';

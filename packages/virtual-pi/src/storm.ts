@@ -1,5 +1,5 @@
 import { definedOnly, normaliseSerial } from '@bramble/pi';
-import type { Logger } from 'pino';
+import type { Logger } from '@bramble/tftp';
 import { z } from 'zod';
 import { bootVirtualPi } from './boot.js';
 import { VirtualPiError } from './errors.js';

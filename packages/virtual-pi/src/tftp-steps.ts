@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { Logger } from '@bramble/tftp';
 import { type ClientOptions, fetchFile, probeSize, TftpRemoteError, TftpTimeoutError } from '@bramble/tftp';
-import type { Logger } from 'pino';
 import { VirtualPiError } from './errors.js';
 import type { TftpProfile } from './models/types.js';
 import type { BootStep, FetchedFile, StepOutcome } from './report.js';

@@ -16,6 +16,7 @@ import { globals, manifestFor, outputFor } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { loadDhcp, loadVirtualPi, type PiModel } from '../packages.js';
+import { requireTftpServer } from '../probe.js';
 import { checkRows } from './node.js';
 
 /** Where DHCP server configs usually live (dnsmasq, ISC dhcpd, Kea), checked when --dhcp-config is not given. */
@@ -192,6 +193,7 @@ Examples:
           host = h || host;
           if (p) port = Number(p);
         }
+        if (!o.dhcp || o.server) await requireTftpServer(host, port);
         const vp = await loadVirtualPi();
         const report = await vp.bootVirtualPi({
           // modelSpec() refuses, with the reason, the table's models it does not simulate (3A+, Zero 2 W).

@@ -113,6 +113,11 @@ export function register(program: Command): void {
         file = f;
       }
       const info = await (await loadImage()).inspectImage(file);
+      if (info.table === 'none' && info.partitions.every((p) => (p.fsType ?? 'unknown') === 'unknown'))
+        throw new CliError(
+          'NOT_AN_IMAGE',
+          `${file} is not a disk image: no partition table and no FAT or ext2/3/4 file system`,
+        );
       if (g.json) return out.data(info);
       printInspection(out, file, info);
     });

@@ -6,7 +6,7 @@ import { modelFromDetected, piModelList, SERIAL_RULE, tftpDirName } from '@bramb
 import type { Command } from 'commander';
 import { type Document, isMap, isSeq, YAMLMap, YAMLSeq } from 'yaml';
 import { confirm } from '../confirm.js';
-import { editManifest, type GlobalOptions, globals, manifestFor, outputFor } from '../context.js';
+import { editManifest, type GlobalOptions, globals, manifestFor, NODE_FLAGS, outputFor } from '../context.js';
 import { CliError, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { type CheckProblem, loadBootTree, type ScratchSpec } from '../packages.js';
@@ -153,6 +153,7 @@ async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOp
         () => provision(loaded, n, out),
       );
     },
+    { node: hostname, flags: NODE_FLAGS },
   );
   const n = m.manifest.nodes.find((x) => x.hostname === hostname) as ManifestNode;
   out.print(

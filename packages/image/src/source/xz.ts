@@ -45,9 +45,25 @@ export async function xzStream(
     });
     return { stream: proc.stdout!, done, decoder: 'xz -T0', total };
   }
-  const { XzReadableStream } = await import('xz-decompress');
+  const XzReadableStream = await loadXzReadableStream();
   const input = Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>;
   const web = new XzReadableStream(input) as unknown as WebReadableStream<Uint8Array>;
   const stream = Readable.fromWeb(web, signal ? { signal } : {});
   return { stream, done: Promise.resolve(), decoder: 'xz-decompress (wasm)', total };
+}
+
+type XzModule = typeof import('xz-decompress');
+
+/**
+ * xz-decompress is a webpack-built CommonJS module: plain Node's ESM loader puts its exports on
+ * `.default` (named exports are not detected), while bundlers and vitest hoist them to named
+ * exports. Accept either shape.
+ */
+async function loadXzReadableStream(): Promise<XzModule['XzReadableStream']> {
+  const loaded = (await import('xz-decompress')) as XzModule & { default?: Partial<XzModule> };
+  const found = loaded.XzReadableStream ?? loaded.default?.XzReadableStream;
+  if (typeof found !== 'function') {
+    throw new ImageError('DECOMPRESS_FAILED', 'the xz-decompress module has no XzReadableStream');
+  }
+  return found;
 }
