@@ -1,6 +1,6 @@
 /** Global options, the manifest of the current command, and safe manifest edits. */
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import {
   type LoadedManifest,
   loadManifest,

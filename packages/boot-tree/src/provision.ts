@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { type CloneMode, cloneTree } from './clone.js';
 import { BootTreeError, throwIfAborted } from './errors.js';
 import type { ExportNode } from './exports/common.js';
-import { readTextIfExists, writeText } from './fs-util.js';
+import { readTextIfExists } from './fs-util.js';
 import { IMAGES_DIR, installBootcode, installImageBoot, type LinkMode, linkNodeBoot } from './layout.js';
 import type { Logger } from './logger.js';
 import { type NodeSpec, parseNodeSpec, tftpDirName } from './node-spec.js';

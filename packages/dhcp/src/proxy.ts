@@ -12,12 +12,7 @@ import { type Logger, silentLogger } from './logger.js';
 import { DhcpMessageType, OptionCode } from './options/index.js';
 import { type DhcpMessage, decodeMessage, emptyMessage, encodeMessage, macOf } from './packet.js';
 import { decodePxeVendorOptions, encodePxeVendorOptions } from './pxe.js';
-import {
-  detectRaspberryPi,
-  PI3_ROM_GUID,
-  type RaspberryPiModel,
-  raspberryPiBootOptions,
-} from './raspberry-pi.js';
+import { detectRaspberryPi, type RaspberryPiModel, raspberryPiBootOptions } from './raspberry-pi.js';
 import { parseSubnet, type ReplyPolicy, replyTarget, subnetsOf } from './reply-policy.js';
 
 /** A network-boot client the responder saw (one per DISCOVER/REQUEST it considered). */
