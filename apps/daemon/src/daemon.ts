@@ -14,7 +14,9 @@ import type { LoadedManifest } from './manifest.js';
 import { loadManifest } from './manifest.js';
 import { Metrics, type NodeActivity } from './metrics.js';
 import { createReloader, type Reloader, type ReloadResult } from './reload.js';
+import { fleetRoutes, fleetSnapshot } from './status-page/index.js';
 import { type ActivatedSockets, checkBindPrivilege } from './systemd.js';
+import { BootTimeline, type TimelineOptions } from './timeline/index.js';
 
 export interface DaemonOptions {
   /** Path of bramble.yaml. */
@@ -34,11 +36,17 @@ export interface DaemonOptions {
   sockets?: ActivatedSockets;
   /** Reload when the manifest file changes (default true). */
   watch?: boolean;
+  /** Where proxyDHCP replies go (default 255.255.255.255:68; loopback tests use the virtual Pi's port). */
+  dhcpReplyTo?: { address: string; port: number };
+  /** Boot timeline limits and timings (see timeline/recorder.ts). */
+  timeline?: TimelineOptions;
 }
 
 export interface Daemon {
   readonly manifest: LoadedManifest;
   readonly metrics: Metrics;
+  /** Per node and boot, every DHCP and TFTP step. */
+  readonly timeline: BootTimeline;
   tftpAddress(): { address: string; port: number };
   httpAddress(): { address: string; port: number } | undefined;
   /** Re-read the manifest; a bad one is rejected and the old one keeps serving. */
@@ -98,6 +106,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   let current = await loadManifest(o.manifestPath);
   const metrics = new Metrics();
   let nodeState = indexNodes(current, []);
+  const timeline = new BootTimeline(o.timeline);
+  timeline.setNodes(current.manifest.nodes);
+  timeline.start();
   const discovery = new Discovery(join(current.stateDir, 'discovered.json'), logger, () => {
     metrics.discovered = discovery.list().length;
   });
@@ -143,6 +154,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
   server.on('request', (e: TransferEvent) => {
     metrics.requests += 1;
+    timeline.tftpRequest(e);
     const { node, path } = nodeFor(e.file);
     if (node) {
       const now = Date.now();
@@ -167,6 +179,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   });
   server.on('complete', (e: TransferEvent) => {
     metrics.transfers.complete += 1;
+    timeline.tftpEnd('complete', e);
     metrics.bytes += e.bytes ?? 0;
     metrics.retransmits += e.retransmits ?? 0;
     const { node } = nodeFor(e.file);
@@ -190,6 +203,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   });
   server.on('aborted', (e: TransferEvent) => {
     metrics.transfers.aborted += 1;
+    timeline.tftpEnd('aborted', e);
     metrics.bytes += e.bytes ?? 0;
     const { node } = nodeFor(e.file);
     logger?.debug(
@@ -199,6 +213,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   });
   server.on('failed', (e: TransferEvent) => {
     metrics.transfers.failed += 1;
+    timeline.tftpEnd('failed', e);
     metrics.retransmits += e.retransmits ?? 0;
     const { node } = nodeFor(e.file);
     const msg = e.error instanceof Error ? e.error.message : String(e.error ?? 'failed');
@@ -233,6 +248,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       serverAddress: current.manifest.server.address,
       port,
       pxePort,
+      ...(o.dhcpReplyTo ? { broadcastAddress: o.dhcpReplyTo.address, clientPort: o.dhcpReplyTo.port } : {}),
       ...(current.manifest.dhcp.listen !== undefined ? { listenAddress: current.manifest.dhcp.listen } : {}),
       ...(logger ? { logger: logger.child({ component: 'dhcp' }, { level: quietLevel(logger) }) } : {}),
       ...(o.sockets?.dhcp ? { socket: o.sockets.dhcp } : {}),
@@ -240,6 +256,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     proxy.on('client', (e: ProxyClient) => {
       metrics.dhcpClients += 1;
+      timeline.dhcpClient(e);
       const serial = e.serial;
       const known = discovery.isKnown({ serial, mac: e.mac });
       // Only Raspberry Pis are recorded; other PXE clients (model 'pxe') are not ours to adopt.
@@ -250,8 +267,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         `${e.model} ${serial ?? e.mac} asked for a network boot${known ? '' : ' (unknown)'}`,
       );
     });
-    proxy.on('offer', () => {
+    proxy.on('offer', (e: { mac: string; via: 'dhcp' | 'pxe' }) => {
       metrics.dhcpOffers += 1;
+      timeline.dhcpOffer(e);
     });
     proxy.on('bad-packet', () => {
       metrics.dhcpBadPackets += 1;
@@ -265,15 +283,23 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
   // HTTP
   let http: HttpEndpoint | undefined;
+  const fleet = fleetRoutes(
+    {
+      timeline,
+      snapshot: () => fleetSnapshot(timeline.fleet(), discovery.list(), Object.keys(current.manifest.images)),
+    },
+    logger,
+  );
   const httpListen = o.httpListen ?? current.manifest.http.listen;
   if (httpListen !== false) {
     http = await startHttp(
       httpListen,
       {
         health: () => ({ ok: !closing, nodes: current.manifest.nodes.length, manifest: current.path }),
-        metrics: () => metrics.render(nodeState.list),
+        metrics: () => metrics.render(nodeState.list) + timeline.metrics.render(),
         nodes: () => nodeState.list,
         discovered: () => discovery.list(),
+        routes: fleet.handle,
       },
       logger,
     );
@@ -300,6 +326,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       current = m;
       discovery.retarget(join(m.stateDir, 'discovered.json'));
       nodeState = indexNodes(m, nodeState.list);
+      timeline.setNodes(m.manifest.nodes);
       setKnown();
       metrics.discovered = discovery.list().length;
     },
@@ -315,6 +342,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       return current;
     },
     metrics,
+    timeline,
     tftpAddress: () => tftpAddr,
     httpAddress: () => {
       if (!http) return undefined;
@@ -328,6 +356,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       closed ??= (async () => {
         closing = true;
         reloader.close();
+        timeline.stop();
+        fleet.close();
         logger?.info({ event: 'draining' }, 'draining transfers in flight');
         await Promise.allSettled([
           server.close({ deadlineMs: c.deadlineMs ?? 10_000 }),

@@ -29,6 +29,14 @@ export { Metrics, type NodeActivity } from './metrics.js';
 export { createReloader, type Reloader, type ReloadResult } from './reload.js';
 export { type RunOptions, runDaemon } from './run.js';
 export {
+  adoptCommand,
+  type FleetSnapshot,
+  fleetSnapshot,
+  type KnockingPi,
+  reportedSerial,
+  suggestedHostname,
+} from './status-page/index.js';
+export {
   type ActivatedSockets,
   activatedSockets,
   canBindPort,
@@ -36,4 +44,5 @@ export {
   type ListenFd,
   listenFds,
 } from './systemd.js';
+export * from './timeline/index.js';
 export { VERSION } from './version.js';

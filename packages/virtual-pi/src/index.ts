@@ -10,6 +10,7 @@ export { CONFIG_TXT_LIMIT, type ConfigContext, type ConfigTxt, parseConfigTxt } 
 export type { DhcpClientOptions } from './dhcp-client.js';
 export { buildDiscover, buildRequest } from './dhcp-messages.js';
 export { VirtualPiError, type VirtualPiErrorCode } from './errors.js';
+export { type FirmwareFileRoles, firmwareFileRoles } from './file-roles.js';
 export { defaultMac, macPrefix, normaliseMac, normaliseSerial } from './identity.js';
 export { MODELS, modelSpec } from './models/index.js';
 export type {
