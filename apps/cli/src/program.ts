@@ -4,10 +4,12 @@ import { register as dhcp } from './commands/dhcp.js';
 import { register as doctor } from './commands/doctor.js';
 import { register as image } from './commands/image.js';
 import { register as init } from './commands/init.js';
+import { register as logs } from './commands/logs.js';
 import { register as nfs } from './commands/nfs.js';
 import { register as node } from './commands/node.js';
 import { register as schema } from './commands/schema.js';
 import { register as serve } from './commands/serve.js';
+import { register as status } from './commands/status.js';
 import { register as tftp } from './commands/tftp.js';
 import { VERSION } from './version.js';
 
@@ -46,6 +48,7 @@ Examples:
 
 Exit codes: 0 ok, 1 failure, 2 usage error.`,
     );
-  for (const reg of [init, schema, image, node, dhcp, nfs, serve, tftp, doctor, demo]) reg(program);
+  for (const reg of [init, schema, image, node, dhcp, nfs, serve, status, logs, tftp, doctor, demo])
+    reg(program);
   return program;
 }
