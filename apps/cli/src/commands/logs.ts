@@ -18,9 +18,9 @@ export function bootLines(out: Output, boot: BootView): { key: string; text: str
       ),
     },
   ];
-  boot.dhcp.forEach((d, i) =>
-    lines.push({ key: `${boot.id}:dhcp:${i}`, text: `${offset(boot, d.at)}  DHCP ${d.kind} (${d.via})` }),
-  );
+  boot.dhcp.forEach((d, i) => {
+    lines.push({ key: `${boot.id}:dhcp:${i}`, text: `${offset(boot, d.at)}  DHCP ${d.kind} (${d.via})` });
+  });
   boot.files.forEach((f, i) => {
     if (f.result === 'in-progress') return;
     const detail =
