@@ -113,6 +113,16 @@ export function nodeSpec(n: ManifestNode): NodeSpecInput {
   };
 }
 
+/**
+ * Where nodes report "userspace up": brambled's HTTP endpoint when the nodes can reach it (http.listen
+ * not on loopback; 0.0.0.0 means the server address). Undefined: no report unit is installed.
+ */
+export function bootReportUrl(m: LoadedManifest): string | undefined {
+  const { address, port } = m.manifest.http.listen;
+  if (address.startsWith('127.')) return undefined;
+  return `http://${address === '0.0.0.0' ? m.manifest.server.address : address}:${port}/boot/up`;
+}
+
 /** Lay out one node's TFTP and NFS trees from its (extracted) image; the layout is kept in <state>/layouts/. */
 export async function provision(
   m: LoadedManifest,
@@ -132,6 +142,7 @@ export async function provision(
     tftpRoot: m.tftpRoot,
     nfsRoot: m.nfsRoot,
     nfsServer: m.manifest.server.address,
+    ...(bootReportUrl(m) ? { bootReportUrl: bootReportUrl(m) } : {}),
     ...(extra.hostKeyTypes ? { hostKeyTypes: extra.hostKeyTypes } : {}),
   });
   await mkdir(join(m.stateDir, 'layouts'), { recursive: true });

@@ -2,8 +2,12 @@
  * A virtual Pi (packages/virtual-pi) boots against brambled — proxyDHCP and TFTP on loopback — and
  * the boot timeline, /nodes/NAME/boots, /fleet, /metrics and POST /boot/up show what happened.
  */
-import { freeUdpPort } from '@bramble/testkit';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bootReportScript } from '@bramble/boot-tree';
+import { freeUdpPort, requireTool } from '@bramble/testkit';
 import { bootVirtualPi, formatReport } from '@bramble/virtual-pi';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BootView, type Daemon, type FleetSnapshot, startDaemon } from '../src/index.js';
 import { httpGet, manifestYaml, tempDir, writeTree } from './helpers.js';
@@ -159,7 +163,19 @@ describe('boot timeline with a virtual Pi booting against brambled', () => {
       fetch(`http://127.0.0.1:${httpPort}/boot/up`, { method: 'POST', body }).then((r) => r.status);
     expect(await post('serial=1a2b3c03')).toBe(404);
     expect(await post('serial=zz')).toBe(400);
-    expect(await post(`serial=10000000${good}`)).toBe(200);
+    // The script personalisation installs in each node's root (packages/boot-tree), run for real with curl.
+    const script = join(dir, 'boot-report');
+    const serialFile = join(dir, 'serial-number');
+    await writeFile(script, bootReportScript());
+    await writeFile(serialFile, `10000000${good}\0`);
+    const run = await execa(
+      requireTool('busybox'),
+      ['sh', script, `http://127.0.0.1:${httpPort}/boot/up`, serialFile],
+      {
+        timeout: 30_000,
+      },
+    );
+    expect(run.exitCode).toBe(0);
     const [latest] = await boots('rpi-a');
     expect(latest?.userspaceUpAt).toBeGreaterThan(latest?.startedAt ?? 0);
   }, 30_000);
