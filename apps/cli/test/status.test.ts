@@ -2,9 +2,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bootVirtualPi } from '@bramble/virtual-pi';
-import { type Daemon, startDaemon } from 'brambled';
+import { type Daemon, parseManifestText, resolveManifest, startDaemon } from 'brambled';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootReportUrl } from '../src/store.js';
 import { bin, bramble, tempDir } from './helpers.js';
 
 const serial = '5a6b7c01';
@@ -107,4 +108,17 @@ nodes:
     expect(down.exitCode).toBe(1);
     expect(down.stderr).toContain('cannot reach brambled at http://127.0.0.1:9');
   }, 60_000);
+});
+
+describe('where nodes report userspace up', () => {
+  const manifest = (listen: string) =>
+    resolveManifest(
+      parseManifestText(`server: { address: 192.168.1.10 }\nhttp: { listen: '${listen}' }\n`),
+      '/tmp/bramble.yaml',
+    );
+  it('brambled reachable from the nodes: its /boot/up; on loopback: no unit', () => {
+    expect(bootReportUrl(manifest('0.0.0.0:9469'))).toBe('http://192.168.1.10:9469/boot/up');
+    expect(bootReportUrl(manifest('192.168.1.10:8080'))).toBe('http://192.168.1.10:8080/boot/up');
+    expect(bootReportUrl(manifest('127.0.0.1:9469'))).toBeUndefined();
+  });
 });

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * The status page in a real browser: Debian's chromium driven by puppeteer-core against brambled
  * serving virtual Pis. Asserts what a person sees — the rows, a state changing live while a virtual
