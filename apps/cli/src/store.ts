@@ -136,13 +136,14 @@ export async function provision(
   await mkdir(m.tftpRoot, { recursive: true });
   await mkdir(m.nfsRoot, { recursive: true });
   const nfsVersion = n.nfsVersion ?? m.manifest.nfs.version;
+  const reportUrl = bootReportUrl(m);
   const layout = await bt.provisionNode({
     node: { ...nodeSpec(n), ...(nfsVersion !== undefined ? { nfsVersion } : {}) },
     image: { name: img.name, bootDir: img.bootDir, rootDir: img.rootDir },
     tftpRoot: m.tftpRoot,
     nfsRoot: m.nfsRoot,
     nfsServer: m.manifest.server.address,
-    ...(bootReportUrl(m) ? { bootReportUrl: bootReportUrl(m) } : {}),
+    ...(reportUrl !== undefined ? { bootReportUrl: reportUrl } : {}),
     ...(extra.hostKeyTypes ? { hostKeyTypes: extra.hostKeyTypes } : {}),
   });
   await mkdir(join(m.stateDir, 'layouts'), { recursive: true });

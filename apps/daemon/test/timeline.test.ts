@@ -120,6 +120,23 @@ describe('judgeBoot', () => {
   });
 });
 
+describe('a transfer in flight', () => {
+  it('a slow kernel download is not a stall; a transfer that never ends is', () => {
+    const boot = record({
+      files: [
+        { file: 'start4.elf', at: 1000, endAt: 1500, bytes: 9, retransmits: 0, result: 'complete' },
+        { file: 'kernel8.img', at: 1600, bytes: 0, retransmits: 0, result: 'in-progress' },
+      ],
+      lastEventAt: 1600,
+    });
+    expect(judgeBoot(boot, 61_600, rules).state).toBe('booting');
+    expect(judgeBoot(boot, 400_000, rules).failure).toEqual({
+      stage: 'kernel',
+      reason: 'stalled while sending kernel8.img (no end after 300 s)',
+    });
+  });
+});
+
 describe('requestStartsBoot', () => {
   it('a start file after the kernel or after a quiet gap begins a new boot; other files do not', () => {
     const booting = record({ lastEventAt: 1000 });

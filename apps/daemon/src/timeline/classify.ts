@@ -95,7 +95,10 @@ export function failureOf(boot: BootRecord, rules: BootRules): BootFailure {
   if (last && (last.result === 'failed' || last.result === 'aborted'))
     return { stage, reason: `${last.file} ${last.result}${last.error ? `: ${last.error}` : ''}` };
   if (last?.result === 'in-progress')
-    return { stage, reason: `stalled while sending ${last.file} (nothing for ${seconds(rules.stallMs)})` };
+    return {
+      stage,
+      reason: `stalled while sending ${last.file} (no end after ${seconds(IN_FLIGHT_LIMIT_MS)})`,
+    };
   const lastGood = [...boot.files].reverse().find((f) => f.result === 'complete') ?? last;
   return {
     stage,
@@ -103,12 +106,24 @@ export function failureOf(boot: BootRecord, rules: BootRules): BootFailure {
   };
 }
 
+/**
+ * How long a boot may stay quiet. A transfer in flight is judged by the TFTP server, whose own
+ * timeouts end it as failed; only if that end never arrives does the boot count as stalled.
+ */
+export function stallLimit(boot: BootRecord, rules: BootRules): number {
+  const sending = boot.files.some((f) => f.result === 'in-progress');
+  return sending ? Math.max(rules.stallMs, IN_FLIGHT_LIMIT_MS) : rules.stallMs;
+}
+
+/** The longest a transfer in flight is trusted to end by itself (a large kernel on a slow link). */
+export const IN_FLIGHT_LIMIT_MS = 300_000;
+
 /** The state of a boot at `now`: up once the kernel was handed over, failed when it went quiet before. */
 export function judgeBoot(boot: BootRecord, now: number, rules: BootRules): BootView {
   let state: BootState = 'booting';
   let failure: BootFailure | undefined;
   if (boot.handoverAt !== undefined) state = 'up';
-  else if (now - boot.lastEventAt > rules.stallMs) {
+  else if (now - boot.lastEventAt > stallLimit(boot, rules)) {
     state = 'failed';
     failure = failureOf(boot, rules);
   }

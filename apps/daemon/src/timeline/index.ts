@@ -5,8 +5,10 @@ export {
   discoverStartsBoot,
   failureOf,
   fileResult,
+  IN_FLIGHT_LIMIT_MS,
   judgeBoot,
   requestStartsBoot,
+  stallLimit,
   type TransferEnd,
 } from './classify.js';
 export { BOOT_DURATION_BUCKETS, BootMetrics } from './metrics.js';
