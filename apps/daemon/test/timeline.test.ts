@@ -7,6 +7,7 @@ import {
   fileResult,
   judgeBoot,
   requestStartsBoot,
+  safeFileName,
 } from '../src/index.js';
 
 const roles = firmwareFileRoles();
@@ -173,6 +174,16 @@ describe('BootTimeline', () => {
     expect(boot?.files[2]).toMatchObject({ bytes: 2_000_000, rate: 5_000_000 });
     expect(t.fleet()[0]).toMatchObject({ node: 'rpi-a', state: 'up', address: '10.0.0.5' });
     expect(t.metrics.render()).toContain('bramble_boot_duration_seconds_count 1');
+  });
+
+  it('file names from the network are stored without control characters, bounded in length', () => {
+    const { t } = timeline();
+    t.tftpRequest({ file: `${serial}/\u001b]0;pwned\u0007x.elf`, remoteAddress: '10.0.0.5', remotePort: 7 });
+    t.tftpRequest({ file: `${serial}/${'a'.repeat(5000)}`, remoteAddress: '10.0.0.5', remotePort: 8 });
+    const files = t.boots('rpi-a')?.[0]?.files ?? [];
+    expect(files[0]?.file).toBe('?]0;pwned?x.elf');
+    expect(files[1]?.file).toHaveLength(256);
+    expect(safeFileName('start4.elf')).toBe('start4.elf');
   });
 
   it('unknown serials and addresses create no nodes', () => {

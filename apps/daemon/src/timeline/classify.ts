@@ -33,6 +33,18 @@ export function fileResult(file: string, end: TransferEnd, roles: FirmwareFileRo
 
 export const baseName = (file: string): string => file.slice(file.lastIndexOf('/') + 1);
 
+/** The longest file name kept (TFTP names come from the network). */
+export const FILE_NAME_LIMIT = 256;
+
+/**
+ * A requested file name as it is stored and shown: control characters (terminal escapes in
+ * `bramble logs`) replaced by `?`, cut to FILE_NAME_LIMIT characters.
+ */
+export function safeFileName(file: string): string {
+  const clean = file.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return clean.length > FILE_NAME_LIMIT ? `${clean.slice(0, FILE_NAME_LIMIT - 1)}…` : clean;
+}
+
 export interface BootRules {
   /** Quiet time after which a boot that has not reached its kernel counts as stalled. */
   stallMs: number;

@@ -3,11 +3,13 @@ export {
   type BootRules,
   baseName,
   discoverStartsBoot,
+  FILE_NAME_LIMIT,
   failureOf,
   fileResult,
   IN_FLIGHT_LIMIT_MS,
   judgeBoot,
   requestStartsBoot,
+  safeFileName,
   stallLimit,
   type TransferEnd,
 } from './classify.js';

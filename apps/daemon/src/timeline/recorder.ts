@@ -13,6 +13,7 @@ import {
   fileResult,
   judgeBoot,
   requestStartsBoot,
+  safeFileName,
   type TransferEnd,
 } from './classify.js';
 import { BootMetrics } from './metrics.js';
@@ -288,6 +289,7 @@ export class BootTimeline extends EventEmitter {
 
   private resolve(seen: TransferSeen): { entry: NodeEntry; file: string } | undefined {
     const path = parseBootPath(seen.file);
+    path.rest = safeFileName(path.rest);
     const prefix = path.prefix;
     if (prefix?.kind === 'serial') {
       const entry = this.bySerial.get(prefix.serial);
