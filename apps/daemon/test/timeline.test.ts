@@ -153,18 +153,25 @@ describe('requestStartsBoot', () => {
 describe('BootTimeline', () => {
   it('records a pi4 boot step by step and hands over at the kernel', () => {
     const { t, clock, fetch } = timeline();
-    t.dhcpClient({ serial, mac, address: '0.0.0.0', messageType: 1, via: 'dhcp' });
+    const vendorClass = 'PXEClient:Arch:00000:UNDI:002001';
+    t.dhcpClient({ serial, mac, address: '0.0.0.0', messageType: 1, via: 'dhcp', vendorClass });
     t.dhcpOffer({ mac, via: 'dhcp' });
+    t.dhcpClient({ serial, mac, address: '0.0.0.0', messageType: 3, via: 'dhcp' });
     fetch('start4.elf', 'aborted', { options: { tsize: '0' }, blocks: 0, bytes: 0 });
     fetch('pieeprom.sig', 'failed', { error: { code: 'NOT_FOUND', message: 'not found' } });
     fetch('start4.elf', 'complete', { bytes: 2_000_000, durationMs: 400 });
     expect(t.fleet()[0]?.state).toBe('booting');
     fetch('kernel8.img', 'complete');
+    // Linux's own DHCP from the same MAC (no PXEClient) after the handover starts no boot.
+    t.dhcpClient({ mac, address: '0.0.0.0', messageType: 1, via: 'dhcp' });
+    t.dhcpOffer({ mac, via: 'dhcp' });
+    t.dhcpClient({ mac, address: '0.0.0.0', messageType: 3, via: 'dhcp' });
     clock.now += 60_000;
     t.tick();
+    expect(t.boots('rpi-a')).toHaveLength(1);
     const [boot] = t.boots('rpi-a') ?? [];
     expect(boot).toMatchObject({ id: 1, startedBy: 'dhcp', state: 'up', kernel: 'kernel8.img' });
-    expect(boot?.dhcp.map((d) => d.kind)).toEqual(['discover', 'offer']);
+    expect(boot?.dhcp.map((d) => d.kind)).toEqual(['discover', 'offer', 'request']);
     expect(boot?.files.map((f) => [f.file, f.result])).toEqual([
       ['start4.elf', 'probe'],
       ['pieeprom.sig', 'expected-missing'],

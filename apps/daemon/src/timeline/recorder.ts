@@ -48,6 +48,8 @@ export interface DhcpSeen {
   address: string;
   messageType: number;
   via: 'dhcp' | 'pxe';
+  /** Option 60: the firmware sends `PXEClient:Arch:00000:UNDI:002001`; Linux's own DHCP does not. */
+  vendorClass?: string | undefined;
 }
 
 export interface TransferSeen {
@@ -139,9 +141,12 @@ export class BootTimeline extends EventEmitter {
       this.byMac.get(seen.mac.toLowerCase());
     if (!entry) return;
     if (seen.messageType !== DHCP_DISCOVER && seen.messageType !== DHCP_REQUEST) return;
-    entry.learnedMac = seen.mac.toLowerCase();
     const now = this.now();
     let boot = this.latest(entry);
+    // The booted OS asks for its address too (a Pi MAC, no PXEClient option 60): not a firmware boot.
+    const firmware = seen.vendorClass?.startsWith('PXEClient') ?? false;
+    if (!firmware && (seen.messageType === DHCP_DISCOVER || !boot || boot.files.length > 0)) return;
+    entry.learnedMac = seen.mac.toLowerCase();
     if (seen.messageType === DHCP_DISCOVER && discoverStartsBoot(boot, now, this.rules))
       boot = this.newBoot(entry, now, 'dhcp');
     if (!boot) boot = this.newBoot(entry, now, 'dhcp');
@@ -159,7 +164,8 @@ export class BootTimeline extends EventEmitter {
   dhcpOffer(offer: { mac: string; via: 'dhcp' | 'pxe' }): void {
     const entry = this.byMac.get(offer.mac.toLowerCase()) ?? this.byLearnedMac(offer.mac);
     const boot = entry ? this.latest(entry) : undefined;
-    if (!entry || !boot) return;
+    // Offers to the booted OS's own DHCP are not part of the firmware's boot.
+    if (!entry || !boot || boot.handoverAt !== undefined) return;
     const now = this.now();
     boot.dhcp.push({ kind: 'offer', at: now, via: offer.via });
     this.keepDhcpBounded(boot);
