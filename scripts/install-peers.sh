@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian programs Bramble's tests run against (real peers), when any is missing.
+# chromium runs the status page test (apps/daemon, puppeteer-core, no browser download).
 # gcc + libc6-dev build the tftp native pump (packages/tftp/native/pump.c) and the benchmark load generator;
 # gcc-aarch64-linux-gnu + libc6-dev-arm64-cross cross-build the prebuilt pump of @bramble/tftp-linux-arm64-gnu.
 # Needs root (apt-get). Idempotent: a machine that has them all does nothing.
@@ -9,6 +10,7 @@ PKGS=(
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   mtools dosfstools e2fsprogs fdisk xz-utils gzip zip unzip p7zip-full rsync attr acl libcap2-bin
   gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libc6-dev iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client openssl util-linux systemd whois python3 time
+  chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,10 +5,12 @@ import { register as doctor } from './commands/doctor.js';
 import { register as eeprom } from './commands/eeprom.js';
 import { register as image } from './commands/image.js';
 import { register as init } from './commands/init.js';
+import { register as logs } from './commands/logs.js';
 import { register as nfs } from './commands/nfs.js';
 import { register as node } from './commands/node.js';
 import { register as schema } from './commands/schema.js';
 import { register as serve } from './commands/serve.js';
+import { register as status } from './commands/status.js';
 import { register as tftp } from './commands/tftp.js';
 import { VERSION } from './version.js';
 
@@ -47,6 +49,7 @@ Examples:
 
 Exit codes: 0 ok, 1 failure, 2 usage error.`,
     );
-  for (const reg of [init, schema, image, node, dhcp, nfs, serve, tftp, doctor, eeprom, demo]) reg(program);
+  for (const reg of [init, schema, image, node, dhcp, nfs, serve, status, logs, tftp, doctor, eeprom, demo])
+    reg(program);
   return program;
 }

@@ -107,6 +107,16 @@ async function extractImage(img: StoredImage, out: Output): Promise<void> {
   await writeFile(join(img.dir, '.bramble-image.json'), `${JSON.stringify(marker, null, 2)}\n`);
 }
 
+/**
+ * Where nodes report "userspace up": brambled's HTTP endpoint when the nodes can reach it (http.listen
+ * not on loopback; 0.0.0.0 means the server address). Undefined: no report unit is installed.
+ */
+export function bootReportUrl(m: LoadedManifest): string | undefined {
+  const { address, port } = m.manifest.http.listen;
+  if (address.startsWith('127.')) return undefined;
+  return `http://${address === '0.0.0.0' ? m.manifest.server.address : address}:${port}/boot/up`;
+}
+
 /** Lay out one node's TFTP and NFS trees from its (extracted) image; the layout is kept in <state>/layouts/. */
 export async function provision(
   m: LoadedManifest,
@@ -120,13 +130,14 @@ export async function provision(
   await mkdir(m.tftpRoot, { recursive: true });
   await mkdir(m.nfsRoot, { recursive: true });
   const nfsVersion = n.nfsVersion ?? m.manifest.nfs.version;
+  const reportUrl = bootReportUrl(m);
   const layout = await bt.provisionNode({
     node: { ...toNodeSpec(n), ...definedOnly({ nfsVersion }) },
     image: { name: img.name, bootDir: img.bootDir, rootDir: img.rootDir },
     tftpRoot: m.tftpRoot,
     nfsRoot: m.nfsRoot,
     nfsServer: m.manifest.server.address,
-    ...definedOnly({ hostKeyTypes: extra.hostKeyTypes }),
+    ...definedOnly({ bootReportUrl: reportUrl, hostKeyTypes: extra.hostKeyTypes }),
   });
   await mkdir(join(m.stateDir, 'layouts'), { recursive: true });
   await writeFile(layoutFile(m, n.hostname), `${JSON.stringify(layout, null, 2)}\n`);

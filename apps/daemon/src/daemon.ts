@@ -13,8 +13,10 @@ import type { Metrics, NodeActivity } from './metrics.js';
 import { startProxy } from './proxy-service.js';
 import { createReloader, type Reloader, type ReloadResult } from './reload.js';
 import { applyManifest, createState, type DaemonState, syncDiscoveryMetrics } from './state.js';
+import { type FleetRoutes, fleetRoutes, fleetSnapshot } from './status-page/index.js';
 import type { ActivatedSockets } from './systemd.js';
 import { type Listen, retargetTftp, startTftp } from './tftp-service.js';
+import type { BootTimeline, TimelineOptions } from './timeline/index.js';
 
 export interface DaemonOptions {
   /** Path of bramble.yaml. */
@@ -34,11 +36,17 @@ export interface DaemonOptions {
   sockets?: ActivatedSockets;
   /** Reload when the manifest file changes (default true). */
   watch?: boolean;
+  /** Where proxyDHCP replies go (default 255.255.255.255:68; loopback tests use the virtual Pi's port). */
+  dhcpReplyTo?: Listen;
+  /** Boot timeline limits and timings (see timeline/recorder.ts). */
+  timeline?: TimelineOptions;
 }
 
 export interface Daemon {
   readonly manifest: LoadedManifest;
   readonly metrics: Metrics;
+  /** Per node and boot, every DHCP and TFTP step. */
+  readonly timeline: BootTimeline;
   tftpAddress(): Listen;
   httpAddress(): Listen | undefined;
   /** Re-read the manifest; a bad one is rejected and the old one keeps serving. */
@@ -54,6 +62,7 @@ interface Services {
   tftpAddress: Listen;
   proxy: ProxyDhcp | undefined;
   http: HttpEndpoint | undefined;
+  fleet: FleetRoutes;
   reloader: Reloader;
 }
 
@@ -63,12 +72,34 @@ async function startProxyIfWanted(
 ): Promise<ProxyDhcp | undefined> {
   const wanted = options.proxyDhcp ?? state.current.manifest.dhcp.mode === 'proxy';
   if (!wanted) return undefined;
-  return startProxy(state, { port: options.dhcpPort, pxePort: options.pxePort, sockets: options.sockets });
+  return startProxy(state, {
+    port: options.dhcpPort,
+    pxePort: options.pxePort,
+    sockets: options.sockets,
+    replyTo: options.dhcpReplyTo,
+  });
+}
+
+/** The status page's routes: the fleet table, per-node boots, live events and the userspace-up report. */
+function createFleetRoutes(state: DaemonState): FleetRoutes {
+  return fleetRoutes(
+    {
+      timeline: state.timeline,
+      snapshot: () =>
+        fleetSnapshot(
+          state.timeline.fleet(),
+          state.discovery.list(),
+          Object.keys(state.current.manifest.images),
+        ),
+    },
+    state.logger,
+  );
 }
 
 async function startHttpIfWanted(
   state: DaemonState,
   options: DaemonOptions,
+  fleet: FleetRoutes,
 ): Promise<HttpEndpoint | undefined> {
   const listen = options.httpListen ?? state.current.manifest.http.listen;
   if (listen === false) return undefined;
@@ -82,10 +113,11 @@ async function startHttpIfWanted(
       }),
       metrics: () => {
         syncDiscoveryMetrics(state);
-        return state.metrics.render(state.nodes.list());
+        return state.metrics.render(state.nodes.list()) + state.timeline.metrics.render();
       },
       nodes: () => state.nodes.list(),
       discovered: () => state.discovery.list(),
+      routes: fleet.handle,
     },
     state.logger,
   );
@@ -123,6 +155,8 @@ function startReloader(
 async function stopServices(state: DaemonState, services: Services, deadlineMs: number): Promise<void> {
   state.closing = true;
   services.reloader.close();
+  state.timeline.stop();
+  services.fleet.close();
   state.logger?.info({ event: 'draining' }, 'draining transfers in flight');
   await Promise.allSettled([
     services.tftp.close({ deadlineMs }),
@@ -141,6 +175,7 @@ function daemonHandle(state: DaemonState, services: Services): Daemon {
       return state.current;
     },
     metrics: state.metrics,
+    timeline: state.timeline,
     tftpAddress: () => services.tftpAddress,
     httpAddress: () => {
       const bound = services.http?.address();
@@ -159,11 +194,12 @@ function daemonHandle(state: DaemonState, services: Services): Daemon {
 /** Load the manifest, start TFTP, proxyDHCP (if wanted), HTTP and reloads; returns the running daemon. */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const manifest = await loadManifest(options.manifestPath);
-  const state = await createState(manifest, options.logger);
+  const state = await createState(manifest, options.logger, options.timeline);
   const tftpListen = options.tftpListen ?? manifest.manifest.tftp.listen;
   const tftp = await startTftp(state, tftpListen, options.sockets?.tftp);
   const proxy = await startProxyIfWanted(state, options);
-  const http = await startHttpIfWanted(state, options);
+  const fleet = createFleetRoutes(state);
+  const http = await startHttpIfWanted(state, options, fleet);
   const reloader = startReloader(state, options, tftp.server, tftpListen);
-  return daemonHandle(state, { tftp: tftp.server, tftpAddress: tftp.address, proxy, http, reloader });
+  return daemonHandle(state, { tftp: tftp.server, tftpAddress: tftp.address, proxy, http, fleet, reloader });
 }

@@ -1,5 +1,5 @@
 /** The daemon's localhost HTTP endpoint: /healthz, /metrics (Prometheus text), /nodes (JSON). */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 
@@ -8,6 +8,8 @@ export interface HttpSources {
   metrics(): string;
   nodes(): unknown;
   discovered(): unknown;
+  /** Further routes (the status page, see status-page/); true when handled. */
+  routes?(req: IncomingMessage, res: ServerResponse, url: string): boolean;
 }
 
 export interface HttpEndpoint {
@@ -21,12 +23,13 @@ export async function startHttp(
   logger?: Logger,
 ): Promise<HttpEndpoint> {
   const server: Server = createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
+    const url = (req.url ?? '/').split('?')[0] ?? '/';
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
     try {
+      if (src.routes?.(req, res, url)) return;
       if (req.method !== 'GET' && req.method !== 'HEAD')
         return send(405, 'text/plain', 'method not allowed\n');
       switch (url) {

@@ -17,6 +17,14 @@ export { type NodeLookup, NodeTracker } from './nodes.js';
 export { createReloader, type Reloader, type ReloadResult } from './reload.js';
 export { type RunOptions, runDaemon } from './run.js';
 export {
+  adoptCommand,
+  type FleetSnapshot,
+  fleetSnapshot,
+  type KnockingPi,
+  reportedSerial,
+  suggestedHostname,
+} from './status-page/index.js';
+export {
   type ActivatedSockets,
   activatedSockets,
   canBindPort,
@@ -24,4 +32,5 @@ export {
   type ListenFd,
   listenFds,
 } from './systemd.js';
+export * from './timeline/index.js';
 export { VERSION } from './version.js';

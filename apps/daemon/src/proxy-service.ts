@@ -10,10 +10,13 @@ export interface ProxySettings {
   /** PXE boot server port (default 4011 when port is 67, else off); false disables it. */
   pxePort?: number | false | undefined;
   sockets?: ActivatedSockets | undefined;
+  /** Where replies go (default 255.255.255.255:68; loopback tests use the virtual Pi's port). */
+  replyTo?: { address: string; port: number } | undefined;
 }
 
 function onClient(state: DaemonState, client: ProxyClient): void {
   state.metrics.dhcpClients += 1;
+  state.timeline.dhcpClient(client);
   const { serial, mac } = client;
   const known = state.discovery.isKnown({ serial, mac });
   // Only Raspberry Pis are recorded; other PXE clients (model 'pxe') are not ours to adopt.
@@ -31,6 +34,7 @@ function createResponder(
   port: number,
   pxePort: number | false,
   sockets?: ActivatedSockets,
+  replyTo?: { address: string; port: number },
 ) {
   const { logger } = state;
   const dhcp = state.current.manifest.dhcp;
@@ -38,6 +42,7 @@ function createResponder(
     serverAddress: state.current.manifest.server.address,
     port,
     pxePort,
+    ...(replyTo ? { broadcastAddress: replyTo.address, clientPort: replyTo.port } : {}),
     ...(dhcp.listen !== undefined ? { listenAddress: dhcp.listen } : {}),
     ...(dhcp.allowedRelays !== undefined ? { allowedRelays: dhcp.allowedRelays } : {}),
     ...(logger ? { logger: logger.child({ component: 'dhcp' }, { level: quietLevel(logger) }) } : {}),
@@ -53,10 +58,11 @@ export async function startProxy(state: DaemonState, settings: ProxySettings): P
   const sockets = settings.sockets;
   if (!sockets?.dhcp) checkBindPrivilege('proxyDHCP', port);
   if (!sockets?.pxe && pxePort !== false) checkBindPrivilege('proxyDHCP (PXE)', pxePort);
-  const proxy = createResponder(state, port, pxePort, sockets);
+  const proxy = createResponder(state, port, pxePort, sockets, settings.replyTo);
   proxy.on('client', (client: ProxyClient) => onClient(state, client));
-  proxy.on('offer', () => {
+  proxy.on('offer', (offer: { mac: string; via: 'dhcp' | 'pxe' }) => {
     state.metrics.dhcpOffers += 1;
+    state.timeline.dhcpOffer(offer);
   });
   proxy.on('bad-packet', () => {
     state.metrics.dhcpBadPackets += 1;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Discovery } from './discovery.js';
 import { Metrics } from './metrics.js';
 import { NodeTracker } from './nodes.js';
+import { BootTimeline, type TimelineOptions } from './timeline/index.js';
 
 export interface DaemonState {
   /** The manifest in force (replaced by reloads). */
@@ -12,6 +13,8 @@ export interface DaemonState {
   readonly metrics: Metrics;
   readonly nodes: NodeTracker;
   readonly discovery: Discovery;
+  /** Per node and boot, every DHCP and TFTP step. */
+  readonly timeline: BootTimeline;
   readonly logger: Logger | undefined;
 }
 
@@ -19,6 +22,7 @@ export interface DaemonState {
 export function applyManifest(state: DaemonState, manifest: LoadedManifest): void {
   state.current = manifest;
   state.nodes.reindex(manifest);
+  state.timeline.setNodes(manifest.manifest.nodes);
   state.discovery.retarget(manifest.discoveredFile);
   state.discovery.setKnown(
     manifest.manifest.nodes.flatMap((node) => (node.serial ? [node.serial] : [])),
@@ -38,6 +42,7 @@ export function syncDiscoveryMetrics(state: DaemonState): void {
 export async function createState(
   manifest: LoadedManifest,
   logger: Logger | undefined,
+  timelineOptions?: TimelineOptions,
 ): Promise<DaemonState> {
   const metrics = new Metrics();
   const settings = manifest.manifest.discovery;
@@ -57,8 +62,10 @@ export async function createState(
     metrics,
     nodes: new NodeTracker(metrics, logger),
     discovery,
+    timeline: new BootTimeline(timelineOptions),
     logger,
   };
+  state.timeline.start();
   applyManifest(state, manifest);
   return state;
 }

@@ -131,10 +131,22 @@ export async function startTftp(
   await mkdir(state.current.tftpRoot, { recursive: true });
   if (!socket) checkBindPrivilege('TFTP', listen.port);
   const server = createTftpServer(state, socket);
-  server.on('request', (event: TransferEvent) => onRequest(state, event));
-  server.on('complete', (event: TransferEvent) => onComplete(state, event));
-  server.on('aborted', (event: TransferEvent) => onAborted(state, event));
-  server.on('failed', (event: TransferEvent) => onFailed(state, event));
+  server.on('request', (event: TransferEvent) => {
+    state.timeline.tftpRequest(event);
+    onRequest(state, event);
+  });
+  server.on('complete', (event: TransferEvent) => {
+    state.timeline.tftpEnd('complete', event);
+    onComplete(state, event);
+  });
+  server.on('aborted', (event: TransferEvent) => {
+    state.timeline.tftpEnd('aborted', event);
+    onAborted(state, event);
+  });
+  server.on('failed', (event: TransferEvent) => {
+    state.timeline.tftpEnd('failed', event);
+    onFailed(state, event);
+  });
   const address = await server.listen(socket ? {} : listen);
   state.logger?.info(
     {

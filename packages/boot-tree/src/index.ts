@@ -66,6 +66,13 @@ export {
 } from './patch/fstab.js';
 export { hostnameFile, patchHosts } from './patch/hosts.js';
 export { writeAuthorizedKeys } from './personalise/authorized-keys.js';
+export {
+  BOOT_REPORT_SCRIPT,
+  BOOT_REPORT_UNIT,
+  bootReportScript,
+  bootReportUnit,
+  installBootReport,
+} from './personalise/boot-report.js';
 export { type CloudInitSeed, cloudInitSeed, writeCloudInitSeed } from './personalise/cloud-init.js';
 export { generateHostKeys, type HostKeyType } from './personalise/host-keys.js';
 export { setHostname } from './personalise/hostname.js';

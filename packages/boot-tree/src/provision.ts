@@ -12,6 +12,7 @@ import { patchCmdline } from './patch/cmdline.js';
 import { patchConfigTxt } from './patch/config-txt.js';
 import { patchFstab } from './patch/fstab.js';
 import { writeAuthorizedKeys } from './personalise/authorized-keys.js';
+import { installBootReport } from './personalise/boot-report.js';
 import { writeCloudInitSeed } from './personalise/cloud-init.js';
 import { generateHostKeys, type HostKeyType } from './personalise/host-keys.js';
 import { setHostname } from './personalise/hostname.js';
@@ -49,6 +50,11 @@ export interface ProvisionOptions {
   userMode?: 'bake' | 'userconf';
   /** SSH host key types generated per node (default ed25519, ecdsa, rsa); [] to skip. */
   hostKeyTypes?: readonly HostKeyType[];
+  /**
+   * brambled's "userspace up" URL (http://SERVER:PORT/boot/up): installs a unit that reports there once
+   * multi-user.target is reached. Omitted: no unit (opt-out).
+   */
+  bootReportUrl?: string;
   /** Re-copy the image's shared boot files into the TFTP root even if present. */
   refreshImage?: boolean;
   logger?: Logger;
@@ -194,6 +200,7 @@ async function provisionPlanned(
   changes.push(...(await setMachineId(root, { image: o.image.rootDir })));
   changes.push(...(await enableSsh(root, boot)));
   changes.push(...(await disableSdCardServices(root)));
+  if (o.bootReportUrl !== undefined) changes.push(...(await installBootReport(root, o.bootReportUrl)));
   const keyTypes = o.hostKeyTypes ?? ['ed25519', 'ecdsa', 'rsa'];
   if (keyTypes.length)
     changes.push(...(await generateHostKeys(root, { hostname: node.hostname, types: keyTypes })));

@@ -10,6 +10,7 @@ export { autoInitramfsName } from './boot-files.js';
 export type { DhcpClientOptions } from './dhcp-client.js';
 export { buildDiscover, buildRequest } from './dhcp-messages.js';
 export { VirtualPiError, type VirtualPiErrorCode } from './errors.js';
+export { type FirmwareFileRoles, firmwareFileRoles } from './file-roles.js';
 export { defaultMac } from './identity.js';
 export { MODELS, modelSpec, SIMULATED_MODELS } from './models/index.js';
 export type {

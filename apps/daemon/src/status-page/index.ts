@@ -1,0 +1,9 @@
+/** brambled's status page and fleet endpoints. */
+export { type FleetRoutes, type FleetSources, fleetRoutes, plainAddress, reportedSerial } from './routes.js';
+export {
+  adoptCommand,
+  type FleetSnapshot,
+  fleetSnapshot,
+  type KnockingPi,
+  suggestedHostname,
+} from './snapshot.js';
