@@ -17,6 +17,7 @@ import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { loadDhcp, loadVirtualPi, type PiModel } from '../packages.js';
 import { requireTftpServer } from '../probe.js';
+import { addDiscoverOptions, runDiscover, wantsDiscover } from './doctor-discover.js';
 import { checkRows } from './node.js';
 
 /** Where DHCP server configs usually live (dnsmasq, ISC dhcpd, Kea), checked when --dhcp-config is not given. */
@@ -133,10 +134,13 @@ function printFindings(out: Output, findings: Finding[]): void {
 }
 
 export function register(program: Command): void {
-  program
+  const doctor = program
     .command('doctor')
     .description('check the setup; with --simulate, boot a virtual Pi against the configured server')
-    .option('--simulate', 'boot a virtual Pi (TFTP, and DHCP with --dhcp) and print its boot report')
+    .option(
+      '--simulate',
+      'boot a virtual Pi (TFTP, and DHCP with --dhcp) and print its boot report; without a manifest it broadcasts DHCPDISCOVER and follows the offers',
+    )
     .addOption(new Option('--model <model>', 'virtual Pi model').choices([...PI_MODELS]))
     .option('--serial <serial>', 'serial of the virtual Pi (default: a node of that model)')
     .option('--server <addr:port>', 'TFTP server to boot from (default: the manifest)')
@@ -153,9 +157,10 @@ Examples:
   bramble doctor
   bramble doctor --dhcp-config /etc/dnsmasq.d/bramble.conf
   bramble doctor --simulate --model pi4
-  bramble doctor --simulate --model pi5 --serial 9ffefdef --server 127.0.0.1:6969 --json`,
-    )
-    .action(
+  bramble doctor --simulate --model pi5 --serial 9ffefdef --server 127.0.0.1:6969 --json
+  bramble doctor --simulate --interface eth0 --model pi3b   (no manifest needed: asks the LAN's DHCP servers)`,
+    );
+  addDiscoverOptions(doctor).action(
       async (
         o: {
           simulate?: boolean;
@@ -165,10 +170,12 @@ Examples:
           dhcp?: string;
           timeout: number;
           dhcpConfig?: string[];
+          interface?: string;
         },
         cmd: Command,
       ) => {
         const g = globals(cmd);
+        if (wantsDiscover(o, g)) return runDiscover(o, g);
         const out = outputFor(g);
         const m = await manifestFor(g);
         if (!o.simulate) {
