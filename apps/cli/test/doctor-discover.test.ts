@@ -56,7 +56,7 @@ async function pi4Root(dir: string, nfsServer: string): Promise<void> {
  * `bramble doctor --simulate` as a Pi that knows no server, run inside the client namespace of a LAN
  * (testkit createLan) where real dnsmasq — configured as the official guide says — is the DHCP server.
  */
-describe.runIf(isRoot())('bramble doctor --simulate discovers the LAN\'s DHCP servers', () => {
+describe.runIf(isRoot())("bramble doctor --simulate discovers the LAN's DHCP servers", () => {
   let lan: Lan;
   let server: LanHost;
   let proxy: LanHost;
@@ -87,7 +87,13 @@ describe.runIf(isRoot())('bramble doctor --simulate discovers the LAN\'s DHCP se
         '',
       ].join('\n'),
     );
-    const peer = startPeer([...host.ns.prefix, requireTool('dnsmasq'), '-d', '--pid-file=', `--conf-file=${conf}`]);
+    const peer = startPeer([
+      ...host.ns.prefix,
+      requireTool('dnsmasq'),
+      '-d',
+      '--pid-file=',
+      `--conf-file=${conf}`,
+    ]);
     peers.push(peer);
     await waitFor(() => peer.output().includes('TFTP root is') || peer.proc.exitCode !== null, 10_000);
     if (peer.proc.exitCode !== null) throw new Error(`dnsmasq exited: ${peer.output()}`);
@@ -128,7 +134,7 @@ describe.runIf(isRoot())('bramble doctor --simulate discovers the LAN\'s DHCP se
     await lan?.destroy();
   });
 
-  it('no manifest, no flags: broadcasts on the one interface, reports dnsmasq\'s offer, boots', async () => {
+  it("no manifest, no flags: broadcasts on the one interface, reports dnsmasq's offer, boots", async () => {
     await startDnsmasq(server);
     const r = await brambleInPi(['--json', 'doctor', '--simulate']);
     expect(r.exitCode, r.stderr).toBe(0);
@@ -154,7 +160,9 @@ describe.runIf(isRoot())('bramble doctor --simulate discovers the LAN\'s DHCP se
     expect(text.stdout).toContain('offers seen (1):');
     expect(text.stdout).toMatch(/SERVER\s+YIADDR\s+SIADDR\s+VENDOR\s+OPTION 43\s+TFTP SERVER\s+ROM/);
     expect(text.stdout).toMatch(
-      new RegExp(`${server.address.replaceAll('.', '\\.')}\\s+10\\.251\\.\\d+\\.1\\d\\d\\s+.*"Raspberry Pi Boot"`),
+      new RegExp(
+        `${server.address.replaceAll('.', '\\.')}\\s+10\\.251\\.\\d+\\.1\\d\\d\\s+.*"Raspberry Pi Boot"`,
+      ),
     );
   });
 
@@ -180,7 +188,7 @@ describe.runIf(isRoot())('bramble doctor --simulate discovers the LAN\'s DHCP se
     expect(report.tftp?.host).toBe(proxy.address);
   });
 
-  it('regression: --server ADDR:69 --dhcp ADDR with a manifest gets dnsmasq\'s offer (none in 5 attempts before)', async () => {
+  it("regression: --server ADDR:69 --dhcp ADDR with a manifest gets dnsmasq's offer (none in 5 attempts before)", async () => {
     await startDnsmasq(server);
     const manifest = join(cwd, 'bramble.yaml');
     await writeFile(

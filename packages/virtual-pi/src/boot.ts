@@ -10,8 +10,8 @@ import { runDhcp } from './dhcp-client.js';
 import { VirtualPiError } from './errors.js';
 import { defaultMac } from './identity.js';
 import { modelSpec } from './models/index.js';
-import { chooseInterface } from './network-interface.js';
 import type { ModelSpec } from './models/types.js';
+import { chooseInterface } from './network-interface.js';
 import { type BootOptions, parseBootOptions } from './options.js';
 import type { BootReport, BootStep } from './report.js';
 import { runStep, type State, Stop } from './sequence.js';
@@ -97,8 +97,16 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
     let host = o.tftp?.host;
     let tftpLocalAddress = o.tftp?.localAddress;
     if (o.dhcp) {
-      const { server, port, clientPort, localAddress, attempts, retryIntervalMs, offerWaitMs, broadcastFlag } =
-        o.dhcp;
+      const {
+        server,
+        port,
+        clientPort,
+        localAddress,
+        attempts,
+        retryIntervalMs,
+        offerWaitMs,
+        broadcastFlag,
+      } = o.dhcp;
       const nic = o.dhcp.interface === undefined ? undefined : chooseInterface(o.dhcp.interface);
       // TFTP leaves from the same interface as the DHCP broadcasts did (as on a real Pi).
       tftpLocalAddress ??= nic?.address;

@@ -86,11 +86,7 @@ class Inbox {
   }
 }
 
-async function openSocket(
-  o: DhcpClientOptions,
-  address: string,
-  logger?: Logger,
-): Promise<Socket> {
+async function openSocket(o: DhcpClientOptions, address: string, logger?: Logger): Promise<Socket> {
   const sock = createSocket({ type: 'udp4', reuseAddr: true });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -126,7 +122,8 @@ interface DhcpSockets {
  */
 async function openSockets(o: DhcpClientOptions, logger?: Logger): Promise<DhcpSockets> {
   const listen = await openSocket(o, o.localAddress ?? '0.0.0.0', logger);
-  if (!o.sendAddress || o.sendAddress === (o.localAddress ?? '0.0.0.0')) return { send: listen, all: [listen] };
+  if (!o.sendAddress || o.sendAddress === (o.localAddress ?? '0.0.0.0'))
+    return { send: listen, all: [listen] };
   try {
     const send = await openSocket(o, o.sendAddress, logger);
     return { send, all: [send, listen] };

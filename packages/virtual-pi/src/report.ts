@@ -178,7 +178,8 @@ export function formatOffers(offers: readonly SeenOffer[]): string[] {
     o.vendorClass ?? '-',
     o.option43Text !== undefined ? JSON.stringify(o.option43Text) : o.option43 ? `hex ${o.option43}` : '-',
     o.tftpServer ? `${o.tftpServer} (${o.tftpServerFrom})` : o.option66 ? `option 66 ${o.option66}` : '-',
-    (o.accepted ? 'accepts' : `rejects: ${o.reason ?? ''}`) + (o.used?.length ? ` [${o.used.join('+')}]` : ''),
+    (o.accepted ? 'accepts' : `rejects: ${o.reason ?? ''}`) +
+      (o.used?.length ? ` [${o.used.join('+')}]` : ''),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `    ${cells.map((c, i) => pad(c, widths[i] ?? 0)).join('  ')}`.trimEnd();

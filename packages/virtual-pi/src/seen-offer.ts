@@ -14,7 +14,10 @@ export function option43Text(o43: Buffer): string | undefined {
   } catch {
     // Not PXE-encapsulated: fall back to the printable bytes.
   }
-  const text = o43.toString('latin1').replace(/[^\x20-\x7e]+/g, ' ').trim();
+  const text = o43
+    .toString('latin1')
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .trim();
   return text.length > 0 ? text : undefined;
 }
 

@@ -27,7 +27,7 @@ describe.runIf(isRoot())('virtual Pi discovering DHCP servers on a LAN of namesp
     await tree?.cleanup();
   });
 
-  it('pi4 broadcasts on its interface, reports dnsmasq\'s offer and boots from it', async () => {
+  it("pi4 broadcasts on its interface, reports dnsmasq's offer and boots from it", async () => {
     await env.startDnsmasq(env.server, { tftpRoot: tree.root });
     const r = await env.boot({
       model: 'pi4',

@@ -161,60 +161,59 @@ Examples:
   bramble doctor --simulate --interface eth0 --model pi3b   (no manifest needed: asks the LAN's DHCP servers)`,
     );
   addDiscoverOptions(doctor).action(
-      async (
-        o: {
-          simulate?: boolean;
-          model?: PiModelName;
-          serial?: string;
-          server?: string;
-          dhcp?: string;
-          timeout: number;
-          dhcpConfig?: string[];
-          interface?: string;
-        },
-        cmd: Command,
-      ) => {
-        const g = globals(cmd);
-        if (wantsDiscover(o, g)) return runDiscover(o, g);
-        const out = outputFor(g);
-        const m = await manifestFor(g);
-        if (!o.simulate) {
-          const findings = await staticChecks(m, o.dhcpConfig);
-          if (g.json) out.data(findings);
-          else printFindings(out, findings);
-          if (findings.some((x) => !x.ok)) process.exitCode = 1;
-          return;
-        }
-        const node =
-          m.manifest.nodes.find((n) =>
-            o.serial ? n.serial === o.serial : o.model ? n.model === o.model : true,
-          ) ?? m.manifest.nodes[0];
-        const model = o.model ?? node?.model ?? 'pi4';
-        const serial = o.serial ?? node?.serial;
-        if (!serial) throw new UsageError('no --serial given and no node with a serial in the manifest');
-        let host =
-          m.manifest.tftp.listen.address === '0.0.0.0' ? '127.0.0.1' : m.manifest.tftp.listen.address;
-        let port = m.manifest.tftp.listen.port;
-        if (o.server) {
-          const [h, p] = o.server.split(':');
-          host = h || host;
-          if (p) port = Number(p);
-        }
-        if (!o.dhcp || o.server) await requireTftpServer(host, port);
-        const vp = await loadVirtualPi();
-        const report = await vp.bootVirtualPi({
-          // modelSpec() refuses, with the reason, the table's models it does not simulate (3A+, Zero 2 W).
-          model: model as PiModel,
-          serial,
-          ...definedOnly({ mac: node?.mac }),
-          // With DHCP the TFTP server comes from the offer (like a real Pi) unless --server overrides it.
-          dhcp: o.dhcp ? { server: o.dhcp } : false,
-          tftp: o.dhcp && !o.server ? { port } : { host, port },
-          timeoutMs: o.timeout,
-        });
-        if (g.json) out.data(report);
-        else out.raw(vp.formatReport(report));
-        if (report.verdict !== 'would boot') process.exitCode = 1;
+    async (
+      o: {
+        simulate?: boolean;
+        model?: PiModelName;
+        serial?: string;
+        server?: string;
+        dhcp?: string;
+        timeout: number;
+        dhcpConfig?: string[];
+        interface?: string;
       },
-    );
+      cmd: Command,
+    ) => {
+      const g = globals(cmd);
+      if (wantsDiscover(o, g)) return runDiscover(o, g);
+      const out = outputFor(g);
+      const m = await manifestFor(g);
+      if (!o.simulate) {
+        const findings = await staticChecks(m, o.dhcpConfig);
+        if (g.json) out.data(findings);
+        else printFindings(out, findings);
+        if (findings.some((x) => !x.ok)) process.exitCode = 1;
+        return;
+      }
+      const node =
+        m.manifest.nodes.find((n) =>
+          o.serial ? n.serial === o.serial : o.model ? n.model === o.model : true,
+        ) ?? m.manifest.nodes[0];
+      const model = o.model ?? node?.model ?? 'pi4';
+      const serial = o.serial ?? node?.serial;
+      if (!serial) throw new UsageError('no --serial given and no node with a serial in the manifest');
+      let host = m.manifest.tftp.listen.address === '0.0.0.0' ? '127.0.0.1' : m.manifest.tftp.listen.address;
+      let port = m.manifest.tftp.listen.port;
+      if (o.server) {
+        const [h, p] = o.server.split(':');
+        host = h || host;
+        if (p) port = Number(p);
+      }
+      if (!o.dhcp || o.server) await requireTftpServer(host, port);
+      const vp = await loadVirtualPi();
+      const report = await vp.bootVirtualPi({
+        // modelSpec() refuses, with the reason, the table's models it does not simulate (3A+, Zero 2 W).
+        model: model as PiModel,
+        serial,
+        ...definedOnly({ mac: node?.mac }),
+        // With DHCP the TFTP server comes from the offer (like a real Pi) unless --server overrides it.
+        dhcp: o.dhcp ? { server: o.dhcp } : false,
+        tftp: o.dhcp && !o.server ? { port } : { host, port },
+        timeoutMs: o.timeout,
+      });
+      if (g.json) out.data(report);
+      else out.raw(vp.formatReport(report));
+      if (report.verdict !== 'would boot') process.exitCode = 1;
+    },
+  );
 }

@@ -2,7 +2,15 @@ import { execFile } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { createLan, type Lan, type LanHost, type Peer, requireTool, startPeer, waitFor } from '@bramble/testkit';
+import {
+  createLan,
+  type Lan,
+  type LanHost,
+  type Peer,
+  requireTool,
+  startPeer,
+  waitFor,
+} from '@bramble/testkit';
 import type { BootReport } from '../../src/index.js';
 
 const run = promisify(execFile);
