@@ -309,7 +309,7 @@ class DhcpExchange {
 
   private noBootReason(offers: Offers): string {
     if (this.summary.offers === 0)
-      return `no DHCP offer after ${this.attempts} DHCPDISCOVER${this.attempts > 1 ? 's' : ''} to ${this.target}`;
+      return `no DHCP offer after ${this.attempts} DHCPDISCOVER${this.attempts > 1 ? 's' : ''} to ${this.target}${this.options.interfaceName ? ` on ${this.options.interfaceName}` : ''}`;
     if (offers.rejections.some((x) => x.includes('trailing spaces')))
       return "option 43 has 'Raspberry Pi Boot' but not the trailing-spaces form the Pi 3B ROM needs";
     return `no option 43 with '${this.profile.option43Match}' in any offer`;

@@ -63,6 +63,19 @@ describe.runIf(isRoot())('virtual Pi discovering DHCP servers on a LAN of namesp
     expect(dnsmasq.output()).toMatch(/DHCPACK\(eth[0-9a-f]+\) 10\.251\.\d+\.1\d\d/);
   });
 
+  it("without the broadcast flag (as the ROM sends) dnsmasq unicasts the offer to the Pi's MAC and offered address, which this host never receives", async () => {
+    const dnsmasq = await env.startDnsmasq(env.server, { tftpRoot: tree.root });
+    const r = await env.boot({
+      model: 'pi4',
+      serial,
+      dhcp: { server: '255.255.255.255', interface: env.pi.ifName, ...window, broadcastFlag: false },
+    });
+    expect(r.dhcp?.offers).toBe(0);
+    expect(r.reason).toBe(`no DHCP offer after 2 DHCPDISCOVERs to 255.255.255.255:67 on ${env.pi.ifName}`);
+    // dnsmasq did answer: the offer went to an address and MAC that are not this host's.
+    expect(dnsmasq.output()).toMatch(/DHCPOFFER\(eth[0-9a-f]+\) 10\.251\.\d+\.1\d\d/);
+  });
+
   it('pi3b: dnsmasq\'s plain "Raspberry Pi Boot" is reported and the reason is the trailing spaces', async () => {
     await env.startDnsmasq(env.server, { tftpRoot: tree.root });
     const r = await env.boot({
