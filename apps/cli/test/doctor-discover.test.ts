@@ -158,6 +158,7 @@ describe.runIf(isRoot())("bramble doctor --simulate discovers the LAN's DHCP ser
     const text = await brambleInPi(['doctor', '--simulate']);
     expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stdout).toContain('offers seen (1):');
+    expect(text.stdout).toContain(`DHCP on ${pi.ifName}: xid`);
     expect(text.stdout).toMatch(/SERVER\s+YIADDR\s+SIADDR\s+VENDOR\s+OPTION 43\s+TFTP SERVER\s+ROM/);
     expect(text.stdout).toMatch(
       new RegExp(

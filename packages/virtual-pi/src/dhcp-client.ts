@@ -57,10 +57,14 @@ interface Received {
   at: number;
 }
 
+/** Replies queued but not yet read; more (a flood of matching packets) are dropped. */
+const MAX_QUEUED_REPLIES = 256;
+
 class Inbox {
   private queue: Received[] = [];
   private waiter: (() => void) | undefined;
   push(r: Received): void {
+    if (this.queue.length >= MAX_QUEUED_REPLIES) return;
     this.queue.push(r);
     this.waiter?.();
   }

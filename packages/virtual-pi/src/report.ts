@@ -136,7 +136,7 @@ export function formatReport(r: BootReport): string {
   if (r.dhcp) {
     const d = r.dhcp;
     lines.push(
-      `  DHCP: xid 0x${d.xid.toString(16).padStart(8, '0')}, ${d.offers} offer(s)` +
+      `  DHCP${d.interface ? ` on ${d.interface}` : ''}: xid 0x${d.xid.toString(16).padStart(8, '0')}, ${d.offers} offer(s)` +
         (d.server ? `, boot offer from ${d.server}` : '') +
         (d.address ? `, address ${d.address}` : '') +
         (d.tftpServer ? `, TFTP server ${d.tftpServer} (${d.tftpServerFrom})` : ''),
