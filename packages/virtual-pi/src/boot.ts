@@ -11,6 +11,7 @@ import { VirtualPiError } from './errors.js';
 import { defaultMac } from './identity.js';
 import { modelSpec } from './models/index.js';
 import type { ModelSpec } from './models/types.js';
+import { chooseInterface } from './network-interface.js';
 import { type BootOptions, parseBootOptions } from './options.js';
 import type { BootReport, BootStep } from './report.js';
 import { runStep, type State, Stop } from './sequence.js';
@@ -94,14 +95,37 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
   const ctx = { t0, signal, ...definedOnly({ logger }) };
   try {
     let host = o.tftp?.host;
+    let tftpLocalAddress = o.tftp?.localAddress;
     if (o.dhcp) {
-      const { server, port, clientPort, localAddress, attempts, retryIntervalMs, offerWaitMs } = o.dhcp;
+      const {
+        server,
+        port,
+        clientPort,
+        localAddress,
+        attempts,
+        retryIntervalMs,
+        offerWaitMs,
+        broadcastFlag,
+      } = o.dhcp;
+      const nic = o.dhcp.interface === undefined ? undefined : chooseInterface(o.dhcp.interface);
+      // TFTP leaves from the same interface as the DHCP broadcasts did (as on a real Pi).
+      tftpLocalAddress ??= nic?.address;
       const d = await runDhcp(
         spec.dhcp,
         { serial, mac },
         {
           server,
-          ...definedOnly({ port, clientPort, localAddress, attempts, retryIntervalMs, offerWaitMs }),
+          ...definedOnly({
+            port,
+            clientPort,
+            localAddress,
+            attempts,
+            retryIntervalMs,
+            offerWaitMs,
+            broadcastFlag,
+            sendAddress: nic?.address,
+            interfaceName: nic?.name,
+          }),
         },
         ctx,
       );
@@ -125,7 +149,7 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
     const target = {
       host,
       port: o.tftp?.port ?? 69,
-      ...definedOnly({ localAddress: o.tftp?.localAddress }),
+      ...definedOnly({ localAddress: tftpLocalAddress }),
     };
     report.tftp = { host: target.host, port: target.port };
     recorder = new TftpRecorder(target, {

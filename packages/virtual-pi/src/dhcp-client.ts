@@ -7,7 +7,12 @@ import { buildDiscover, buildRequest, ipv4, MSG, messageType, OPT } from './dhcp
 import { VirtualPiError } from './errors.js';
 import type { DhcpProfile, PiIdentity } from './models/types.js';
 import { judgeOffer, type OfferVerdict } from './offer-rules.js';
-import type { BootStep, DhcpSummary } from './report.js';
+import type { BootStep, DhcpSummary, SeenOffer } from './report.js';
+import { describeOffer, MAX_SEEN_OFFERS } from './seen-offer.js';
+
+function markUsed(seen: SeenOffer, use: 'boot' | 'address'): void {
+  seen.used = [...(seen.used ?? []), use];
+}
 
 export interface DhcpClientOptions {
   /** Where DISCOVER/REQUEST go: a server address, or '255.255.255.255' as a real Pi does. */
@@ -21,9 +26,22 @@ export interface DhcpClientOptions {
   /** Override the model's DISCOVER attempts (Pi 3: 5) and the wait between them (5 s / 4 s). */
   attempts?: number;
   retryIntervalMs?: number;
-  /** After the first acceptable boot offer, how long a Pi 4/5 keeps listening for an address offer (300 ms). */
+  /** After the first acceptable boot offer, how long the virtual Pi keeps listening for more offers (300 ms). */
   offerWaitMs?: number;
+  /**
+   * Address of the interface to broadcast on. The send socket is bound to it (port `clientPort`): Linux routes a
+   * limited broadcast from a bound source out of that source's interface (the SO_BINDTODEVICE Node lacks).
+   * Replies are still received on 0.0.0.0, the only address broadcasts are delivered to.
+   */
+  sendAddress?: string;
+  /** Interface name, for the report. */
+  interfaceName?: string;
+  /** Set the RFC 2131 §4.1 broadcast flag so servers broadcast replies (default true); see DhcpTargetSchema. */
+  broadcastFlag?: boolean;
 }
+
+/** RFC 2131 §2 'flags': the leftmost bit asks servers to broadcast their replies. */
+const BROADCAST_FLAG = 0x8000;
 
 export interface DhcpOutcome {
   ok: boolean;
@@ -39,10 +57,14 @@ interface Received {
   at: number;
 }
 
+/** Replies queued but not yet read; more (a flood of matching packets) are dropped. */
+const MAX_QUEUED_REPLIES = 256;
+
 class Inbox {
   private queue: Received[] = [];
   private waiter: (() => void) | undefined;
   push(r: Received): void {
+    if (this.queue.length >= MAX_QUEUED_REPLIES) return;
     this.queue.push(r);
     this.waiter?.();
   }
@@ -68,12 +90,12 @@ class Inbox {
   }
 }
 
-async function openSocket(o: DhcpClientOptions, logger?: Logger): Promise<Socket> {
+async function openSocket(o: DhcpClientOptions, address: string, logger?: Logger): Promise<Socket> {
   const sock = createSocket({ type: 'udp4', reuseAddr: true });
   try {
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
-      sock.bind(o.clientPort ?? 68, o.localAddress ?? '0.0.0.0', () => {
+      sock.bind(o.clientPort ?? 68, address, () => {
         sock.off('error', reject);
         resolve();
       });
@@ -85,11 +107,34 @@ async function openSocket(o: DhcpClientOptions, logger?: Logger): Promise<Socket
     sock.close();
     throw new VirtualPiError(
       'DHCP_SOCKET',
-      `cannot bind the virtual Pi's DHCP client to ${o.localAddress ?? '0.0.0.0'}:${o.clientPort ?? 68} (${(e as Error).message}); port 68 needs root, pick dhcp.clientPort otherwise`,
+      `cannot bind the virtual Pi's DHCP client to ${address}:${o.clientPort ?? 68} (${(e as Error).message}); port 68 needs root, pick dhcp.clientPort otherwise`,
       { cause: e },
     );
   }
   return sock;
+}
+
+/** The socket DISCOVER/REQUEST leave from, and every socket replies may arrive on. */
+interface DhcpSockets {
+  send: Socket;
+  all: Socket[];
+}
+
+/**
+ * One socket on `localAddress` (default 0.0.0.0). With `sendAddress`, a second one bound to it sends (so the
+ * broadcast leaves through that interface) while the 0.0.0.0 one receives the broadcast replies.
+ */
+async function openSockets(o: DhcpClientOptions, logger?: Logger): Promise<DhcpSockets> {
+  const listen = await openSocket(o, o.localAddress ?? '0.0.0.0', logger);
+  if (!o.sendAddress || o.sendAddress === (o.localAddress ?? '0.0.0.0'))
+    return { send: listen, all: [listen] };
+  try {
+    const send = await openSocket(o, o.sendAddress, logger);
+    return { send, all: [send, listen] };
+  } catch (e) {
+    listen.close();
+    throw e;
+  }
 }
 
 type StepInput = Omit<BootStep, 'protocol' | 'stage' | 'atMs'> & { at?: number };
@@ -102,8 +147,8 @@ interface ExchangeContext {
 
 /** The boot offer the ROM accepted, and the address offer (from the real DHCP server) if any. */
 interface Offers {
-  boot?: { r: Received; v: OfferVerdict };
-  address?: Received;
+  boot?: { r: Received; v: OfferVerdict; seen: SeenOffer };
+  address?: { r: Received; seen: SeenOffer };
   rejections: string[];
 }
 
@@ -123,16 +168,17 @@ class DhcpExchange {
     private readonly id: PiIdentity,
     private readonly options: DhcpClientOptions,
     private readonly ctx: ExchangeContext,
-    private readonly sock: Socket,
+    private readonly sockets: DhcpSockets,
     private readonly xid: number,
   ) {
-    this.summary = { xid, offers: 0 };
+    this.summary = { xid, offers: 0, seen: [] };
+    if (options.interfaceName) this.summary.interface = options.interfaceName;
     this.port = options.port ?? 67;
     this.attempts = options.attempts ?? profile.attempts;
     this.interval = options.retryIntervalMs ?? profile.retryIntervalMs;
     this.target = `${options.server}:${this.port}`;
     const chaddr = macBytes(id.mac);
-    sock.on('message', (buf, from) => {
+    const onMessage = (buf: Buffer, from: RemoteInfo): void => {
       let msg: DhcpMessage;
       try {
         msg = decodeMessage(buf);
@@ -146,7 +192,8 @@ class DhcpExchange {
       // RFC 2131 §4.4.1: a client matches replies by xid (and we also by chaddr: every Pi 3 shares one xid).
       if (msg.op !== 2 || msg.xid !== xid || !msg.chaddr.subarray(0, 6).equals(chaddr)) return;
       this.inbox.push({ msg, from, at: Date.now() });
-    });
+    };
+    for (const sock of sockets.all) sock.on('message', onMessage);
   }
 
   /** DISCOVER, the ROM's offer rules, then (Pi 4/5) REQUEST/ACK. */
@@ -161,9 +208,10 @@ class DhcpExchange {
       );
       return this.succeed();
     }
-    this.summary.address = offers.address.msg.yiaddr;
+    this.summary.address = offers.address.r.msg.yiaddr;
+    markUsed(offers.address.seen, 'address');
     if (!this.profile.sendsRequest) return this.succeed();
-    return this.request(offers.address);
+    return this.request(offers.address.r);
   }
 
   private succeed(): DhcpOutcome {
@@ -186,8 +234,9 @@ class DhcpExchange {
   }
 
   private send(message: DhcpMessage): Promise<void> {
+    if (this.options.broadcastFlag ?? true) message.flags |= BROADCAST_FLAG;
     return new Promise<void>((resolve, reject) =>
-      this.sock.send(encodeMessage(message), this.port, this.options.server, (e) =>
+      this.sockets.send.send(encodeMessage(message), this.port, this.options.server, (e) =>
         e ? reject(e) : resolve(),
       ),
     );
@@ -228,22 +277,23 @@ class DhcpExchange {
       const r = await this.inbox.next(deadline, this.ctx.signal);
       if (!r) return;
       if (messageType(r.msg) !== MSG.OFFER) continue;
-      const v = this.judge(r, sentAt, offers);
-      if (r.msg.yiaddr !== '0.0.0.0' && !offers.address) offers.address = r;
+      const { v, seen } = this.judge(r, sentAt, offers);
+      if (r.msg.yiaddr !== '0.0.0.0' && !offers.address) offers.address = { r, seen };
       if (v.accepted && !offers.boot) {
-        offers.boot = { r, v };
-        // Pi 3 takes the first acceptable offer; Pi 4/5 listen a little longer for an address offer.
-        if (!this.profile.sendsRequest) return;
+        offers.boot = { r, v, seen };
+        // Pi 3 takes the first acceptable offer, Pi 4/5 wait for an address offer too; the virtual Pi keeps
+        // listening a little longer either way, to report every server that answers.
         deadline = Math.min(deadline, Date.now() + (this.options.offerWaitMs ?? 300));
       }
-      if (offers.boot && (offers.address || !this.profile.sendsRequest)) return;
     }
   }
 
   /** Apply the ROM's acceptance rules to one OFFER and record it as a step. */
-  private judge(r: Received, sentAt: number, offers: Offers): OfferVerdict {
+  private judge(r: Received, sentAt: number, offers: Offers): { v: OfferVerdict; seen: SeenOffer } {
     this.summary.offers++;
     const v = judgeOffer(this.profile, r.msg, r.from.address);
+    const seen = describeOffer(r.msg, r.from.address, v, r.at - this.ctx.t0);
+    if ((this.summary.seen?.length ?? 0) < MAX_SEEN_OFFERS) this.summary.seen?.push(seen);
     const who = v.serverId ?? r.from.address;
     this.step({
       action: 'OFFER',
@@ -256,19 +306,21 @@ class DhcpExchange {
         v.reason ?? `TFTP ${v.tftpServer} (${v.tftpServerFrom})`,
       ].join(', '),
     });
-    if (!v.accepted && v.reason) offers.rejections.push(`${who}: ${v.reason}`);
-    return v;
+    if (!v.accepted && v.reason && offers.rejections.length < MAX_SEEN_OFFERS)
+      offers.rejections.push(`${who}: ${v.reason}`);
+    return { v, seen };
   }
 
   private noBootReason(offers: Offers): string {
     if (this.summary.offers === 0)
-      return `no DHCP offer after ${this.attempts} DHCPDISCOVER${this.attempts > 1 ? 's' : ''} to ${this.target}`;
+      return `no DHCP offer after ${this.attempts} DHCPDISCOVER${this.attempts > 1 ? 's' : ''} to ${this.target}${this.options.interfaceName ? ` on ${this.options.interfaceName}` : ''}`;
     if (offers.rejections.some((x) => x.includes('trailing spaces')))
       return "option 43 has 'Raspberry Pi Boot' but not the trailing-spaces form the Pi 3B ROM needs";
     return `no option 43 with '${this.profile.option43Match}' in any offer`;
   }
 
-  private recordBootOffer(boot: { r: Received; v: OfferVerdict }): void {
+  private recordBootOffer(boot: { r: Received; v: OfferVerdict; seen: SeenOffer }): void {
+    markUsed(boot.seen, 'boot');
     this.summary.server = boot.v.serverId ?? boot.r.from.address;
     if (boot.v.tftpServer) this.summary.tftpServer = boot.v.tftpServer;
     if (boot.v.tftpServerFrom) this.summary.tftpServerFrom = boot.v.tftpServerFrom;
@@ -345,10 +397,10 @@ export async function runDhcp(
   ctx: ExchangeContext,
 ): Promise<DhcpOutcome> {
   const xid = profile.xid.kind === 'fixed' ? profile.xid.value : randomInt(1, 0xffffffff);
-  const sock = await openSocket(options, ctx.logger);
+  const sockets = await openSockets(options, ctx.logger);
   try {
-    return await new DhcpExchange(profile, id, options, ctx, sock, xid).run();
+    return await new DhcpExchange(profile, id, options, ctx, sockets, xid).run();
   } finally {
-    sock.close();
+    for (const sock of sockets.all) sock.close();
   }
 }

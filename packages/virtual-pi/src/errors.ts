@@ -5,6 +5,8 @@ export type VirtualPiErrorCode =
   | 'INVALID_MAC'
   | 'UNKNOWN_MODEL'
   | 'DHCP_SOCKET'
+  /** No usable network interface was named, or none can be chosen without one. */
+  | 'NO_INTERFACE'
   | 'ABORTED'
   | 'INTERNAL';
 

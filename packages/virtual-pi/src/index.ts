@@ -22,6 +22,7 @@ export type {
   TftpProfile,
   TftpStep,
 } from './models/types.js';
+export { chooseInterface, defaultRouteInterfaces, type PiInterface } from './network-interface.js';
 export { judgeOffer, type OfferVerdict } from './offer-rules.js';
 export { type BootOptions, BootOptionsSchema, type DhcpTarget, DhcpTargetSchema } from './options.js';
 export {
@@ -29,7 +30,10 @@ export {
   type BootStep,
   type DhcpSummary,
   type FetchedFile,
+  formatOffers,
   formatReport,
+  type SeenOffer,
   type StepOutcome,
 } from './report.js';
+export { describeOffer, MAX_SEEN_OFFERS, option43Text } from './seen-offer.js';
 export { bootStorm, type StormOptions, type StormReport, serialRange } from './storm.js';

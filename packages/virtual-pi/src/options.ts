@@ -19,6 +19,16 @@ export const DhcpTargetSchema = z.object({
   attempts: z.number().int().min(1).max(20).optional(),
   retryIntervalMs: z.number().int().min(50).max(60_000).optional(),
   offerWaitMs: z.number().int().min(0).max(10_000).optional(),
+  /**
+   * Interface to broadcast on (as a real Pi has one): its address becomes the send socket's, so Linux routes
+   * 255.255.255.255 out of it. Default: none (the routing table decides).
+   */
+  interface: z.string().min(1).max(15).optional(),
+  /**
+   * Set the BOOTP broadcast flag (RFC 2131 §4.1) so servers broadcast their replies (default true). The ROM
+   * sends none, but it receives frames for its own MAC and offered address; a UDP socket on this host does not.
+   */
+  broadcastFlag: z.boolean().optional(),
 });
 
 export const BootOptionsSchema = z.object({

@@ -41,9 +41,43 @@ export interface FetchedFile {
   options: Record<string, string>;
 }
 
+/** One DHCPOFFER the virtual Pi received, as the server sent it and as the ROM judged it. */
+export interface SeenOffer {
+  /** Server identifier (option 54), else the packet's source address. */
+  server: string;
+  /** IP source address of the datagram. */
+  source: string;
+  /** Offered address; '0.0.0.0' for a proxyDHCP offer. */
+  yiaddr: string;
+  /** next-server (siaddr), which the Pi ignores. */
+  siaddr: string;
+  /** Option 43, hex, when sent. */
+  option43?: string;
+  /** Printable text of option 43 (e.g. the PXE menu's 'Raspberry Pi Boot'). */
+  option43Text?: string;
+  /** Option 60 (vendor class, e.g. 'PXEClient'), when sent. */
+  vendorClass?: string;
+  /** Option 66 (TFTP server name), when sent. */
+  option66?: string;
+  /** The TFTP server the ROM would use from this offer, and why (undefined when it rejects the offer). */
+  tftpServer?: string;
+  tftpServerFrom?: 'option 66' | 'option 54' | 'packet source' | 'configured';
+  /** Whether the model's ROM accepts it as a boot offer, and why not. */
+  accepted: boolean;
+  reason?: string;
+  /** Whether the Pi followed this offer: for booting (TFTP) and/or for its address. */
+  used?: Array<'boot' | 'address'>;
+  /** Milliseconds from the start of the boot. */
+  atMs: number;
+}
+
 export interface DhcpSummary {
   xid: number;
   offers: number;
+  /** Interface the DISCOVERs were broadcast on, when one was given or chosen. */
+  interface?: string;
+  /** Every offer seen within the collection window, in arrival order. */
+  seen?: SeenOffer[];
   /** Server that sent the accepted boot offer (option 54 or source address). */
   server?: string;
   /** Address the Pi would use (yiaddr of the accepted / acknowledged offer). */
@@ -102,12 +136,13 @@ export function formatReport(r: BootReport): string {
   if (r.dhcp) {
     const d = r.dhcp;
     lines.push(
-      `  DHCP: xid 0x${d.xid.toString(16).padStart(8, '0')}, ${d.offers} offer(s)` +
+      `  DHCP${d.interface ? ` on ${d.interface}` : ''}: xid 0x${d.xid.toString(16).padStart(8, '0')}, ${d.offers} offer(s)` +
         (d.server ? `, boot offer from ${d.server}` : '') +
         (d.address ? `, address ${d.address}` : '') +
         (d.tftpServer ? `, TFTP server ${d.tftpServer} (${d.tftpServerFrom})` : ''),
     );
   }
+  if (r.dhcp?.seen?.length) lines.push(...formatOffers(r.dhcp.seen));
   if (r.tftp) {
     lines.push(`  TFTP: ${r.tftp.host}:${r.tftp.port}, prefix ${r.prefix ? `${r.prefix}` : '(root)'}`);
   }
@@ -131,4 +166,22 @@ export function formatReport(r: BootReport): string {
   }
   lines.push(`  total: ${size(r.totalBytes)} in ${r.durationMs} ms`);
   return lines.join('\n');
+}
+
+/** The offers a virtual Pi saw, as a table: server, yiaddr, siaddr, option 60/43/66, TFTP server, verdict. */
+export function formatOffers(offers: readonly SeenOffer[]): string[] {
+  const header = ['SERVER', 'YIADDR', 'SIADDR', 'VENDOR', 'OPTION 43', 'TFTP SERVER', 'ROM'];
+  const rows = offers.map((o) => [
+    o.server === o.source ? o.server : `${o.server} (from ${o.source})`,
+    o.yiaddr === '0.0.0.0' ? '- (proxy)' : o.yiaddr,
+    o.siaddr,
+    o.vendorClass ?? '-',
+    o.option43Text !== undefined ? JSON.stringify(o.option43Text) : o.option43 ? `hex ${o.option43}` : '-',
+    o.tftpServer ? `${o.tftpServer} (${o.tftpServerFrom})` : o.option66 ? `option 66 ${o.option66}` : '-',
+    (o.accepted ? 'accepts' : `rejects: ${o.reason ?? ''}`) +
+      (o.used?.length ? ` [${o.used.join('+')}]` : ''),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `    ${cells.map((c, i) => pad(c, widths[i] ?? 0)).join('  ')}`.trimEnd();
+  return [`  offers seen (${offers.length}):`, line(header), ...rows.map(line)];
 }

@@ -17,6 +17,7 @@ import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { loadDhcp, loadVirtualPi, type PiModel } from '../packages.js';
 import { requireTftpServer } from '../probe.js';
+import { addDiscoverOptions, runDiscover, wantsDiscover } from './doctor-discover.js';
 import { checkRows } from './node.js';
 
 /** Where DHCP server configs usually live (dnsmasq, ISC dhcpd, Kea), checked when --dhcp-config is not given. */
@@ -133,10 +134,13 @@ function printFindings(out: Output, findings: Finding[]): void {
 }
 
 export function register(program: Command): void {
-  program
+  const doctor = program
     .command('doctor')
     .description('check the setup; with --simulate, boot a virtual Pi against the configured server')
-    .option('--simulate', 'boot a virtual Pi (TFTP, and DHCP with --dhcp) and print its boot report')
+    .option(
+      '--simulate',
+      'boot a virtual Pi (TFTP, and DHCP with --dhcp) and print its boot report; without a manifest it broadcasts DHCPDISCOVER and follows the offers',
+    )
     .addOption(new Option('--model <model>', 'virtual Pi model').choices([...PI_MODELS]))
     .option('--serial <serial>', 'serial of the virtual Pi (default: a node of that model)')
     .option('--server <addr:port>', 'TFTP server to boot from (default: the manifest)')
@@ -153,61 +157,63 @@ Examples:
   bramble doctor
   bramble doctor --dhcp-config /etc/dnsmasq.d/bramble.conf
   bramble doctor --simulate --model pi4
-  bramble doctor --simulate --model pi5 --serial 9ffefdef --server 127.0.0.1:6969 --json`,
-    )
-    .action(
-      async (
-        o: {
-          simulate?: boolean;
-          model?: PiModelName;
-          serial?: string;
-          server?: string;
-          dhcp?: string;
-          timeout: number;
-          dhcpConfig?: string[];
-        },
-        cmd: Command,
-      ) => {
-        const g = globals(cmd);
-        const out = outputFor(g);
-        const m = await manifestFor(g);
-        if (!o.simulate) {
-          const findings = await staticChecks(m, o.dhcpConfig);
-          if (g.json) out.data(findings);
-          else printFindings(out, findings);
-          if (findings.some((x) => !x.ok)) process.exitCode = 1;
-          return;
-        }
-        const node =
-          m.manifest.nodes.find((n) =>
-            o.serial ? n.serial === o.serial : o.model ? n.model === o.model : true,
-          ) ?? m.manifest.nodes[0];
-        const model = o.model ?? node?.model ?? 'pi4';
-        const serial = o.serial ?? node?.serial;
-        if (!serial) throw new UsageError('no --serial given and no node with a serial in the manifest');
-        let host =
-          m.manifest.tftp.listen.address === '0.0.0.0' ? '127.0.0.1' : m.manifest.tftp.listen.address;
-        let port = m.manifest.tftp.listen.port;
-        if (o.server) {
-          const [h, p] = o.server.split(':');
-          host = h || host;
-          if (p) port = Number(p);
-        }
-        if (!o.dhcp || o.server) await requireTftpServer(host, port);
-        const vp = await loadVirtualPi();
-        const report = await vp.bootVirtualPi({
-          // modelSpec() refuses, with the reason, the table's models it does not simulate (3A+, Zero 2 W).
-          model: model as PiModel,
-          serial,
-          ...definedOnly({ mac: node?.mac }),
-          // With DHCP the TFTP server comes from the offer (like a real Pi) unless --server overrides it.
-          dhcp: o.dhcp ? { server: o.dhcp } : false,
-          tftp: o.dhcp && !o.server ? { port } : { host, port },
-          timeoutMs: o.timeout,
-        });
-        if (g.json) out.data(report);
-        else out.raw(vp.formatReport(report));
-        if (report.verdict !== 'would boot') process.exitCode = 1;
-      },
+  bramble doctor --simulate --model pi5 --serial 9ffefdef --server 127.0.0.1:6969 --json
+  bramble doctor --simulate --interface eth0 --model pi3b   (no manifest needed: asks the LAN's DHCP servers)`,
     );
+  addDiscoverOptions(doctor).action(
+    async (
+      o: {
+        simulate?: boolean;
+        model?: PiModelName;
+        serial?: string;
+        server?: string;
+        dhcp?: string;
+        timeout: number;
+        dhcpConfig?: string[];
+        interface?: string;
+      },
+      cmd: Command,
+    ) => {
+      const g = globals(cmd);
+      if (wantsDiscover(o, g)) return runDiscover(o, g);
+      const out = outputFor(g);
+      const m = await manifestFor(g);
+      if (!o.simulate) {
+        const findings = await staticChecks(m, o.dhcpConfig);
+        if (g.json) out.data(findings);
+        else printFindings(out, findings);
+        if (findings.some((x) => !x.ok)) process.exitCode = 1;
+        return;
+      }
+      const node =
+        m.manifest.nodes.find((n) =>
+          o.serial ? n.serial === o.serial : o.model ? n.model === o.model : true,
+        ) ?? m.manifest.nodes[0];
+      const model = o.model ?? node?.model ?? 'pi4';
+      const serial = o.serial ?? node?.serial;
+      if (!serial) throw new UsageError('no --serial given and no node with a serial in the manifest');
+      let host = m.manifest.tftp.listen.address === '0.0.0.0' ? '127.0.0.1' : m.manifest.tftp.listen.address;
+      let port = m.manifest.tftp.listen.port;
+      if (o.server) {
+        const [h, p] = o.server.split(':');
+        host = h || host;
+        if (p) port = Number(p);
+      }
+      if (!o.dhcp || o.server) await requireTftpServer(host, port);
+      const vp = await loadVirtualPi();
+      const report = await vp.bootVirtualPi({
+        // modelSpec() refuses, with the reason, the table's models it does not simulate (3A+, Zero 2 W).
+        model: model as PiModel,
+        serial,
+        ...definedOnly({ mac: node?.mac }),
+        // With DHCP the TFTP server comes from the offer (like a real Pi) unless --server overrides it.
+        dhcp: o.dhcp ? { server: o.dhcp } : false,
+        tftp: o.dhcp && !o.server ? { port } : { host, port },
+        timeoutMs: o.timeout,
+      });
+      if (g.json) out.data(report);
+      else out.raw(vp.formatReport(report));
+      if (report.verdict !== 'would boot') process.exitCode = 1;
+    },
+  );
 }
