@@ -51,7 +51,7 @@ export async function manifestFor(g: GlobalOptions): Promise<LoadedManifest> {
 
 /**
  * Which command-line flag set which manifest field, for reporting a bad value as the flag the user
- * typed (`--serial: expected 8 hex digits, got 'zz'`, exit 2) instead of as a manifest path.
+ * typed (`--serial: serial 'zz' is not 8 hex digits …`, exit 2) instead of as a manifest path.
  * `node` names the node the command adds; its fields are keyed `node.<field>`.
  */
 export interface FlagSources {
@@ -134,7 +134,10 @@ function flagLine(
   const unknownImage = /^unknown image '.*' \(known: (.*)\)$/.exec(problem.message);
   if (unknownImage)
     return `${flag}: expected an image file or the name of an image in the manifest (known: ${unknownImage[1]}), got '${String(value)}': no such file or image`;
-  return `${flag}: ${problem.message}${typeof value === 'string' || typeof value === 'number' ? `, got '${value}'` : ''}`;
+  const shown = typeof value === 'string' || typeof value === 'number' ? `'${value}'` : undefined;
+  // Messages that already quote the value (e.g. @bramble/pi's serial rule) are not told it twice.
+  const got = shown !== undefined && !problem.message.includes(shown) ? `, got ${shown}` : '';
+  return `${flag}: ${problem.message}${got}`;
 }
 
 /** The value at a formatted manifest path (`nodes[0].serial`). */

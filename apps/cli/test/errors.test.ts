@@ -22,7 +22,8 @@ describe('bramble error messages', () => {
       { cwd: dir },
     );
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain("--serial: expected 8 hex digits, got 'zz'");
+    expect(r.stderr).toContain("--serial: serial 'zz' is not 8 hex digits");
+    expect(r.stderr).not.toContain(", got 'zz'");
     expect(r.stderr).not.toContain('invalid manifest');
     expect(r.stderr).not.toContain('nodes[0]');
     expect(existsSync(join(dir, 'bramble.yaml'))).toBe(false);
