@@ -115,6 +115,8 @@ export const NodeSpec = z
     scratch: ScratchSpec.optional(),
     /** TFTP directory naming: by serial (firmware default) or by MAC (EEPROM TFTP_PREFIX=2). */
     tftpPrefix: z.enum(['serial', 'mac']).optional(),
+    /** Root mode: 'copy' (default, own full root), 'shared' (read-only image base + per-node overlay on an ext4 volume), 'shared-tmpfs' (overlay upper in RAM: stateless). */
+    root: z.enum(['copy', 'shared', 'shared-tmpfs']).optional(),
   })
   .strict()
   .refine((n) => n.serial !== undefined || n.mac !== undefined, {
