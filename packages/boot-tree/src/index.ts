@@ -88,3 +88,26 @@ export {
   type ReleaseInfo,
   releaseFromOsRelease,
 } from './release.js';
+export {
+  parseSharedCmdline,
+  patchSharedCmdline,
+  type SharedCmdlineOptions,
+  switchSharedBase,
+  type UpperKind,
+} from './shared-root/cmdline.js';
+export {
+  commitIdentity,
+  IDENTITY_DIR,
+  IDENTITY_REMOVED,
+  IDENTITY_SOURCES,
+  IDENTITY_STAMP,
+  stageIdentity,
+} from './shared-root/identity.js';
+export {
+  installOverlayScript,
+  OVERLAY_HOOK,
+  OVERLAY_HOOK_PATH,
+  OVERLAY_SCRIPT,
+  OVERLAY_SCRIPT_PATH,
+} from './shared-root/initramfs.js';
+export { DEFAULT_UPPER_SIZE, ensureUpperVolume, UPPER_FILE, upperKind } from './shared-root/layer.js';

@@ -62,7 +62,9 @@ describe('overlay script: parsing', () => {
   });
 
   it('does nothing without bramble.base= (copy-mode nodes)', async () => {
-    const r = await lib('rootmnt=/nonexistent; bramble_main; echo "rc=$?"', { BRAMBLE_CMDLINE: 'root=/dev/nfs' });
+    const r = await lib('rootmnt=/nonexistent; bramble_main; echo "rc=$?"', {
+      BRAMBLE_CMDLINE: 'root=/dev/nfs',
+    });
     expect(r.stdout).toBe('rc=0');
   });
 
@@ -164,7 +166,10 @@ describe.skipIf(!isRoot)('overlay script: assembly in a mount namespace', () => 
     const a = await boot('tmpfs', `echo gone > "$rootmnt/etc/temp"; cat "$rootmnt/etc/hostname"`);
     expect(a.exitCode).toBe(0);
     expect(a.stdout).toBe('node1-renamed');
-    const b = await boot('tmpfs', `test -e "$rootmnt/etc/temp" && echo kept || echo lost; cat "$rootmnt/etc/hostname"`);
+    const b = await boot(
+      'tmpfs',
+      `test -e "$rootmnt/etc/temp" && echo kept || echo lost; cat "$rootmnt/etc/hostname"`,
+    );
     expect(b.stdout.split('\n')).toEqual(['lost', 'node1-renamed']);
   }, 60_000);
 
@@ -173,7 +178,14 @@ describe.skipIf(!isRoot)('overlay script: assembly in a mount namespace', () => 
     await mkdir(other, { recursive: true });
     const r = await execa(
       'unshare',
-      ['-m', '--propagation', 'private', 'sh', '-c', `. "${script}"\nrootmnt="${rootmnt}"\nbramble_main; echo "rc=$?"`],
+      [
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `. "${script}"\nrootmnt="${rootmnt}"\nbramble_main; echo "rc=$?"`,
+      ],
       {
         env: {
           BRAMBLE_OVERLAY_LIB: '1',

@@ -41,18 +41,21 @@ export function patchSharedCmdline(text: string, o: SharedCmdlineOptions): strin
     .split(' ')
     // The base export is read-only: the initramfs mounts it ro and the overlay makes `/` writable.
     .map((t) => (t === 'rw' ? 'ro' : t));
-  const ours = [`bramble.base=${server}:${base}`, `bramble.layer=${server}:${layer}`, `bramble.upper=${o.upper}`];
+  const ours = [
+    `bramble.base=${server}:${base}`,
+    `bramble.layer=${server}:${layer}`,
+    `bramble.upper=${o.upper}`,
+  ];
   return `${[...nfs, ...ours].join(' ')}\n`;
 }
 
 /** The `bramble.*` parameters of a cmdline (undefined when it is not a shared-root cmdline). */
-export function parseSharedCmdline(
-  text: string,
-): { base: string; layer: string; upper: string } | undefined {
+export function parseSharedCmdline(text: string): { base: string; layer: string; upper: string } | undefined {
   const values = new Map<string, string>();
   for (const tok of text.split(/\s+/)) {
     const i = tok.indexOf('=');
-    if (tok.startsWith(BRAMBLE_PREFIX) && i > 0) values.set(tok.slice(BRAMBLE_PREFIX.length, i), tok.slice(i + 1));
+    if (tok.startsWith(BRAMBLE_PREFIX) && i > 0)
+      values.set(tok.slice(BRAMBLE_PREFIX.length, i), tok.slice(i + 1));
   }
   const base = values.get('base');
   const layer = values.get('layer');

@@ -63,11 +63,14 @@ async function linkOrCopy(src: string, dst: string): Promise<void> {
  * recreated verbatim (they resolve in the staging tree as in the node); other entries skipped.
  */
 async function mirror(base: NodeTree, stageRoot: string, path: string, staged: Set<string>): Promise<void> {
-  const host = await base.hostPath(path, false);
-  const st = host ? await lstat(host) : undefined;
+  const st = await base.lstat(path);
+  const host = st ? await base.hostPath(path, false) : undefined;
   if (!host || !st) return;
   if (staged.size > MAX_TREE_ENTRIES) {
-    throw new BootTreeError('FILE_TOO_LARGE', `the base's identity directories hold over ${MAX_TREE_ENTRIES} entries`);
+    throw new BootTreeError(
+      'FILE_TOO_LARGE',
+      `the base's identity directories hold over ${MAX_TREE_ENTRIES} entries`,
+    );
   }
   const dst = join(stageRoot, path);
   if (await lstat(dst).catch(() => undefined)) return;
@@ -139,6 +142,7 @@ async function overlay(from: NodeTree, to: NodeTree, path: string): Promise<void
     if (e.isDirectory()) {
       await to.mkdirp(p, st.mode & 0o7777);
       await to.chmod(p, st.mode & 0o7777);
+      if (isRoot()) await to.lchown(p, st.uid, st.gid);
       await overlay(from, to, p);
     } else if (e.isSymbolicLink()) {
       await to.symlink(await readlink(join(from.root, p)), p);
@@ -184,7 +188,8 @@ export async function commitIdentity(stage: Stage, baseDir: string, layerDir: st
   const hash = createHash('sha256');
   const written: string[] = [];
   const walk = async (path: string): Promise<void> => {
-    for (const e of await stage.tree.readdir(path || '/')) {
+    const entries = (await stage.tree.readdir(path || '/')).sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of entries) {
       const p = `${path}/${e.name}`;
       const st = await stage.tree.lstat(p);
       if (!st) continue;
@@ -215,7 +220,8 @@ export async function commitIdentity(stage: Stage, baseDir: string, layerDir: st
   const removed: string[] = [];
   for (const p of [...stage.staged].sort()) {
     if (!(await stage.tree.lstat(p)) && !removed.some((r) => p.startsWith(`${r}/`))) {
-      if (/[\n\r]/.test(p)) throw new BootTreeError('UNSAFE_IMAGE', `base path ${JSON.stringify(p)} has a line break`);
+      if (/[\n\r]/.test(p))
+        throw new BootTreeError('UNSAFE_IMAGE', `base path ${JSON.stringify(p)} has a line break`);
       removed.push(p);
     }
   }
