@@ -110,6 +110,7 @@ export function nodeSpec(n: ManifestNode): NodeSpecInput {
     ...(n.sshKeys !== undefined ? { sshKeys: n.sshKeys } : {}),
     ...(n.nfsVersion !== undefined ? { nfsVersion: n.nfsVersion } : {}),
     ...(n.scratch !== undefined ? { scratch: n.scratch } : {}),
+    ...(n.root !== undefined ? { root: n.root } : {}),
   };
 }
 

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { NFS_VERSIONS, normaliseMac, normaliseSerial, PI_MODELS, ScratchSpec } from '@bramble/boot-tree';
+import { NFS_VERSIONS, normaliseMac, normaliseSerial, PI_MODELS, ROOT_MODES, ScratchSpec } from '@bramble/boot-tree';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BrambledError } from './errors.js';
@@ -80,6 +80,8 @@ export const ManifestNode = z
     nfsVersion: NfsVersion.optional(),
     /** Block-backed scratch volume (ext4 file, loop-mounted at `path`), the rule lives in @bramble/boot-tree. */
     scratch: ScratchSpec.optional(),
+    /** Root mode (copy | shared | shared-tmpfs), the rule lives in @bramble/boot-tree. */
+    root: z.enum(ROOT_MODES).optional(),
   })
   .strict()
   .refine((n) => n.serial !== undefined || n.mac !== undefined, {

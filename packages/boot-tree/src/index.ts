@@ -110,4 +110,17 @@ export {
   OVERLAY_SCRIPT,
   OVERLAY_SCRIPT_PATH,
 } from './shared-root/initramfs.js';
-export { DEFAULT_UPPER_SIZE, ensureUpperVolume, UPPER_FILE, upperKind } from './shared-root/layer.js';
+export {
+  DEFAULT_UPPER_SIZE,
+  ensureUpperVolume,
+  ROOT_MODES,
+  type RootMode,
+  UPPER_FILE,
+  upperKind,
+} from './shared-root/layer.js';
+export {
+  type BaseChange,
+  type LayerOverride,
+  layerOverrides,
+  upperVolumePaths,
+} from './shared-root/update.js';

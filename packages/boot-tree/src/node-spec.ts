@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BootTreeError } from './errors.js';
 import { ScratchSpec } from './personalise/scratch.js';
+import { ROOT_MODES } from './shared-root/layer.js';
 
 /**
  * Pi serial as used for the TFTP prefix: the last 8 hex digits of /proc/cpuinfo `Serial`, lowercase,
@@ -116,7 +117,7 @@ export const NodeSpec = z
     /** TFTP directory naming: by serial (firmware default) or by MAC (EEPROM TFTP_PREFIX=2). */
     tftpPrefix: z.enum(['serial', 'mac']).optional(),
     /** Root mode: 'copy' (default, own full root), 'shared' (read-only image base + per-node overlay on an ext4 volume), 'shared-tmpfs' (overlay upper in RAM: stateless). */
-    root: z.enum(['copy', 'shared', 'shared-tmpfs']).optional(),
+    root: z.enum(ROOT_MODES).optional(),
   })
   .strict()
   .refine((n) => n.serial !== undefined || n.mac !== undefined, {

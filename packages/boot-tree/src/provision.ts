@@ -53,6 +53,12 @@ export interface ProvisionOptions {
   userMode?: 'bake' | 'userconf';
   /** SSH host key types generated per node (default ed25519, ecdsa, rsa); [] to skip. */
   hostKeyTypes?: readonly HostKeyType[];
+  /**
+   * Shared-root nodes: what of the node's current identity is laid over the base before personalising.
+   * 'all' (default): everything (re-provisioning changes only what the spec changed); 'secrets': only
+   * machine-id and SSH host keys (a new base: passwd, fstab… are derived from it again).
+   */
+  carryIdentity?: 'all' | 'secrets';
   /** Shared-root nodes (`root: 'shared'`): size of the sparse ext4 upper volume (default 8G). */
   upperSize?: string;
   /** Re-copy the image's shared boot files into the TFTP root even if present. */
@@ -207,7 +213,7 @@ async function provisionPlanned(
     if (upper === 'volume') {
       changes.push(...(await ensureUpperVolume(rootPath, o.upperSize ?? DEFAULT_UPPER_SIZE)));
     }
-    stage = await stageIdentity(o.image.rootDir, rootPath);
+    stage = await stageIdentity(o.image.rootDir, rootPath, { carry: o.carryIdentity ?? 'all' });
     root = stage.tree;
   } else {
     if (await cloneTree(o.image.rootDir, rootPath, { mode: o.cloneMode ?? 'copy', ...lg, ...sig })) {

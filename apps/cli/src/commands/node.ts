@@ -28,6 +28,7 @@ interface AddOptions {
   nfsServer?: string;
   nfsVersion?: string;
   scratch?: string;
+  root?: string;
   state?: string;
 }
 
@@ -134,6 +135,7 @@ async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOp
       if (sshKeys.length > 0) node.sshKeys = sshKeys;
       if (o.nfsVersion) node.nfsVersion = o.nfsVersion;
       if (scratch) node.scratch = scratch;
+      if (o.root && o.root !== 'copy') node.root = o.root;
       nodesSeq(doc).add(doc.createNode(node));
     },
     async (loaded) => {
@@ -154,8 +156,9 @@ async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOp
     },
   );
   const n = m.manifest.nodes.find((x) => x.hostname === hostname) as ManifestNode;
+  const rootWhat = n.root && n.root !== 'copy' ? `layer (${n.root} root)` : 'root';
   out.print(
-    `${out.green('✓')} ${hostname}: TFTP ${join(m.tftpRoot, tftpDirName(n))}/, NFS root ${join(m.nfsRoot, hostname)}`,
+    `${out.green('✓')} ${hostname}: TFTP ${join(m.tftpRoot, tftpDirName(n))}/, NFS ${rootWhat} ${join(m.nfsRoot, hostname)}`,
   );
   if (!g.quiet && !g.json) await printDhcpHint(m, out);
 }
@@ -228,6 +231,10 @@ export function register(program: Command): void {
     .option(
       '--scratch <size[:path]>',
       'block-backed scratch volume: a sparse ext4 file in the node root, loop-mounted at PATH (default /var/lib/containerd), e.g. 20G:/var/lib/rancher',
+    )
+    .option(
+      '--root <mode>',
+      "copy (default: the node's own root), shared (the image's read-only base + the node's overlay on an ext4 volume in its layer) or shared-tmpfs (overlay in RAM: stateless)",
     )
     .option('--state <dir>', 'state directory when creating a manifest')
     .addHelpText(

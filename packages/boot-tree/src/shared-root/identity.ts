@@ -111,7 +111,11 @@ async function mirrorParents(base: NodeTree, stageRoot: string, path: string): P
  * Stage the base's identity directories under `<layerDir>/.bramble-stage` and lay the node's current
  * identity (if any) over them, so re-provisioning keeps its machine-id and host keys.
  */
-export async function stageIdentity(baseDir: string, layerDir: string): Promise<Stage> {
+export async function stageIdentity(
+  baseDir: string,
+  layerDir: string,
+  o: { carry?: 'all' | 'secrets' } = {},
+): Promise<Stage> {
   const base = await NodeTree.open(baseDir);
   const dir = join(layerDir, STAGE_DIR);
   await rm(dir, { recursive: true, force: true });
@@ -122,7 +126,15 @@ export async function stageIdentity(baseDir: string, layerDir: string): Promise<
   }
   const tree = await NodeTree.open(dir);
   const current = join(layerDir, IDENTITY_DIR);
-  if (await lstat(current).catch(() => undefined)) {
+  if ((await lstat(current).catch(() => undefined)) && o.carry === 'secrets') {
+    // A new base: only what must survive it (machine-id, SSH host keys); the rest is derived again.
+    const identity = await NodeTree.open(current);
+    for (const path of await secretPaths(identity)) {
+      const data = await identity.readFile(path);
+      const st = await identity.lstat(path);
+      if (data && st) await tree.writeFile(path, data, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+    }
+  } else if (await lstat(current).catch(() => undefined)) {
     const identity = await NodeTree.open(current);
     await overlay(identity, tree, '');
     const removed = (await NodeTree.open(layerDir)).readText(`/${IDENTITY_REMOVED}`);
@@ -131,6 +143,16 @@ export async function stageIdentity(baseDir: string, layerDir: string): Promise<
     }
   }
   return { tree, dir, staged };
+}
+
+/** The identity files a node keeps across base updates: its machine-id and SSH host keys. */
+async function secretPaths(identity: NodeTree): Promise<string[]> {
+  const out: string[] = [];
+  if ((await identity.lstat('/etc/machine-id'))?.isFile()) out.push('/etc/machine-id');
+  for (const e of await identity.readdir('/etc/ssh')) {
+    if (e.isFile() && e.name.startsWith('ssh_host_')) out.push(`/etc/ssh/${e.name}`);
+  }
+  return out;
 }
 
 /** Copy every entry of `from` over `to` (files replaced by rename; owners and modes kept). */

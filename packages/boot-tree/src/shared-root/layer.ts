@@ -9,6 +9,10 @@ import { NodeTree } from '../node-tree.js';
 import { createExt4File, scratchBytes } from '../personalise/scratch.js';
 import type { UpperKind } from './cmdline.js';
 
+/** How a node's root is made: its own copy, or the image's shared base + a per-node overlay (ext4 or RAM). */
+export const ROOT_MODES = ['copy', 'shared', 'shared-tmpfs'] as const;
+export type RootMode = (typeof ROOT_MODES)[number];
+
 export const UPPER_FILE = '/upper.ext4';
 export const UPPER_LABEL = 'bramble-upper';
 /** Default size of the sparse upper volume (takes only what the node writes). */
