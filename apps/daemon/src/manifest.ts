@@ -6,7 +6,14 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { NFS_VERSIONS, normaliseMac, normaliseSerial, PI_MODELS, ROOT_MODES, ScratchSpec } from '@bramble/boot-tree';
+import {
+  NFS_VERSIONS,
+  normaliseMac,
+  normaliseSerial,
+  PI_MODELS,
+  ROOT_MODES,
+  ScratchSpec,
+} from '@bramble/boot-tree';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BrambledError } from './errors.js';
