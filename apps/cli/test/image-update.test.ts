@@ -79,6 +79,9 @@ describe('bramble node add --root shared / image update', () => {
       `bramble.base=10.0.0.1:${join(state, 'images', imageName, 'root')}`,
     );
 
+    const check = await bramble(['--config', config, '--json', 'node', 'check', 'n1']);
+    expect(check.stdout).not.toMatch(/fstab|hostname/i);
+
     const bad = await bramble([
       '--config',
       config,

@@ -101,6 +101,7 @@ export {
   IDENTITY_REMOVED,
   IDENTITY_SOURCES,
   IDENTITY_STAMP,
+  identityRoot,
   stageIdentity,
 } from './shared-root/identity.js';
 export {

@@ -39,8 +39,10 @@ export async function checkRows(
 ): Promise<CheckProblem[]> {
   const bt = await loadBootTree();
   const { layouts, missing } = await readLayouts(m, hostnames);
-  const rows = await bt.checkNodes(layouts, {
-    exportedPaths: layouts.flatMap((l) => [l.rootPath, l.bootPath]),
+  // A shared-root node's fstab/hostname live in its layer's identity; its nfsroot is the image's base.
+  const targets = layouts.map((l) => (l.basePath ? { ...l, rootPath: bt.identityRoot(l.rootPath) } : l));
+  const rows = await bt.checkNodes(targets, {
+    exportedPaths: layouts.flatMap((l) => [l.rootPath, l.bootPath, ...(l.basePath ? [l.basePath] : [])]),
   });
   for (const h of missing)
     rows.push({

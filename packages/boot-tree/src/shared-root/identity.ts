@@ -13,10 +13,24 @@
  * changed by personalisation; every staged path is compared with the base by inode, then by content.
  */
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, lchown, link, lstat, mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import {
+  chmod,
+  copyFile,
+  lchown,
+  link,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  symlink,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { BootTreeError } from '../errors.js';
-import { MAX_TREE_ENTRIES, NodeTree } from '../node-tree.js';
+import { MAX_TREE_ENTRIES, MAX_TREE_READ_BYTES, NodeTree } from '../node-tree.js';
 
 /** Directories of the base personalisation reads or writes (the staging tree holds only these). */
 export const IDENTITY_SOURCES = [
@@ -33,6 +47,11 @@ export const IDENTITY_DIR = 'identity';
 export const IDENTITY_REMOVED = 'identity.removed';
 export const IDENTITY_STAMP = 'identity.stamp';
 const STAGE_DIR = '.bramble-stage';
+
+/** The directory holding a shared node's identity files (its /etc/fstab, /etc/hostname… for checks). */
+export function identityRoot(layerDir: string): string {
+  return join(layerDir, IDENTITY_DIR);
+}
 
 export interface Stage {
   /** The staging tree: personalise it like a node root. */
@@ -59,13 +78,24 @@ async function linkOrCopy(src: string, dst: string): Promise<void> {
 }
 
 /**
- * Mirror one base directory into the stage: directories made, regular files hard-linked, symlinks
- * recreated verbatim (they resolve in the staging tree as in the node); other entries skipped.
+ * Mirror one base entry into the stage: directories made, regular files hard-linked, symlinks recreated
+ * verbatim (they resolve in the staging tree as in the node); other entries skipped. `path` is resolved
+ * once through NodeTree; below a real directory, children are plain names (no symlink is followed).
  */
 async function mirror(base: NodeTree, stageRoot: string, path: string, staged: Set<string>): Promise<void> {
   const st = await base.lstat(path);
   const host = st ? await base.hostPath(path, false) : undefined;
   if (!host || !st) return;
+  await mirrorEntry(host, st, stageRoot, path, staged);
+}
+
+async function mirrorEntry(
+  host: string,
+  st: Stats,
+  stageRoot: string,
+  path: string,
+  staged: Set<string>,
+): Promise<void> {
   if (staged.size > MAX_TREE_ENTRIES) {
     throw new BootTreeError(
       'FILE_TOO_LARGE',
@@ -81,7 +111,15 @@ async function mirror(base: NodeTree, stageRoot: string, path: string, staged: S
     await mkdir(dst);
     await chmod(dst, st.mode & 0o7777);
     if (isRoot()) await lchown(dst, st.uid, st.gid);
-    for (const e of await base.readdir(path)) await mirror(base, stageRoot, `${path}/${e.name}`, staged);
+    const names = await readdir(host);
+    if (names.length > MAX_TREE_ENTRIES) {
+      throw new BootTreeError('FILE_TOO_LARGE', `${path} in the base has over ${MAX_TREE_ENTRIES} entries`);
+    }
+    for (const name of names) {
+      const child = join(host, name);
+      const cst = await lstat(child).catch(() => undefined);
+      if (cst) await mirrorEntry(child, cst, stageRoot, `${path}/${name}`, staged);
+    }
   }
 }
 
@@ -175,22 +213,25 @@ async function overlay(from: NodeTree, to: NodeTree, path: string): Promise<void
   }
 }
 
-/** Whether staged entry `st` at `path` is the base's entry (same inode, or same kind, mode, owner, content). */
-async function sameAsBase(stage: NodeTree, base: NodeTree, path: string): Promise<boolean> {
-  const [s, b] = [await stage.lstat(path), await base.lstat(path)];
-  if (!s || !b) return false;
+/**
+ * Whether the staged entry is the base's entry: same inode, or same kind, mode, owner (as root) and
+ * content. `b` is undefined when the base has nothing there.
+ */
+async function sameAsBase(
+  stageHost: string,
+  s: Stats,
+  baseHost: string,
+  b: Stats | undefined,
+): Promise<boolean> {
+  if (!b) return false;
   if (s.ino === b.ino && s.dev === b.dev) return true;
   // Without root, staged copies and directories cannot carry the base's owners: compare modes only.
   const owners = !isRoot() || (s.uid === b.uid && s.gid === b.gid);
-  const meta = (s.mode & 0o177777) === (b.mode & 0o177777) && owners;
-  if (!meta) return false;
+  if ((s.mode & 0o177777) !== (b.mode & 0o177777) || !owners) return false;
   if (s.isDirectory()) return true;
-  if (s.isSymbolicLink()) {
-    return (await readlink(join(stage.root, path))) === (await readlink(join(base.root, path)));
-  }
-  if (s.isFile() && s.size === b.size) {
-    const [x, y] = [await stage.readFile(path), await base.readFile(path)];
-    return x !== undefined && y !== undefined && x.equals(y);
+  if (s.isSymbolicLink()) return (await readlink(stageHost)) === (await readlink(baseHost));
+  if (s.isFile() && s.size === b.size && s.size <= MAX_TREE_READ_BYTES) {
+    return (await readFile(stageHost)).equals(await readFile(baseHost));
   }
   return false;
 }
@@ -209,14 +250,20 @@ export async function commitIdentity(stage: Stage, baseDir: string, layerDir: st
   const out = await NodeTree.open(join(layerDir, next));
   const hash = createHash('sha256');
   const written: string[] = [];
-  const walk = async (path: string): Promise<void> => {
-    const entries = (await stage.tree.readdir(path || '/')).sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (const e of entries) {
-      const p = `${path}/${e.name}`;
-      const st = await stage.tree.lstat(p);
+  // Both trees are walked through real directories only (a child is a plain name below a directory
+  // lstat saw), so no symlink is followed on the host; below a directory the base does not have as a
+  // real directory, nothing is looked up in the base.
+  const walk = async (path: string, inBase: boolean): Promise<void> => {
+    const names = (await readdir(join(stage.tree.root, path))).sort();
+    for (const name of names) {
+      const p = `${path}/${name}`;
+      const host = join(stage.tree.root, p);
+      const baseHost = join(base.root, p);
+      const st = await lstat(host).catch(() => undefined);
       if (!st) continue;
-      const same = await sameAsBase(stage.tree, base, p);
-      if (e.isDirectory()) {
+      const b = inBase ? await lstat(baseHost).catch(() => undefined) : undefined;
+      const same = await sameAsBase(host, st, baseHost, b);
+      if (st.isDirectory()) {
         if (!same) {
           await out.mkdirp(p, st.mode & 0o7777);
           await out.chmod(p, st.mode & 0o7777);
@@ -224,13 +271,13 @@ export async function commitIdentity(stage: Stage, baseDir: string, layerDir: st
           hash.update(`d ${p} ${st.mode} ${st.uid}:${st.gid}\n`);
           written.push(p);
         }
-        await walk(p);
-      } else if (!same && e.isSymbolicLink()) {
-        const target = await readlink(join(stage.tree.root, p));
+        await walk(p, b?.isDirectory() ?? false);
+      } else if (!same && st.isSymbolicLink()) {
+        const target = await readlink(host);
         await out.symlink(target, p);
         hash.update(`l ${p} ${target}\n`);
         written.push(p);
-      } else if (!same && e.isFile()) {
+      } else if (!same && st.isFile()) {
         const data = (await stage.tree.readFile(p)) as Buffer;
         await out.writeFile(p, data, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
         hash.update(`f ${p} ${st.mode} ${st.uid}:${st.gid} `).update(data).update('\n');
@@ -238,7 +285,7 @@ export async function commitIdentity(stage: Stage, baseDir: string, layerDir: st
       }
     }
   };
-  await walk('');
+  await walk('', true);
   const removed: string[] = [];
   for (const p of [...stage.staged].sort()) {
     if (!(await stage.tree.lstat(p)) && !removed.some((r) => p.startsWith(`${r}/`))) {
