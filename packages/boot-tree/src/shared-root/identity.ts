@@ -13,22 +13,9 @@
  * changed by personalisation; every staged path is compared with the base by inode, then by content.
  */
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
-import {
-  chmod,
-  copyFile,
-  lchown,
-  link,
-  lstat,
-  mkdir,
-  readdir,
-  readFile,
-  readlink,
-  rename,
-  rm,
-  symlink,
-} from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { BootTreeError } from '../errors.js';
 import { MAX_TREE_ENTRIES, MAX_TREE_READ_BYTES, NodeTree } from '../node-tree.js';
 
@@ -57,74 +44,102 @@ export interface Stage {
   /** The staging tree: personalise it like a node root. */
   tree: NodeTree;
   dir: string;
-  /** Node paths staged from the base (to find what personalisation removed). */
-  staged: Set<string>;
+  /** Node paths mirrored from the base (whole subtrees), to find what personalisation removed. */
+  sources: string[];
+  /** Directories made in the stage as the base has them (ancestors of the sources). */
+  parents: string[];
 }
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 
-function errno(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException | undefined)?.code;
+/**
+ * Mirror one base entry into the stage with `cp -a -l` (one process: directories recreated with their
+ * modes and owners, files hard-linked, symlinks copied as symlinks — never followed; they resolve in the
+ * staging tree as in the node). `path` is resolved through NodeTree and must be the entry itself (no
+ * symlink on the way). Returns whether it was staged.
+ */
+async function mirror(base: NodeTree, stageRoot: string, path: string): Promise<boolean> {
+  const st = await base.lstat(path);
+  const host = st ? await base.hostPath(path, false) : undefined;
+  if (!host || !st || host !== join(base.root, path)) return false;
+  const dst = join(stageRoot, path);
+  if (await lstat(dst).catch(() => undefined)) return false;
+  const r = await execa('cp', ['-a', '-l', '--', host, dst], { reject: false, timeout: 300_000 }).catch(
+    (e: unknown) => ({ exitCode: -1, stderr: String(e) }),
+  );
+  if (r.exitCode !== 0) {
+    // Across file systems hard links fail: copy instead (same metadata, more space in the stage only).
+    await rm(dst, { recursive: true, force: true });
+    const c = await execa('cp', ['-a', '--', host, dst], { reject: false, timeout: 300_000 }).catch(
+      (e: unknown) => ({ exitCode: -1, stderr: String(e) }),
+    );
+    if (c.exitCode !== 0) {
+      throw new BootTreeError(
+        'COPY_FAILED',
+        `staging ${path} of the base failed: ${String(c.stderr).slice(0, 300)}`,
+      );
+    }
+  }
+  return true;
 }
 
-/** Hard link (copy across file systems) `src` to `dst`. */
-async function linkOrCopy(src: string, dst: string): Promise<void> {
-  try {
-    await link(src, dst);
-  } catch (e) {
-    if (errno(e) !== 'EXDEV' && errno(e) !== 'EPERM') throw e;
-    await copyFile(src, dst);
-  }
+/** One entry of a scan: find's type letter (f d l …), inode, permission bits, owner, size. */
+interface ScanEntry {
+  type: string;
+  ino: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
 }
 
 /**
- * Mirror one base entry into the stage: directories made, regular files hard-linked, symlinks recreated
- * verbatim (they resolve in the staging tree as in the node); other entries skipped. `path` is resolved
- * once through NodeTree; below a real directory, children are plain names (no symlink is followed).
+ * Every entry under `hostDir` (itself included) keyed by node path (`nodePath` + relative path), from one
+ * `find -P` run (symlinks never followed). At most MAX_TREE_ENTRIES entries.
  */
-async function mirror(base: NodeTree, stageRoot: string, path: string, staged: Set<string>): Promise<void> {
-  const st = await base.lstat(path);
-  const host = st ? await base.hostPath(path, false) : undefined;
-  if (!host || !st) return;
-  await mirrorEntry(host, st, stageRoot, path, staged);
-}
-
-async function mirrorEntry(
-  host: string,
-  st: Stats,
-  stageRoot: string,
-  path: string,
-  staged: Set<string>,
-): Promise<void> {
-  if (staged.size > MAX_TREE_ENTRIES) {
+async function scan(hostDir: string, nodePath: string): Promise<Map<string, ScanEntry>> {
+  const r = await execa('find', ['-P', hostDir, '-printf', '%y %i %m %U %G %s %P\\0'], {
+    reject: false,
+    timeout: 300_000,
+    maxBuffer: 256 * 1024 * 1024,
+    encoding: 'buffer',
+  }).catch((e: unknown) => ({ exitCode: -1, stdout: Buffer.alloc(0), stderr: String(e) }));
+  if (r.exitCode !== 0) {
     throw new BootTreeError(
-      'FILE_TOO_LARGE',
-      `the base's identity directories hold over ${MAX_TREE_ENTRIES} entries`,
+      'TOOL_FAILED',
+      `find ${hostDir}: ${String(r.stderr).slice(0, 300)} (install findutils)`,
     );
   }
-  const dst = join(stageRoot, path);
-  if (await lstat(dst).catch(() => undefined)) return;
-  staged.add(path);
-  if (st.isSymbolicLink()) await symlink(await readlink(host), dst);
-  else if (st.isFile()) await linkOrCopy(host, dst);
-  else if (st.isDirectory()) {
-    await mkdir(dst);
-    await chmod(dst, st.mode & 0o7777);
-    if (isRoot()) await lchown(dst, st.uid, st.gid);
-    const names = await readdir(host);
-    if (names.length > MAX_TREE_ENTRIES) {
-      throw new BootTreeError('FILE_TOO_LARGE', `${path} in the base has over ${MAX_TREE_ENTRIES} entries`);
+  const out = new Map<string, ScanEntry>();
+  for (const record of Buffer.from(r.stdout as Uint8Array)
+    .toString('utf8')
+    .split('\0')) {
+    if (!record) continue;
+    const m = /^(\S) (\d+) ([0-7]+) (\d+) (\d+) (\d+) ([\s\S]*)$/.exec(record);
+    if (!m) continue;
+    if (out.size >= MAX_TREE_ENTRIES) {
+      throw new BootTreeError('FILE_TOO_LARGE', `${nodePath} holds over ${MAX_TREE_ENTRIES} entries`);
     }
-    for (const name of names) {
-      const child = join(host, name);
-      const cst = await lstat(child).catch(() => undefined);
-      if (cst) await mirrorEntry(child, cst, stageRoot, `${path}/${name}`, staged);
-    }
+    const rel = m[7] ?? '';
+    out.set(rel ? `${nodePath === '/' ? '' : nodePath}/${rel}` : nodePath, {
+      type: m[1] ?? '',
+      ino: Number(m[2]),
+      mode: Number.parseInt(m[3] ?? '0', 8),
+      uid: Number(m[4]),
+      gid: Number(m[5]),
+      size: Number(m[6]),
+    });
   }
+  return out;
 }
 
 /** Make the parents of `path` in the stage as the base has them (real directories or symlinks). */
-async function mirrorParents(base: NodeTree, stageRoot: string, path: string): Promise<boolean> {
+async function mirrorParents(
+  base: NodeTree,
+  stageRoot: string,
+  path: string,
+  parents: string[],
+): Promise<boolean> {
   const parts = path.split('/').filter(Boolean);
   for (let i = 1; i < parts.length; i++) {
     const p = `/${parts.slice(0, i).join('/')}`;
@@ -141,6 +156,7 @@ async function mirrorParents(base: NodeTree, stageRoot: string, path: string): P
     await mkdir(dst);
     await chmod(dst, st.mode & 0o7777);
     if (isRoot()) await lchown(dst, st.uid, st.gid);
+    parents.push(p);
   }
   return true;
 }
@@ -158,9 +174,11 @@ export async function stageIdentity(
   const dir = join(layerDir, STAGE_DIR);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const staged = new Set<string>();
+  const sources: string[] = [];
+  const parents: string[] = [];
   for (const path of IDENTITY_SOURCES) {
-    if (await mirrorParents(base, dir, path)) await mirror(base, dir, path, staged);
+    if ((await mirrorParents(base, dir, path, parents)) && (await mirror(base, dir, path)))
+      sources.push(path);
   }
   const tree = await NodeTree.open(dir);
   const current = join(layerDir, IDENTITY_DIR);
@@ -180,7 +198,7 @@ export async function stageIdentity(
       await tree.remove(path);
     }
   }
-  return { tree, dir, staged };
+  return { tree, dir, sources, parents };
 }
 
 /** The identity files a node keeps across base updates: its machine-id and SSH host keys. */
@@ -213,24 +231,21 @@ async function overlay(from: NodeTree, to: NodeTree, path: string): Promise<void
   }
 }
 
-/**
- * Whether the staged entry is the base's entry: same inode, or same kind, mode, owner (as root) and
- * content. `b` is undefined when the base has nothing there.
- */
+/** Whether the staged entry is the base's: same inode, or same kind, mode, owner (as root) and content. */
 async function sameAsBase(
   stageHost: string,
-  s: Stats,
+  s: ScanEntry,
   baseHost: string,
-  b: Stats | undefined,
+  b: ScanEntry | undefined,
 ): Promise<boolean> {
-  if (!b) return false;
-  if (s.ino === b.ino && s.dev === b.dev) return true;
+  if (!b || s.type !== b.type) return false;
+  if (s.ino === b.ino && s.type === 'f') return true;
   // Without root, staged copies and directories cannot carry the base's owners: compare modes only.
   const owners = !isRoot() || (s.uid === b.uid && s.gid === b.gid);
-  if ((s.mode & 0o177777) !== (b.mode & 0o177777) || !owners) return false;
-  if (s.isDirectory()) return true;
-  if (s.isSymbolicLink()) return (await readlink(stageHost)) === (await readlink(baseHost));
-  if (s.isFile() && s.size === b.size && s.size <= MAX_TREE_READ_BYTES) {
+  if (s.mode !== b.mode || !owners) return false;
+  if (s.type === 'd') return true;
+  if (s.type === 'l') return (await readlink(stageHost)) === (await readlink(baseHost));
+  if (s.type === 'f' && s.size === b.size && s.size <= MAX_TREE_READ_BYTES) {
     return (await readFile(stageHost)).equals(await readFile(baseHost));
   }
   return false;
@@ -250,45 +265,50 @@ export async function commitIdentity(stage: Stage, baseDir: string, layerDir: st
   const out = await NodeTree.open(join(layerDir, next));
   const hash = createHash('sha256');
   const written: string[] = [];
-  // Both trees are walked through real directories only (a child is a plain name below a directory
-  // lstat saw), so no symlink is followed on the host; below a directory the base does not have as a
-  // real directory, nothing is looked up in the base.
-  const walk = async (path: string, inBase: boolean): Promise<void> => {
-    const names = (await readdir(join(stage.tree.root, path))).sort();
-    for (const name of names) {
-      const p = `${path}/${name}`;
-      const host = join(stage.tree.root, p);
-      const baseHost = join(base.root, p);
-      const st = await lstat(host).catch(() => undefined);
-      if (!st) continue;
-      const b = inBase ? await lstat(baseHost).catch(() => undefined) : undefined;
-      const same = await sameAsBase(host, st, baseHost, b);
-      if (st.isDirectory()) {
-        if (!same) {
-          await out.mkdirp(p, st.mode & 0o7777);
-          await out.chmod(p, st.mode & 0o7777);
-          if (isRoot()) await out.lchown(p, st.uid, st.gid);
-          hash.update(`d ${p} ${st.mode} ${st.uid}:${st.gid}\n`);
-          written.push(p);
-        }
-        await walk(p, b?.isDirectory() ?? false);
-      } else if (!same && st.isSymbolicLink()) {
-        const target = await readlink(host);
-        await out.symlink(target, p);
-        hash.update(`l ${p} ${target}\n`);
-        written.push(p);
-      } else if (!same && st.isFile()) {
-        const data = (await stage.tree.readFile(p)) as Buffer;
-        await out.writeFile(p, data, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
-        hash.update(`f ${p} ${st.mode} ${st.uid}:${st.gid} `).update(data).update('\n');
-        written.push(p);
-      }
+  // One find run over the stage, one per staged base subtree; ancestors the stage made are lstat'ed
+  // (real directories: mirrorParents checked). Inodes are compared before anything is read.
+  const staged = await scan(stage.tree.root, '/');
+  const inBase = new Map<string, ScanEntry>();
+  for (const source of stage.sources) {
+    for (const [p, e] of await scan(join(base.root, source), source)) inBase.set(p, e);
+  }
+  for (const p of stage.parents) {
+    const st = await lstat(join(base.root, p));
+    inBase.set(p, {
+      type: 'd',
+      ino: st.ino,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      size: st.size,
+    });
+  }
+  for (const p of [...staged.keys()].sort()) {
+    const st = staged.get(p) as ScanEntry;
+    if (p === '/') continue;
+    const host = join(stage.tree.root, p);
+    if (await sameAsBase(host, st, join(base.root, p), inBase.get(p))) continue;
+    if (st.type === 'd') {
+      await out.mkdirp(p, st.mode);
+      await out.chmod(p, st.mode);
+      if (isRoot()) await out.lchown(p, st.uid, st.gid);
+      hash.update(`d ${p} ${st.mode} ${st.uid}:${st.gid}\n`);
+      written.push(p);
+    } else if (st.type === 'l') {
+      const target = await readlink(host);
+      await out.symlink(target, p);
+      hash.update(`l ${p} ${target}\n`);
+      written.push(p);
+    } else if (st.type === 'f') {
+      const data = (await stage.tree.readFile(p)) as Buffer;
+      await out.writeFile(p, data, { mode: st.mode, uid: st.uid, gid: st.gid });
+      hash.update(`f ${p} ${st.mode} ${st.uid}:${st.gid} `).update(data).update('\n');
+      written.push(p);
     }
-  };
-  await walk('', true);
+  }
   const removed: string[] = [];
-  for (const p of [...stage.staged].sort()) {
-    if (!(await stage.tree.lstat(p)) && !removed.some((r) => p.startsWith(`${r}/`))) {
+  for (const p of [...inBase.keys()].sort()) {
+    if (!staged.has(p) && !removed.some((r) => p.startsWith(`${r}/`))) {
       if (/[\n\r]/.test(p))
         throw new BootTreeError('UNSAFE_IMAGE', `base path ${JSON.stringify(p)} has a line break`);
       removed.push(p);
