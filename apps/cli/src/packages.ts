@@ -3,7 +3,13 @@
  * simple commands start fast.
  */
 
-export type { CheckProblem, NodeLayout, NodeSpecInput, ScratchSpec } from '@bramble/boot-tree';
+export type {
+  CheckProblem,
+  LayerOverride,
+  NodeLayout,
+  NodeSpecInput,
+  ScratchSpec,
+} from '@bramble/boot-tree';
 export type { BootNetwork } from '@bramble/dhcp';
 export type { BootReport, PiModel } from '@bramble/virtual-pi';
 

@@ -2,7 +2,7 @@
  * The image store and node provisioning, composed from @bramble/image and @bramble/boot-tree:
  * <state>/images/<name>/{boot,root} extracted once per image, then per-node trees.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type LoadedManifest, type ManifestNode, toNodeSpec } from '@bramble/manifest';
@@ -18,8 +18,11 @@ export interface StoredImage {
   rootDir: string;
 }
 
+/** `<images>/<name>.current`: the store directory of the image's current base after `image update`. */
+export const currentBaseFile = (m: LoadedManifest, name: string) => join(m.imagesDir, `${name}.current`);
+
 export function storedImage(m: LoadedManifest, name: string): StoredImage {
-  const dir = join(m.imagesDir, name);
+  const dir = join(m.imagesDir, currentBaseDir(m, name));
   return {
     name,
     file: m.imageFiles[name] ?? '',
@@ -27,6 +30,17 @@ export function storedImage(m: LoadedManifest, name: string): StoredImage {
     bootDir: join(dir, 'boot'),
     rootDir: join(dir, 'root'),
   };
+}
+
+/** The image's store directory name: `<name>`, or `<name>@<time>` once `image update` replaced its base. */
+function currentBaseDir(m: LoadedManifest, name: string): string {
+  try {
+    const dir = readFileSync(currentBaseFile(m, name), 'utf8').trim();
+    if (dir === name || (dir.startsWith(`${name}@`) && /^[A-Za-z0-9._@-]+$/.test(dir))) return dir;
+  } catch {
+    // no update yet
+  }
+  return name;
 }
 
 interface Marker {
@@ -122,10 +136,16 @@ export async function provision(
   m: LoadedManifest,
   n: ManifestNode,
   out: Output,
-  extra: { hostKeyTypes?: ('ed25519' | 'ecdsa' | 'rsa')[] } = {},
+  extra: {
+    hostKeyTypes?: ('ed25519' | 'ecdsa' | 'rsa')[];
+    /** An image extraction other than the store's current one (image update), already extracted. */
+    image?: StoredImage;
+    carryIdentity?: 'all' | 'secrets';
+    refreshImage?: boolean;
+  } = {},
 ): Promise<NodeLayout> {
-  const img = storedImage(m, n.image);
-  await ensureExtracted(img, out);
+  const img = extra.image ?? storedImage(m, n.image);
+  if (!extra.image) await ensureExtracted(img, out);
   const bt = await loadBootTree();
   await mkdir(m.tftpRoot, { recursive: true });
   await mkdir(m.nfsRoot, { recursive: true });
@@ -137,7 +157,12 @@ export async function provision(
     tftpRoot: m.tftpRoot,
     nfsRoot: m.nfsRoot,
     nfsServer: m.manifest.server.address,
-    ...definedOnly({ bootReportUrl: reportUrl, hostKeyTypes: extra.hostKeyTypes }),
+    ...definedOnly({
+      bootReportUrl: reportUrl,
+      hostKeyTypes: extra.hostKeyTypes,
+      carryIdentity: extra.carryIdentity,
+      refreshImage: extra.refreshImage ? true : undefined,
+    }),
   });
   await mkdir(join(m.stateDir, 'layouts'), { recursive: true });
   await writeFile(layoutFile(m, n.hostname), `${JSON.stringify(layout, null, 2)}\n`);

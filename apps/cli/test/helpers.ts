@@ -39,3 +39,57 @@ export async function bramble(args: readonly string[], opts: Options = {}): Prom
   });
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
+
+/**
+ * A small Raspberry Pi OS–shaped disk image built with the real tools: MBR (sfdisk), p1 FAT16 boot
+ * (mkfs.vfat + mcopy), p2 ext4 root (mkfs.ext4 -d) from `rootFiles`. Returns the image path.
+ */
+export async function buildPiImage(dir: string, rootFiles: Record<string, string>): Promise<string> {
+  const { mkdir, readdir, truncate, writeFile } = await import('node:fs/promises');
+  const write = async (root: string, files: Record<string, string>) => {
+    for (const [rel, text] of Object.entries(files)) {
+      await mkdir(join(root, rel, '..'), { recursive: true });
+      await writeFile(join(root, rel), text);
+    }
+  };
+  const boot = join(dir, 'boot');
+  const root = join(dir, 'root');
+  await write(boot, {
+    'cmdline.txt':
+      'console=serial0,115200 console=tty1 root=PARTUUID=12345678-02 rootfstype=ext4 fsck.repair=yes rootwait\n',
+    'config.txt': '[all]\narm_64bit=1\n',
+    'bootcode.bin': 'bootcode',
+    'start4.elf': 'start4',
+    'kernel8.img': 'kernel',
+  });
+  await write(root, rootFiles);
+  const fat = join(dir, 'boot.fat');
+  await execa('mkfs.vfat', ['-F', '16', '-n', 'BOOTFS', '-C', fat, String(16 * 1024)]);
+  const names = await readdir(boot);
+  await execa('mcopy', ['-i', fat, ...names.map((n) => join(boot, n)), '::'], {
+    env: { MTOOLS_SKIP_CHECK: '1' },
+  });
+  const ext4 = join(dir, 'root.ext4');
+  await execa('mkfs.ext4', ['-q', '-F', '-E', 'root_owner=0:0', '-d', root, ext4, '16M']);
+  const img = join(dir, 'disk.img');
+  await writeFile(img, '');
+  await truncate(img, 34 * 1024 * 1024);
+  await execa('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', img], {
+    input:
+      'label: dos\nlabel-id: 0x12345678\nstart=2048, size=32768, type=c\nstart=34816, size=32768, type=83\n',
+  });
+  for (const [file, sector] of [
+    [fat, 2048],
+    [ext4, 34816],
+  ] as const) {
+    await execa('dd', [
+      `if=${file}`,
+      `of=${img}`,
+      'bs=512',
+      `seek=${sector}`,
+      'conv=notrunc,sparse',
+      'status=none',
+    ]);
+  }
+  return img;
+}

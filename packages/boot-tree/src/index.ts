@@ -98,3 +98,40 @@ export {
   type ReleaseInfo,
   releaseFromOsRelease,
 } from './release.js';
+export {
+  parseSharedCmdline,
+  patchSharedCmdline,
+  type SharedCmdlineOptions,
+  switchSharedBase,
+  type UpperKind,
+} from './shared-root/cmdline.js';
+export {
+  commitIdentity,
+  IDENTITY_DIR,
+  IDENTITY_REMOVED,
+  IDENTITY_SOURCES,
+  IDENTITY_STAMP,
+  identityRoot,
+  stageIdentity,
+} from './shared-root/identity.js';
+export {
+  installOverlayScript,
+  OVERLAY_HOOK,
+  OVERLAY_HOOK_PATH,
+  OVERLAY_SCRIPT,
+  OVERLAY_SCRIPT_PATH,
+} from './shared-root/initramfs.js';
+export {
+  DEFAULT_UPPER_SIZE,
+  ensureUpperVolume,
+  ROOT_MODES,
+  type RootMode,
+  UPPER_FILE,
+  upperKind,
+} from './shared-root/layer.js';
+export {
+  type BaseChange,
+  type LayerOverride,
+  layerOverrides,
+  upperVolumePaths,
+} from './shared-root/update.js';

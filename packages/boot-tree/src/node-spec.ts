@@ -2,6 +2,7 @@ import { Ipv4Schema, MacSchema, PI_MODELS, SerialSchema } from '@bramble/pi';
 import { z } from 'zod';
 import { BootTreeError } from './errors.js';
 import { ScratchSpec } from './personalise/scratch.js';
+import { ROOT_MODES } from './shared-root/layer.js';
 
 /**
  * Serial, MAC, model and TFTP directory rules live in @bramble/pi; they are re-exported here for the
@@ -62,6 +63,8 @@ export const NodeSpec = z
     scratch: ScratchSpec.optional(),
     /** TFTP directory naming: by serial (firmware default) or by MAC (EEPROM TFTP_PREFIX=2). */
     tftpPrefix: z.enum(['serial', 'mac']).optional(),
+    /** Root mode: 'copy' (default, own full root), 'shared' (read-only image base + per-node overlay on an ext4 volume), 'shared-tmpfs' (overlay upper in RAM: stateless). */
+    root: z.enum(ROOT_MODES).optional(),
   })
   .strict()
   .refine((n) => n.serial !== undefined || n.mac !== undefined, {

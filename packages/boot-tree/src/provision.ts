@@ -1,4 +1,4 @@
-import { lstat, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type CloneMode, cloneTree } from './clone.js';
 import { BootTreeError, throwIfAborted } from './errors.js';
@@ -29,6 +29,10 @@ import {
   writeUserconf,
 } from './personalise/user.js';
 import { detectRelease, type ReleaseInfo } from './release.js';
+import { patchSharedCmdline } from './shared-root/cmdline.js';
+import { commitIdentity, type Stage, stageIdentity } from './shared-root/identity.js';
+import { installOverlayScript } from './shared-root/initramfs.js';
+import { DEFAULT_UPPER_SIZE, ensureUpperVolume, upperKind } from './shared-root/layer.js';
 
 export interface ProvisionOptions {
   /** The node (validated with NodeSpec; raw input is accepted and parsed). */
@@ -55,6 +59,14 @@ export interface ProvisionOptions {
    * multi-user.target is reached. Omitted: no unit (opt-out).
    */
   bootReportUrl?: string;
+  /**
+   * Shared-root nodes: what of the node's current identity is laid over the base before personalising.
+   * 'all' (default): everything (re-provisioning changes only what the spec changed); 'secrets': only
+   * machine-id and SSH host keys (a new base: passwd, fstab… are derived from it again).
+   */
+  carryIdentity?: 'all' | 'secrets';
+  /** Shared-root nodes (`root: 'shared'`): size of the sparse ext4 upper volume (default 8G). */
+  upperSize?: string;
   /** Re-copy the image's shared boot files into the TFTP root even if present. */
   refreshImage?: boolean;
   logger?: Logger;
@@ -75,6 +87,8 @@ export interface NodeLayout extends ExportNode {
   nfsServer: string;
   /** cmdline.txt as written. */
   cmdline: string;
+  /** 'copy': rootPath is the node's own root; 'shared'/'shared-tmpfs': rootPath is its layer over basePath. */
+  rootMode: 'copy' | 'shared' | 'shared-tmpfs';
   /** What changed on this run (empty on an idempotent re-run). */
   changes: string[];
 }
@@ -157,6 +171,13 @@ async function provisionPlanned(
     );
   }
 
+  if (node.scratch && upperKind(node)) {
+    throw new BootTreeError(
+      'INVALID_INPUT',
+      `node '${node.hostname}': a shared root has no scratch volume (its whole root is writable through the layer's ext4 upper)`,
+    );
+  }
+
   // TFTP side
   const sharedDir = await installImageBoot(tftpRoot, o.image, {
     refresh: o.refreshImage ?? false,
@@ -169,7 +190,17 @@ async function provisionPlanned(
   const shared = await NodeTree.open(sharedDir);
   const boot = await NodeTree.open(tftpDir);
   const imgCmdline = (await shared.readText('/cmdline.txt')) ?? '';
-  const cmdline = patchCmdline(imgCmdline, { nfsServer: o.nfsServer, nfsPath: rootPath, nfsVersion });
+  const upper = upperKind(node);
+  const cmdline =
+    upper && plan.basePath
+      ? patchSharedCmdline(imgCmdline, {
+          nfsServer: o.nfsServer,
+          basePath: plan.basePath,
+          layerPath: rootPath,
+          upper,
+          nfsVersion,
+        })
+      : patchCmdline(imgCmdline, { nfsServer: o.nfsServer, nfsPath: rootPath, nfsVersion });
   if (await boot.writeFile('/cmdline.txt', cmdline)) changes.push(`tftp:${dirName}/cmdline.txt`);
   const imgConfig = await shared.readText('/config.txt');
   if (imgConfig !== undefined) {
@@ -178,12 +209,25 @@ async function provisionPlanned(
   }
   throwIfAborted(o.signal);
 
-  // NFS root
-  if (await cloneTree(o.image.rootDir, rootPath, { mode: o.cloneMode ?? 'copy', ...lg, ...sig })) {
-    changes.push(`nfs:${node.hostname}: cloned`);
+  // NFS root: the node's own clone, or (shared) a staging tree whose differences from the base become
+  // the node's identity in its layer.
+  let stage: Stage | undefined;
+  let root: NodeTree;
+  if (upper) {
+    changes.push(...(await installOverlayScript(o.image.rootDir)).map((p) => `base:${p}`));
+    if (await mkdirLayer(rootPath)) changes.push(`nfs:${node.hostname}: layer created`);
+    if (upper === 'volume') {
+      changes.push(...(await ensureUpperVolume(rootPath, o.upperSize ?? DEFAULT_UPPER_SIZE)));
+    }
+    stage = await stageIdentity(o.image.rootDir, rootPath, { carry: o.carryIdentity ?? 'all' });
+    root = stage.tree;
+  } else {
+    if (await cloneTree(o.image.rootDir, rootPath, { mode: o.cloneMode ?? 'copy', ...lg, ...sig })) {
+      changes.push(`nfs:${node.hostname}: cloned`);
+    }
+    root = await NodeTree.open(rootPath);
   }
   throwIfAborted(o.signal);
-  const root = await NodeTree.open(rootPath);
   if (node.scratch) changes.push(...(await ensureScratchVolume(root, node.scratch)));
   const fstab =
     (await root.readText('/etc/fstab')) ??
@@ -234,6 +278,10 @@ async function provisionPlanned(
       })),
     );
   }
+  if (stage) {
+    const identity = await commitIdentity(stage, o.image.rootDir, rootPath);
+    log?.debug({ entries: identity.length }, 'node identity written to its layer');
+  }
   log?.info({ changes: changes.length, tftpDir, rootPath, nfsVersion }, 'node provisioned');
   return { ...plan, cmdline, changes };
 }
@@ -259,11 +307,28 @@ export async function resolveNodeLayout(o: {
   return { ...plan, cmdline, changes: [] };
 }
 
+/** Make a shared node's layer directory; refuses a directory that holds a copy-mode root. */
+async function mkdirLayer(layerDir: string): Promise<boolean> {
+  const st = await lstat(layerDir).catch(() => undefined);
+  if (st) {
+    if (await lstat(join(layerDir, 'etc')).catch(() => undefined)) {
+      throw new BootTreeError(
+        'INVALID_INPUT',
+        `'${layerDir}' holds a full node root (copy mode): remove the node first to switch it to a shared root`,
+      );
+    }
+    return false;
+  }
+  await mkdir(layerDir, { recursive: true, mode: 0o755 });
+  return true;
+}
+
 /** Where a node's files go and how it boots: everything in a NodeLayout but the cmdline and the changes. */
 async function planLayout(
   node: NodeSpec,
   o: { image: { name: string; rootDir: string }; tftpRoot: string; nfsRoot: string; nfsServer: string },
 ): Promise<Omit<NodeLayout, 'cmdline' | 'changes'>> {
+  const rootMode = node.root ?? 'copy';
   const release = await detectRelease(o.image.rootDir);
   const dirName = tftpDirName(node);
   const tftpDir = join(o.tftpRoot, dirName);
@@ -280,6 +345,8 @@ async function planLayout(
     nfsServer: o.nfsServer,
     rootPath: join(o.nfsRoot, node.hostname),
     bootPath: tftpDir,
+    rootMode,
+    ...(rootMode === 'copy' ? {} : { basePath: resolve(o.image.rootDir) }),
     nfsVersion: node.nfsVersion ?? release.defaultNfsVersion,
     usesInitramfs: release.usesInitramfs,
   };

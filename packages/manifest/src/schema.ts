@@ -64,6 +64,8 @@ export const ManifestNode = z
     tftpPrefix: node.tftpPrefix,
     /** Block-backed scratch volume (ext4 file, loop-mounted at `path`); the rule lives in @bramble/boot-tree. */
     scratch: node.scratch,
+    /** Root mode (copy | shared | shared-tmpfs); the rule lives in @bramble/boot-tree. */
+    root: node.root,
   })
   .strict()
   .superRefine((manifestNode, ctx) => {

@@ -9,6 +9,7 @@ import { CliError, UsageError } from '../errors.js';
 import { formatBytes, type Output } from '../output.js';
 import { loadBootTree, loadImage } from '../packages.js';
 import { ensureExtracted, isExtracted, storedImage } from '../store.js';
+import { registerImageUpdate } from './image-update.js';
 
 /** `2024-11-19-raspios-bookworm-arm64-lite.img.xz` -> `2024-11-19-raspios-bookworm-arm64-lite` */
 export function imageNameFromFile(file: string): string {
@@ -20,7 +21,7 @@ export function imageNameFromFile(file: string): string {
 export function register(program: Command): void {
   const image = program
     .command('image')
-    .description('manage OS images (add, ls, inspect, rm, extract)')
+    .description('manage OS images (add, ls, inspect, rm, extract, update)')
     .addHelpText(
       'after',
       '\nExamples:\n  bramble image add bookworm ./raspios-bookworm-arm64-lite.img.xz\n  bramble image ls --json',
@@ -147,6 +148,8 @@ export function register(program: Command): void {
       await rm(img.dir, { recursive: true, force: true });
       out.print(`removed image ${name}`);
     });
+
+  registerImageUpdate(image);
 
   image
     .command('extract')

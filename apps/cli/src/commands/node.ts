@@ -29,6 +29,7 @@ interface AddOptions {
   nfsServer?: string;
   nfsVersion?: string;
   scratch?: string;
+  root?: string;
   state?: string;
 }
 
@@ -39,8 +40,10 @@ export async function checkRows(
 ): Promise<CheckProblem[]> {
   const bt = await loadBootTree();
   const { layouts, missing } = await readLayouts(m, hostnames);
-  const rows = await bt.checkNodes(layouts, {
-    exportedPaths: layouts.flatMap((l) => [l.rootPath, l.bootPath]),
+  // A shared-root node's fstab/hostname live in its layer's identity; its nfsroot is the image's base.
+  const targets = layouts.map((l) => (l.basePath ? { ...l, rootPath: bt.identityRoot(l.rootPath) } : l));
+  const rows = await bt.checkNodes(targets, {
+    exportedPaths: layouts.flatMap((l) => [l.rootPath, l.bootPath, ...(l.basePath ? [l.basePath] : [])]),
   });
   for (const h of missing)
     rows.push({
@@ -135,6 +138,7 @@ async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOp
       if (sshKeys.length > 0) node.sshKeys = sshKeys;
       if (o.nfsVersion) node.nfsVersion = o.nfsVersion;
       if (scratch) node.scratch = scratch;
+      if (o.root && o.root !== 'copy') node.root = o.root;
       nodesSeq(doc).add(doc.createNode(node));
     },
     async (loaded) => {
@@ -156,8 +160,9 @@ async function addNode(g: GlobalOptions, out: Output, hostname: string, o: AddOp
     { node: hostname, flags: NODE_FLAGS },
   );
   const n = m.manifest.nodes.find((x) => x.hostname === hostname) as ManifestNode;
+  const rootWhat = n.root && n.root !== 'copy' ? `layer (${n.root} root)` : 'root';
   out.print(
-    `${out.green('✓')} ${hostname}: TFTP ${join(m.tftpRoot, tftpDirName(n))}/, NFS root ${join(m.nfsRoot, hostname)}`,
+    `${out.green('✓')} ${hostname}: TFTP ${join(m.tftpRoot, tftpDirName(n))}/, NFS ${rootWhat} ${join(m.nfsRoot, hostname)}`,
   );
   if (!g.quiet && !g.json) await printDhcpHint(m, out);
 }
@@ -230,6 +235,10 @@ export function register(program: Command): void {
     .option(
       '--scratch <size[:path]>',
       'block-backed scratch volume: a sparse ext4 file in the node root, loop-mounted at PATH (default /var/lib/containerd), e.g. 20G:/var/lib/rancher',
+    )
+    .option(
+      '--root <mode>',
+      "copy (default: the node's own root), shared (the image's read-only base + the node's overlay on an ext4 volume in its layer) or shared-tmpfs (overlay in RAM: stateless)",
     )
     .option('--state <dir>', 'state directory when creating a manifest')
     .addHelpText(

@@ -9,6 +9,12 @@ export interface ExportNode {
   address?: string | undefined;
   /** Exported NFS root of the node. */
   rootPath: string;
+  /**
+   * Shared-root nodes: the image's base root, exported read-only to every node of the image (then
+   * rootPath is the node's layer directory). NFSv4 lowers: overlayfs copy-up fails on the
+   * system.nfs4_acl xattr, so shared bases are best mounted with NFSv3 or from an export without ACLs.
+   */
+  basePath?: string | undefined;
   /** Exported boot (TFTP) directory of the node, mounted at /boot or /boot/firmware. */
   bootPath: string;
   nfsVersion: NfsVersion;
@@ -40,12 +46,16 @@ export function stableId(path: string): number {
   return h.readUInt32BE(0) & 0x7fffffff || 1;
 }
 
-/** Every path a set of nodes exports, sorted, with the node it belongs to. */
+/**
+ * Every path a set of nodes exports, sorted, with the node it belongs to. A path is read-only when every
+ * node exporting it has it as its shared base ('base'), read-write otherwise.
+ */
 export function exportedPaths(
   nodes: readonly ExportNode[],
-): { path: string; node: ExportNode; kind: 'root' | 'boot' }[] {
-  const out: { path: string; node: ExportNode; kind: 'root' | 'boot' }[] = [];
+): { path: string; node: ExportNode; kind: 'root' | 'boot' | 'base' }[] {
+  const out: { path: string; node: ExportNode; kind: 'root' | 'boot' | 'base' }[] = [];
   for (const n of nodes) {
+    if (n.basePath) out.push({ path: n.basePath, node: n, kind: 'base' });
     out.push({ path: n.rootPath, node: n, kind: 'root' });
     out.push({ path: n.bootPath, node: n, kind: 'boot' });
   }
@@ -64,4 +74,14 @@ export function assignIds(paths: readonly string[], min: number, max: number): M
     out.set(p, id);
   }
   return out;
+}
+
+/** Whether a merged export is read-only: only shared-root bases are (never a node's own root or boot). */
+export function readOnlyExport(kinds: Iterable<'root' | 'boot' | 'base'>): boolean {
+  let any = false;
+  for (const kind of kinds) {
+    if (kind !== 'base') return false;
+    any = true;
+  }
+  return any;
 }

@@ -1,4 +1,11 @@
-import { assignIds, clientsFor, type ExportNode, type ExportScopeOptions, exportedPaths } from './common.js';
+import {
+  assignIds,
+  clientsFor,
+  type ExportNode,
+  type ExportScopeOptions,
+  exportedPaths,
+  readOnlyExport,
+} from './common.js';
 
 export interface GaneshaOptions extends ExportScopeOptions {
   /** Skip the NFSv4 grace period (tests, single-server setups without clients holding state). */
@@ -32,10 +39,14 @@ export function ganeshaConfig(nodes: readonly ExportNode[], o: GaneshaOptions = 
       out.push('  RecoveryBackend = fs;', `  RecoveryRoot = ${JSON.stringify(o.recoveryRoot)};`);
     out.push('}');
   }
-  const byPath = new Map<string, { clients: Set<string>; who: string[] }>();
+  const byPath = new Map<
+    string,
+    { clients: Set<string>; who: string[]; kinds: Set<'root' | 'boot' | 'base'> }
+  >();
   for (const e of entries) {
-    const m = byPath.get(e.path) ?? { clients: new Set<string>(), who: [] };
+    const m = byPath.get(e.path) ?? { clients: new Set<string>(), who: [], kinds: new Set() };
     m.clients.add(clientsFor(e.node, o));
+    m.kinds.add(e.kind);
     m.who.push(`${e.node.hostname} ${e.kind}`);
     byPath.set(e.path, m);
   }
@@ -54,7 +65,7 @@ export function ganeshaConfig(nodes: readonly ExportNode[], o: GaneshaOptions = 
       '  SecType = sys;',
       '  CLIENT {',
       `    Clients = ${[...m.clients].join(', ')};`,
-      '    Access_Type = RW;',
+      `    Access_Type = ${readOnlyExport(m.kinds) ? 'RO' : 'RW'};`,
       '    Squash = No_Root_Squash;',
       '  }',
       '  FSAL {',

@@ -41,13 +41,20 @@ export async function generateHostKeys(
 ): Promise<string[]> {
   const tree = await NodeTree.from(root);
   const created: string[] = [];
+  const missing: HostKeyType[] = [];
   for (const t of o.types ?? (['ed25519', 'ecdsa', 'rsa'] as const)) {
     const key = `/etc/ssh/ssh_host_${t}_key`;
     const [priv, pub] = await Promise.all([tree.lstat(key), tree.lstat(`${key}.pub`)]);
-    if (priv?.isFile() && pub?.isFile()) continue;
-    const pair = await keygen(t, o.hostname);
-    await tree.writeFile(key, pair.key, { mode: 0o600, uid: 0, gid: 0 });
-    await tree.writeFile(`${key}.pub`, pair.pub, { mode: 0o644, uid: 0, gid: 0 });
+    if (!(priv?.isFile() && pub?.isFile())) missing.push(t);
+  }
+  // The key types are generated at the same time (RSA dominates: the others finish within it).
+  const settled = await Promise.allSettled(missing.map((t) => keygen(t, o.hostname)));
+  for (const [i, t] of missing.entries()) {
+    const r = settled[i] as PromiseSettledResult<{ key: Buffer; pub: Buffer }>;
+    if (r.status === 'rejected') throw r.reason;
+    const key = `/etc/ssh/ssh_host_${t}_key`;
+    await tree.writeFile(key, r.value.key, { mode: 0o600, uid: 0, gid: 0 });
+    await tree.writeFile(`${key}.pub`, r.value.pub, { mode: 0o644, uid: 0, gid: 0 });
     created.push(key);
   }
   await disableUnit(tree, 'regenerate_ssh_host_keys.service');

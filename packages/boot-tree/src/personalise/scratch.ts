@@ -79,19 +79,34 @@ export async function ensureScratchVolume(root: NodeTree | string, spec: Scratch
     }
     return changed;
   }
-  await tree.createFile(SCRATCH_FILE, { mode: 0o600, size: bytes }, async (file) => {
+  await createExt4File(tree, SCRATCH_FILE, bytes, SCRATCH_LABEL);
+  changed.push(SCRATCH_FILE);
+  return changed;
+}
+
+/**
+ * Create `path` in the tree as a sparse file of `bytes` formatted ext4 by mke2fs (root directory owned
+ * by root whoever runs it). Also the upper volume of shared-root nodes (shared-root/layer.ts).
+ */
+export async function createExt4File(
+  tree: NodeTree,
+  path: string,
+  bytes: number,
+  label: string,
+): Promise<void> {
+  await tree.createFile(path, { mode: 0o600, size: bytes }, async (file) => {
     const r = await execa(
       'mke2fs',
-      ['-q', '-F', '-t', 'ext4', '-m', '0', '-L', SCRATCH_LABEL, '-E', 'root_owner=0:0', file],
+      // lazy_journal_init: the file was just truncated to its size, so it reads as zeros already; zeroing
+      // the journal again would allocate it (64 MiB+ of an otherwise sparse file).
+      ['-q', '-F', '-t', 'ext4', '-m', '0', '-L', label, '-E', 'root_owner=0:0,lazy_journal_init=1', file],
       { reject: false, timeout: 300_000, env: { ...process.env, MKE2FS_CONFIG: '' } },
     ).catch((e: unknown) => ({ exitCode: -1, stderr: String(e) }));
     if (r.exitCode !== 0) {
       throw new BootTreeError(
         r.exitCode === -1 ? 'TOOL_MISSING' : 'TOOL_FAILED',
-        `mke2fs -t ext4 on the scratch volume failed: ${String(r.stderr).slice(0, 500)} (install e2fsprogs)`,
+        `mke2fs -t ext4 on ${path} failed: ${String(r.stderr).slice(0, 500)} (install e2fsprogs)`,
       );
     }
   });
-  changed.push(SCRATCH_FILE);
-  return changed;
 }
