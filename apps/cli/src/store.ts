@@ -18,11 +18,11 @@ export interface StoredImage {
   rootDir: string;
 }
 
-export function storedImage(m: LoadedManifest, name: string): StoredImage {
-  const dir = join(m.imagesDir, name);
+export function storedImage(manifest: LoadedManifest, name: string): StoredImage {
+  const dir = join(manifest.imagesDir, name);
   return {
     name,
-    file: m.imageFiles[name] ?? '',
+    file: manifest.imageFiles[name] ?? '',
     dir,
     bootDir: join(dir, 'boot'),
     rootDir: join(dir, 'root'),
@@ -52,9 +52,9 @@ const isRoot = () => typeof process.getuid === 'function' && process.getuid() ==
 export async function ensureExtracted(
   img: StoredImage,
   out: Output,
-  o: { force?: boolean } = {},
+  options: { force?: boolean } = {},
 ): Promise<boolean> {
-  if (!o.force && (await isExtracted(img))) {
+  if (!options.force && (await isExtracted(img))) {
     out.debug(`image ${img.name} already extracted in ${img.dir}`);
     return false;
   }
@@ -109,45 +109,45 @@ async function extractImage(img: StoredImage, out: Output): Promise<void> {
 
 /** Lay out one node's TFTP and NFS trees from its (extracted) image; the layout is kept in <state>/layouts/. */
 export async function provision(
-  m: LoadedManifest,
+  manifest: LoadedManifest,
   n: ManifestNode,
   out: Output,
   extra: { hostKeyTypes?: ('ed25519' | 'ecdsa' | 'rsa')[] } = {},
 ): Promise<NodeLayout> {
-  const img = storedImage(m, n.image);
+  const img = storedImage(manifest, n.image);
   await ensureExtracted(img, out);
   const bt = await loadBootTree();
-  await mkdir(m.tftpRoot, { recursive: true });
-  await mkdir(m.nfsRoot, { recursive: true });
-  const nfsVersion = n.nfsVersion ?? m.manifest.nfs.version;
+  await mkdir(manifest.tftpRoot, { recursive: true });
+  await mkdir(manifest.nfsRoot, { recursive: true });
+  const nfsVersion = n.nfsVersion ?? manifest.manifest.nfs.version;
   const layout = await bt.provisionNode({
     node: { ...toNodeSpec(n), ...definedOnly({ nfsVersion }) },
     image: { name: img.name, bootDir: img.bootDir, rootDir: img.rootDir },
-    tftpRoot: m.tftpRoot,
-    nfsRoot: m.nfsRoot,
-    nfsServer: m.manifest.server.address,
+    tftpRoot: manifest.tftpRoot,
+    nfsRoot: manifest.nfsRoot,
+    nfsServer: manifest.manifest.server.address,
     ...definedOnly({ hostKeyTypes: extra.hostKeyTypes }),
   });
-  await mkdir(join(m.stateDir, 'layouts'), { recursive: true });
-  await writeFile(layoutFile(m, n.hostname), `${JSON.stringify(layout, null, 2)}\n`);
+  await mkdir(join(manifest.stateDir, 'layouts'), { recursive: true });
+  await writeFile(layoutFile(manifest, n.hostname), `${JSON.stringify(layout, null, 2)}\n`);
   for (const c of layout.changes) out.debug(`${n.hostname}: ${c}`);
   return layout;
 }
 
-export const layoutFile = (m: LoadedManifest, hostname: string) =>
-  join(m.stateDir, 'layouts', `${hostname}.json`);
+export const layoutFile = (manifest: LoadedManifest, hostname: string) =>
+  join(manifest.stateDir, 'layouts', `${hostname}.json`);
 
 /** The recorded layouts of the manifest's nodes; nodes never provisioned are listed in `missing`. */
 export async function readLayouts(
-  m: LoadedManifest,
+  manifest: LoadedManifest,
   hostnames?: readonly string[],
 ): Promise<{ layouts: NodeLayout[]; missing: string[] }> {
   const layouts: NodeLayout[] = [];
   const missing: string[] = [];
-  for (const n of m.manifest.nodes) {
+  for (const n of manifest.manifest.nodes) {
     if (hostnames && hostnames.length > 0 && !hostnames.includes(n.hostname)) continue;
     try {
-      layouts.push(JSON.parse(await readFile(layoutFile(m, n.hostname), 'utf8')) as NodeLayout);
+      layouts.push(JSON.parse(await readFile(layoutFile(manifest, n.hostname), 'utf8')) as NodeLayout);
     } catch {
       missing.push(n.hostname);
     }

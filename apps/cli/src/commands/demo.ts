@@ -80,14 +80,14 @@ Examples:
 No root needed: everything runs on 127.0.0.1 high ports. The virtual Pis use TFTP only — DHCP needs
 ports 67/68 (root or a network namespace), so the demo prints the DHCP config a real cluster needs.`,
     )
-    .action(async (o: { keep?: boolean; image?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const out = outputFor(g);
+    .action(async (options: { keep?: boolean; image?: string }, cmd: Command) => {
+      const globalOptions = globals(cmd);
+      const out = outputFor(globalOptions);
       const started = Date.now();
       const dir = await mkdtemp(join(tmpdir(), 'bramble-demo-'));
       let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
       try {
-        const image = o.image ?? sampleImagePath();
+        const image = options.image ?? sampleImagePath();
         const manifestPath = join(dir, 'bramble.yaml');
         await writeFile(
           manifestPath,
@@ -108,13 +108,13 @@ ports 67/68 (root or a network namespace), so the demo prints the DHCP config a 
             nodes: DEMO_NODES.map((n) => ({ ...n, image: 'sample', user: { name: 'pi' } })),
           })}`,
         );
-        const m = await loadManifest(manifestPath);
+        const manifest = await loadManifest(manifestPath);
         out.note(`bramble demo: state in ${dir}`);
-        for (const n of m.manifest.nodes) {
-          await provision(m, n, out, { hostKeyTypes: ['ed25519'] }); // one key type keeps the demo quick
+        for (const n of manifest.manifest.nodes) {
+          await provision(manifest, n, out, { hostKeyTypes: ['ed25519'] }); // one key type keeps the demo quick
           out.note(`  provisioned ${n.hostname} (${n.model})`);
         }
-        const logger = createLogger({ level: g.verbose ? 'info' : 'error' });
+        const logger = createLogger({ level: globalOptions.verbose ? 'info' : 'error' });
         daemon = await startDaemon({ manifestPath, logger, watch: false });
         const tftp = daemon.tftpAddress();
         out.note(
@@ -136,10 +136,10 @@ ports 67/68 (root or a network namespace), so the demo prints the DHCP config a 
           })),
         );
         // What a real cluster on 192.168.50.0/24 with this host at .1 would use.
-        const real = { ...m, manifest: { ...m.manifest, server: { address: '192.168.50.1' } } };
+        const real = { ...manifest, manifest: { ...manifest.manifest, server: { address: '192.168.50.1' } } };
         const exportsText = await nfsConfigText(real, 'exports');
         const dhcpText = await dhcpConfigText(real, 'dnsmasq');
-        if (g.json) {
+        if (globalOptions.json) {
           out.data({ reports, exports: exportsText, dhcp: dhcpText });
         } else {
           out.raw('');
@@ -178,13 +178,13 @@ ports 67/68 (root or a network namespace), so the demo prints the DHCP config a 
           );
           out.print(dhcpText.trimEnd());
           out.print(
-            `\ndemo finished in ${formatMs(Date.now() - started)}${o.keep ? `; state kept in ${dir}` : ''}`,
+            `\ndemo finished in ${formatMs(Date.now() - started)}${options.keep ? `; state kept in ${dir}` : ''}`,
           );
         }
         if (reports.some((r) => r.verdict !== 'would boot')) process.exitCode = 1;
       } finally {
         await daemon?.close({ deadlineMs: 500 });
-        if (!o.keep) await rm(dir, { recursive: true, force: true });
+        if (!options.keep) await rm(dir, { recursive: true, force: true });
       }
     });
 }
