@@ -4,9 +4,9 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { LoadedManifest } from '@bramble/manifest';
+import { familyFromFirstFile } from '@bramble/pi';
 import { createServer, fsHandler, type TftpServer, type TransferEvent } from '@bramble/tftp';
 import type { Logger } from 'pino';
-import { modelFromFirstFile } from './boot-path.js';
 import type { DaemonState } from './state.js';
 import { type ActivatedSockets, checkBindPrivilege } from './systemd.js';
 
@@ -56,7 +56,7 @@ function onRequest(state: DaemonState, event: TransferEvent): void {
   if (!path.prefix) return;
   state.discovery.see({
     ...(path.prefix.kind === 'serial' ? { serial: path.prefix.serial } : { mac: path.prefix.mac }),
-    model: modelFromFirstFile(path.rest),
+    model: familyFromFirstFile(path.rest),
     address: event.remoteAddress,
     via: 'tftp',
     file: event.file,

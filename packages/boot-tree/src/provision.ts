@@ -1,12 +1,13 @@
 import { lstat, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { tftpDirName } from '@bramble/pi';
 import { type CloneMode, cloneTree } from './clone.js';
 import { BootTreeError, throwIfAborted } from './errors.js';
 import type { ExportNode } from './exports/common.js';
 import { readTextIfExists } from './fs-util.js';
 import { IMAGES_DIR, installBootcode, installImageBoot, type LinkMode, linkNodeBoot } from './layout.js';
 import type { Logger } from './logger.js';
-import { type NodeSpec, parseNodeSpec, tftpDirName } from './node-spec.js';
+import { type NodeSpec, parseNodeSpec } from './node-spec.js';
 import { NodeTree } from './node-tree.js';
 import { patchCmdline } from './patch/cmdline.js';
 import { patchConfigTxt } from './patch/config-txt.js';
