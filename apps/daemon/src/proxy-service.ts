@@ -1,5 +1,6 @@
 /** The daemon's optional proxyDHCP responder and what its events mean (an unknown Pi asking). */
 import { createProxyDhcp, type ProxyClient, type ProxyDhcp } from '@bramble/dhcp';
+import { definedOnly } from '@bramble/pi';
 import type { DaemonState } from './state.js';
 import { type ActivatedSockets, checkBindPrivilege } from './systemd.js';
 import { quietLevel } from './tftp-service.js';
@@ -38,11 +39,13 @@ function createResponder(
     serverAddress: state.current.manifest.server.address,
     port,
     pxePort,
-    ...(dhcp.listen !== undefined ? { listenAddress: dhcp.listen } : {}),
-    ...(dhcp.allowedRelays !== undefined ? { allowedRelays: dhcp.allowedRelays } : {}),
-    ...(logger ? { logger: logger.child({ component: 'dhcp' }, { level: quietLevel(logger) }) } : {}),
-    ...(sockets?.dhcp ? { socket: sockets.dhcp } : {}),
-    ...(sockets?.pxe ? { pxeSocket: sockets.pxe } : {}),
+    ...definedOnly({
+      listenAddress: dhcp.listen,
+      allowedRelays: dhcp.allowedRelays,
+      logger: logger?.child({ component: 'dhcp' }, { level: quietLevel(logger) }),
+      socket: sockets?.dhcp,
+      pxeSocket: sockets?.pxe,
+    }),
   });
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { definedOnly } from '@bramble/pi';
 import type { Logger } from '@bramble/tftp';
 import { type ClientOptions, fetchFile, probeSize, TftpRemoteError, TftpTimeoutError } from '@bramble/tftp';
 import { VirtualPiError } from './errors.js';
@@ -89,7 +90,7 @@ export class TftpRecorder {
         this.clientOptions(profile, signal),
         FIRMWARE_ABORT,
       );
-      r = { kind: 'found', ...(res.size !== undefined ? { size: res.size } : {}), options: res.options };
+      r = { kind: 'found', ...definedOnly({ size: res.size }), options: res.options };
     } catch (e) {
       r = this.classify(e, signal, profile);
     }

@@ -5,7 +5,7 @@ import { assignIds, clientsFor, type ExportNode, type ExportScopeOptions, export
  * the node (`rw,sync,no_subtree_check,no_root_squash` and a stable `fsid`, so file handles survive
  * reboots and re-exports). Never `*` unless `allowAnyClient` is given.
  */
-export function exportsFile(nodes: readonly ExportNode[], o: ExportScopeOptions = {}): string {
+export function exportsFile(nodes: readonly ExportNode[], options: ExportScopeOptions = {}): string {
   const entries = exportedPaths(nodes);
   const ids = assignIds(
     entries.map((e) => e.path),
@@ -16,7 +16,7 @@ export function exportsFile(nodes: readonly ExportNode[], o: ExportScopeOptions 
   const merged = new Map<string, { clients: Set<string>; comment: string[] }>();
   for (const e of entries) {
     const m = merged.get(e.path) ?? { clients: new Set<string>(), comment: [] };
-    m.clients.add(clientsFor(e.node, o));
+    m.clients.add(clientsFor(e.node, options));
     m.comment.push(`${e.node.hostname} ${e.kind}`);
     merged.set(e.path, m);
   }

@@ -37,15 +37,15 @@ async function keygen(type: HostKeyType, hostname: string): Promise<{ key: Buffe
  */
 export async function generateHostKeys(
   root: NodeTree | string,
-  o: { hostname: string; types?: readonly HostKeyType[] },
+  options: { hostname: string; types?: readonly HostKeyType[] },
 ): Promise<string[]> {
   const tree = await NodeTree.from(root);
   const created: string[] = [];
-  for (const t of o.types ?? (['ed25519', 'ecdsa', 'rsa'] as const)) {
+  for (const t of options.types ?? (['ed25519', 'ecdsa', 'rsa'] as const)) {
     const key = `/etc/ssh/ssh_host_${t}_key`;
     const [priv, pub] = await Promise.all([tree.lstat(key), tree.lstat(`${key}.pub`)]);
     if (priv?.isFile() && pub?.isFile()) continue;
-    const pair = await keygen(t, o.hostname);
+    const pair = await keygen(t, options.hostname);
     await tree.writeFile(key, pair.key, { mode: 0o600, uid: 0, gid: 0 });
     await tree.writeFile(`${key}.pub`, pair.pub, { mode: 0o644, uid: 0, gid: 0 });
     created.push(key);
