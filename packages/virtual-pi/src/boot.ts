@@ -56,15 +56,17 @@ function asVirtualPiError<T>(run: () => T): T {
 }
 
 export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
-  const o = parseBootOptions(options);
-  const spec = modelSpec(o.model);
-  const serial = asVirtualPiError(() => normaliseSerial(o.serial));
-  const mac = o.mac ? asVirtualPiError(() => normaliseMac(o.mac ?? '')) : defaultMac(spec.oui, serial);
-  const prefix = tftpPrefixFor(spec, o.tftpPrefix, serial, mac);
-  const logger = o.logger?.child({ virtualPi: o.model, serial });
+  const bootOptions = parseBootOptions(options);
+  const spec = modelSpec(bootOptions.model);
+  const serial = asVirtualPiError(() => normaliseSerial(bootOptions.serial));
+  const mac = bootOptions.mac
+    ? asVirtualPiError(() => normaliseMac(bootOptions.mac ?? ''))
+    : defaultMac(spec.oui, serial);
+  const prefix = tftpPrefixFor(spec, bootOptions.tftpPrefix, serial, mac);
+  const logger = bootOptions.logger?.child({ virtualPi: bootOptions.model, serial });
   const t0 = Date.now();
-  const limit = AbortSignal.timeout(o.timeoutMs ?? 120_000);
-  const signal = o.signal ? AbortSignal.any([o.signal, limit]) : limit;
+  const limit = AbortSignal.timeout(bootOptions.timeoutMs ?? 120_000);
+  const signal = bootOptions.signal ? AbortSignal.any([bootOptions.signal, limit]) : limit;
   const report: BootReport = {
     model: spec.model,
     serial,
@@ -93,9 +95,10 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
   };
   const ctx = { t0, signal, ...definedOnly({ logger }) };
   try {
-    let host = o.tftp?.host;
-    if (o.dhcp) {
-      const { server, port, clientPort, localAddress, attempts, retryIntervalMs, offerWaitMs } = o.dhcp;
+    let host = bootOptions.tftp?.host;
+    if (bootOptions.dhcp) {
+      const { server, port, clientPort, localAddress, attempts, retryIntervalMs, offerWaitMs } =
+        bootOptions.dhcp;
       const d = await runDhcp(
         spec.dhcp,
         { serial, mac },
@@ -124,13 +127,13 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
     }
     const target = {
       host,
-      port: o.tftp?.port ?? 69,
-      ...definedOnly({ localAddress: o.tftp?.localAddress }),
+      port: bootOptions.tftp?.port ?? 69,
+      ...definedOnly({ localAddress: bootOptions.tftp?.localAddress }),
     };
     report.tftp = { host: target.host, port: target.port };
     recorder = new TftpRecorder(target, {
       ...ctx,
-      ...definedOnly({ fileTimeoutMs: o.tftpFileTimeoutMs }),
+      ...definedOnly({ fileTimeoutMs: bootOptions.tftpFileTimeoutMs }),
     });
     for (const step of spec.sequence) await runStep(step, st, recorder);
     report.prefix = st.prefix;
@@ -165,8 +168,13 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
       report.prefix = st.prefix;
       return finish();
     }
-    if (e instanceof VirtualPiError && e.code === 'ABORTED' && !o.signal?.aborted && limit.aborted) {
-      st.reason = `boot did not finish within ${o.timeoutMs ?? 120_000} ms`;
+    if (
+      e instanceof VirtualPiError &&
+      e.code === 'ABORTED' &&
+      !bootOptions.signal?.aborted &&
+      limit.aborted
+    ) {
+      st.reason = `boot did not finish within ${bootOptions.timeoutMs ?? 120_000} ms`;
       return finish();
     }
     if (e instanceof VirtualPiError) throw e;

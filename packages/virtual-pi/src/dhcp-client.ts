@@ -68,12 +68,12 @@ class Inbox {
   }
 }
 
-async function openSocket(o: DhcpClientOptions, logger?: Logger): Promise<Socket> {
+async function openSocket(clientOptions: DhcpClientOptions, logger?: Logger): Promise<Socket> {
   const sock = createSocket({ type: 'udp4', reuseAddr: true });
   try {
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
-      sock.bind(o.clientPort ?? 68, o.localAddress ?? '0.0.0.0', () => {
+      sock.bind(clientOptions.clientPort ?? 68, clientOptions.localAddress ?? '0.0.0.0', () => {
         sock.off('error', reject);
         resolve();
       });
@@ -85,7 +85,7 @@ async function openSocket(o: DhcpClientOptions, logger?: Logger): Promise<Socket
     sock.close();
     throw new VirtualPiError(
       'DHCP_SOCKET',
-      `cannot bind the virtual Pi's DHCP client to ${o.localAddress ?? '0.0.0.0'}:${o.clientPort ?? 68} (${(e as Error).message}); port 68 needs root, pick dhcp.clientPort otherwise`,
+      `cannot bind the virtual Pi's DHCP client to ${clientOptions.localAddress ?? '0.0.0.0'}:${clientOptions.clientPort ?? 68} (${(e as Error).message}); port 68 needs root, pick dhcp.clientPort otherwise`,
       { cause: e },
     );
   }
