@@ -4,13 +4,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import {
-  Ipv4Schema,
-  modelsOfFamily,
-  option43Text,
-  PI_BOOT_MENU_TEXT_PADDED,
-  PI_MODEL_TABLE,
-} from '@bramble/pi';
+import { Ipv4Schema, option43Text, PI_BOOT_MENU_TEXT_PADDED } from '@bramble/pi';
 import { z } from 'zod';
 import { DhcpError } from './errors.js';
 import { ipv4ToBuffer } from './ipv4.js';
@@ -18,7 +12,12 @@ import { type Logger, silentLogger } from './logger.js';
 import { DhcpMessageType, OptionCode } from './options/index.js';
 import { type DhcpMessage, decodeMessage, emptyMessage, encodeMessage, macOf } from './packet.js';
 import { decodePxeVendorOptions, encodePxeVendorOptions } from './pxe.js';
-import { detectRaspberryPi, type RaspberryPiModel, raspberryPiBootOptions } from './raspberry-pi.js';
+import {
+  detectRaspberryPi,
+  PI3_FAMILY_OUIS,
+  type RaspberryPiModel,
+  raspberryPiBootOptions,
+} from './raspberry-pi.js';
 import { parseSubnet, type ReplyPolicy, replyTarget, subnetsOf } from './reply-policy.js';
 
 /** A network-boot client the responder saw (one per DISCOVER/REQUEST it considered). */
@@ -147,11 +146,6 @@ export interface ProxyDhcpEvents {
 function isZero(addr: string): boolean {
   return addr === '0.0.0.0';
 }
-
-/** MAC prefixes of Pi 3-family boards (the @bramble/pi model table), whose ROM wants the offer first. */
-const PI3_FAMILY_OUIS: ReadonlySet<string> = new Set(
-  modelsOfFamily('pi3').map((name) => PI_MODEL_TABLE[name].oui),
-);
 
 /** A running (or not yet started) proxyDHCP responder. */
 export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
@@ -394,7 +388,9 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     const d = this.options.replyDelayMs;
     if (typeof d === 'number') return d;
     if (typeof d === 'function') return Math.max(0, Math.min(10_000, d(client)));
-    return client.model === 'pi3b' || client.model === 'pi3b+' || PI3_FAMILY_OUIS.has(client.mac.slice(0, 8))
+    return client.model === 'pi3b' ||
+      client.model === 'pi3b+' ||
+      PI3_FAMILY_OUIS.includes(client.mac.slice(0, 8))
       ? 1000
       : 0;
   }
