@@ -91,7 +91,7 @@ export class Output {
   table<T extends object>(
     rows: readonly T[],
     columns: readonly Column<T>[],
-    opts: { empty?: string } = {},
+    tableOptions: { empty?: string } = {},
   ): void {
     if (this.json) {
       this.data(rows);
@@ -99,7 +99,7 @@ export class Output {
     }
     if (this.quiet) return;
     if (rows.length === 0) {
-      this.out.write(`${opts.empty ?? '(none)'}\n`);
+      this.out.write(`${tableOptions.empty ?? '(none)'}\n`);
       return;
     }
     this.out.write(formatTable(rows, columns, (s) => this.bold(s)));

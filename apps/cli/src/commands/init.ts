@@ -59,20 +59,20 @@ Examples:
     )
     .action(
       async (
-        opts: { server: string; state: string; dhcp: string; nfs: string; force?: boolean },
+        options: { server: string; state: string; dhcp: string; nfs: string; force?: boolean },
         cmd: Command,
       ) => {
         const globalOptions = globals(cmd);
         const out = outputFor(globalOptions);
         const text = manifestTemplate({
-          server: opts.server,
-          stateDir: opts.state,
-          dhcp: opts.dhcp,
-          nfs: opts.nfs,
+          server: options.server,
+          stateDir: options.state,
+          dhcp: options.dhcp,
+          nfs: options.nfs,
         });
         parseManifestText(text, globalOptions.config); // validates --server etc. (exit 1 with the problem by path)
         if (existsSync(globalOptions.config)) {
-          if (!opts.force)
+          if (!options.force)
             throw new UsageError(`${globalOptions.config} exists: pass --force to overwrite it`);
           if (!(await confirm(`overwrite ${globalOptions.config}?`, globalOptions))) return;
         }
