@@ -22,7 +22,9 @@ describe('bramble error messages', () => {
       { cwd: dir },
     );
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain("--serial: expected 8 hex digits, got 'zz'");
+    // The message is @bramble/pi's serial rule (SERIAL_RULE), named by the flag.
+    expect(r.stderr).toContain("--serial: serial 'zz' is not 8 hex digits");
+    expect(r.stderr).toContain("got 'zz'");
     expect(r.stderr).not.toContain('invalid manifest');
     expect(r.stderr).not.toContain('nodes[0]');
     expect(existsSync(join(dir, 'bramble.yaml'))).toBe(false);
