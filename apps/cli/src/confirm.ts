@@ -2,8 +2,8 @@
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from './errors.js';
 
-export async function confirm(question: string, o: { yes?: boolean | undefined }): Promise<boolean> {
-  if (o.yes) return true;
+export async function confirm(question: string, options: { yes?: boolean | undefined }): Promise<boolean> {
+  if (options.yes) return true;
   if (!process.stdin.isTTY || !process.stderr.isTTY)
     throw new UsageError(
       `${question} — refusing without confirmation: no terminal to ask on. Pass --yes to proceed.`,

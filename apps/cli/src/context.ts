@@ -25,28 +25,39 @@ export interface GlobalOptions {
 }
 
 export function globals(cmd: Command): GlobalOptions {
-  const o = cmd.optsWithGlobals() as Partial<GlobalOptions>;
+  const options = cmd.optsWithGlobals() as Partial<GlobalOptions>;
   return {
-    config: o.config ?? process.env.BRAMBLE_CONFIG ?? 'bramble.yaml',
-    json: o.json ?? false,
-    quiet: o.quiet ?? false,
-    verbose: o.verbose ?? false,
-    yes: o.yes ?? false,
-    color: o.color ?? true,
+    config: options.config ?? process.env.BRAMBLE_CONFIG ?? 'bramble.yaml',
+    json: options.json ?? false,
+    quiet: options.quiet ?? false,
+    verbose: options.verbose ?? false,
+    yes: options.yes ?? false,
+    color: options.color ?? true,
   };
 }
 
-export function outputFor(g: GlobalOptions): Output {
-  return new Output({ json: g.json, quiet: g.quiet, verbose: g.verbose, color: g.color });
+export function outputFor(globalOptions: GlobalOptions): Output {
+  return new Output({
+    json: globalOptions.json,
+    quiet: globalOptions.quiet,
+    verbose: globalOptions.verbose,
+    color: globalOptions.color,
+  });
 }
 
-export async function manifestFor(g: GlobalOptions): Promise<LoadedManifest> {
-  if (!existsSync(g.config))
+/** The global options of an action's command and the output they ask for. */
+export function commandContext(cmd: Command): { globalOptions: GlobalOptions; out: Output } {
+  const globalOptions = globals(cmd);
+  return { globalOptions, out: outputFor(globalOptions) };
+}
+
+export async function manifestFor(globalOptions: GlobalOptions): Promise<LoadedManifest> {
+  if (!existsSync(globalOptions.config))
     throw new CliError(
       'NO_MANIFEST',
-      `no manifest at ${g.config}: create one with 'bramble init --server ADDR' or pass --config FILE`,
+      `no manifest at ${globalOptions.config}: create one with 'bramble init --server ADDR' or pass --config FILE`,
     );
-  return loadManifest(g.config);
+  return loadManifest(globalOptions.config);
 }
 
 /**
@@ -69,6 +80,7 @@ export const NODE_FLAGS: Record<string, string> = {
   'node.user': '--user',
   'node.sshKeys': '--ssh-key',
   'node.nfsVersion': '--nfs-version',
+  'node.root': '--root',
   'server.address': '--nfs-server',
   stateDir: '--state',
 };
@@ -81,7 +93,7 @@ export const NODE_FLAGS: Record<string, string> = {
 export async function editManifest(
   path: string,
   edit: (doc: Document) => void,
-  before?: (m: LoadedManifest) => Promise<void>,
+  before?: (manifest: LoadedManifest) => Promise<void>,
   sources?: FlagSources,
 ): Promise<LoadedManifest> {
   const text = existsSync(path) ? await readManifestText(path) : '';

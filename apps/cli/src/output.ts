@@ -44,13 +44,13 @@ export class Output {
   private readonly out: NodeJS.WritableStream;
   private readonly err: NodeJS.WritableStream;
 
-  constructor(o: OutputOptions = {}) {
-    this.out = o.stdout ?? process.stdout;
-    this.err = o.stderr ?? process.stderr;
-    this.json = o.json ?? false;
-    this.quiet = o.quiet ?? false;
-    this.verbose = o.verbose ?? false;
-    this.color = colorWanted(this.out, o.color);
+  constructor(options: OutputOptions = {}) {
+    this.out = options.stdout ?? process.stdout;
+    this.err = options.stderr ?? process.stderr;
+    this.json = options.json ?? false;
+    this.quiet = options.quiet ?? false;
+    this.verbose = options.verbose ?? false;
+    this.color = colorWanted(this.out, options.color);
   }
 
   private paint(code: string, s: string): string {
@@ -91,7 +91,7 @@ export class Output {
   table<T extends object>(
     rows: readonly T[],
     columns: readonly Column<T>[],
-    opts: { empty?: string } = {},
+    tableOptions: { empty?: string } = {},
   ): void {
     if (this.json) {
       this.data(rows);
@@ -99,7 +99,7 @@ export class Output {
     }
     if (this.quiet) return;
     if (rows.length === 0) {
-      this.out.write(`${opts.empty ?? '(none)'}\n`);
+      this.out.write(`${tableOptions.empty ?? '(none)'}\n`);
       return;
     }
     this.out.write(formatTable(rows, columns, (s) => this.bold(s)));

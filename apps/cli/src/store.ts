@@ -19,13 +19,14 @@ export interface StoredImage {
 }
 
 /** `<images>/<name>.current`: the store directory of the image's current base after `image update`. */
-export const currentBaseFile = (m: LoadedManifest, name: string) => join(m.imagesDir, `${name}.current`);
+export const currentBaseFile = (manifest: LoadedManifest, name: string) =>
+  join(manifest.imagesDir, `${name}.current`);
 
-export function storedImage(m: LoadedManifest, name: string): StoredImage {
-  const dir = join(m.imagesDir, currentBaseDir(m, name));
+export function storedImage(manifest: LoadedManifest, name: string): StoredImage {
+  const dir = join(manifest.imagesDir, currentBaseDir(manifest, name));
   return {
     name,
-    file: m.imageFiles[name] ?? '',
+    file: manifest.imageFiles[name] ?? '',
     dir,
     bootDir: join(dir, 'boot'),
     rootDir: join(dir, 'root'),
@@ -33,9 +34,9 @@ export function storedImage(m: LoadedManifest, name: string): StoredImage {
 }
 
 /** The image's store directory name: `<name>`, or `<name>@<time>` once `image update` replaced its base. */
-function currentBaseDir(m: LoadedManifest, name: string): string {
+function currentBaseDir(manifest: LoadedManifest, name: string): string {
   try {
-    const dir = readFileSync(currentBaseFile(m, name), 'utf8').trim();
+    const dir = readFileSync(currentBaseFile(manifest, name), 'utf8').trim();
     if (dir === name || (dir.startsWith(`${name}@`) && /^[A-Za-z0-9._@-]+$/.test(dir))) return dir;
   } catch {
     // no update yet
@@ -66,9 +67,9 @@ const isRoot = () => typeof process.getuid === 'function' && process.getuid() ==
 export async function ensureExtracted(
   img: StoredImage,
   out: Output,
-  o: { force?: boolean } = {},
+  options: { force?: boolean } = {},
 ): Promise<boolean> {
-  if (!o.force && (await isExtracted(img))) {
+  if (!options.force && (await isExtracted(img))) {
     out.debug(`image ${img.name} already extracted in ${img.dir}`);
     return false;
   }
@@ -133,7 +134,7 @@ export function bootReportUrl(m: LoadedManifest): string | undefined {
 
 /** Lay out one node's TFTP and NFS trees from its (extracted) image; the layout is kept in <state>/layouts/. */
 export async function provision(
-  m: LoadedManifest,
+  manifest: LoadedManifest,
   n: ManifestNode,
   out: Output,
   extra: {
@@ -144,19 +145,19 @@ export async function provision(
     refreshImage?: boolean;
   } = {},
 ): Promise<NodeLayout> {
-  const img = extra.image ?? storedImage(m, n.image);
+  const img = extra.image ?? storedImage(manifest, n.image);
   if (!extra.image) await ensureExtracted(img, out);
   const bt = await loadBootTree();
-  await mkdir(m.tftpRoot, { recursive: true });
-  await mkdir(m.nfsRoot, { recursive: true });
-  const nfsVersion = n.nfsVersion ?? m.manifest.nfs.version;
-  const reportUrl = bootReportUrl(m);
+  await mkdir(manifest.tftpRoot, { recursive: true });
+  await mkdir(manifest.nfsRoot, { recursive: true });
+  const nfsVersion = n.nfsVersion ?? manifest.manifest.nfs.version;
+  const reportUrl = bootReportUrl(manifest);
   const layout = await bt.provisionNode({
     node: { ...toNodeSpec(n), ...definedOnly({ nfsVersion }) },
     image: { name: img.name, bootDir: img.bootDir, rootDir: img.rootDir },
-    tftpRoot: m.tftpRoot,
-    nfsRoot: m.nfsRoot,
-    nfsServer: m.manifest.server.address,
+    tftpRoot: manifest.tftpRoot,
+    nfsRoot: manifest.nfsRoot,
+    nfsServer: manifest.manifest.server.address,
     ...definedOnly({
       bootReportUrl: reportUrl,
       hostKeyTypes: extra.hostKeyTypes,
@@ -164,26 +165,26 @@ export async function provision(
       refreshImage: extra.refreshImage ? true : undefined,
     }),
   });
-  await mkdir(join(m.stateDir, 'layouts'), { recursive: true });
-  await writeFile(layoutFile(m, n.hostname), `${JSON.stringify(layout, null, 2)}\n`);
+  await mkdir(join(manifest.stateDir, 'layouts'), { recursive: true });
+  await writeFile(layoutFile(manifest, n.hostname), `${JSON.stringify(layout, null, 2)}\n`);
   for (const c of layout.changes) out.debug(`${n.hostname}: ${c}`);
   return layout;
 }
 
-export const layoutFile = (m: LoadedManifest, hostname: string) =>
-  join(m.stateDir, 'layouts', `${hostname}.json`);
+export const layoutFile = (manifest: LoadedManifest, hostname: string) =>
+  join(manifest.stateDir, 'layouts', `${hostname}.json`);
 
 /** The recorded layouts of the manifest's nodes; nodes never provisioned are listed in `missing`. */
 export async function readLayouts(
-  m: LoadedManifest,
+  manifest: LoadedManifest,
   hostnames?: readonly string[],
 ): Promise<{ layouts: NodeLayout[]; missing: string[] }> {
   const layouts: NodeLayout[] = [];
   const missing: string[] = [];
-  for (const n of m.manifest.nodes) {
+  for (const n of manifest.manifest.nodes) {
     if (hostnames && hostnames.length > 0 && !hostnames.includes(n.hostname)) continue;
     try {
-      layouts.push(JSON.parse(await readFile(layoutFile(m, n.hostname), 'utf8')) as NodeLayout);
+      layouts.push(JSON.parse(await readFile(layoutFile(manifest, n.hostname), 'utf8')) as NodeLayout);
     } catch {
       missing.push(n.hostname);
     }

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { imageNameFromFile } from '../src/commands/image.js';
+import { imageNameFromFile } from '../src/commands/image/name.js';
 import { colorWanted, formatBytes, formatTable, Output } from '../src/output.js';
 
 const sink = () => {

@@ -151,7 +151,8 @@ describe('bramble: the one-shot workflow on the sample image', () => {
     const refused = await bramble(['node', 'rm', 'rpi-k8s-05'], { cwd: dir });
     expect(refused.exitCode).toBe(2);
     expect(String(refused.stderr)).toContain('--yes');
-    expect((await bramble(['node', 'rm', 'rpi-k8s-05', '--yes'], { cwd: dir })).exitCode).toBe(0);
+    const removed = await bramble(['node', 'rm', 'rpi-k8s-05', '--yes'], { cwd: dir });
+    expect(removed.exitCode, String(removed.stderr)).toBe(0);
     expect(await readFile(cfg, 'utf8')).not.toContain('rpi-k8s-05');
   });
 });

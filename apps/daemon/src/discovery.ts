@@ -12,6 +12,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type DiscoveredFile, type DiscoveredPi, readDiscovered } from '@bramble/manifest';
+import { definedOnly } from '@bramble/pi';
 import type { Logger } from 'pino';
 
 /** Bounds of the discovery table; every field has a safe default. */
@@ -193,12 +194,11 @@ export class Discovery {
     const iso = new Date(now).toISOString();
     return {
       id,
-      ...(sighting.serial !== undefined ? { serial: sighting.serial } : {}),
-      ...(sighting.mac !== undefined ? { mac: sighting.mac } : {}),
+      ...definedOnly({ serial: sighting.serial, mac: sighting.mac }),
       model: sighting.model,
       address: sighting.address,
       via: sighting.via,
-      ...(sighting.file !== undefined ? { firstFile: sighting.file.slice(0, MAX_FILE_CHARS) } : {}),
+      ...definedOnly({ firstFile: sighting.file?.slice(0, MAX_FILE_CHARS) }),
       firstSeen: iso,
       lastSeen: iso,
       requests: 1,

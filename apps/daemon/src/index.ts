@@ -1,6 +1,5 @@
 /** @packageDocumentation brambled as a library: the daemon wiring, for the CLI's `serve` and tests. */
 
-export { type BootPath, macDir, modelFromFirstFile, parseBootPath } from './boot-path.js';
 export { type Daemon, type DaemonOptions, startDaemon } from './daemon.js';
 export {
   DEFAULT_DISCOVERY_LIMITS,

@@ -44,7 +44,7 @@ SIGTERM drains transfers in flight and exits.`,
     process.exit(2);
   })
   .action(
-    async (opts: {
+    async (options: {
       config: string;
       tftpListen?: { address: string; port: number };
       httpListen?: { address: string; port: number };
@@ -54,16 +54,20 @@ SIGTERM drains transfers in flight and exits.`,
       logFormat?: string;
     }) => {
       const logger = createLogger({
-        ...(opts.logLevel ? { level: opts.logLevel } : {}),
-        ...(opts.logFormat ? { pretty: opts.logFormat === 'pretty' } : {}),
+        ...(options.logLevel ? { level: options.logLevel } : {}),
+        ...(options.logFormat ? { pretty: options.logFormat === 'pretty' } : {}),
       });
       try {
         await runDaemon({
-          manifestPath: opts.config,
+          manifestPath: options.config,
           logger,
-          watch: opts.watch,
-          ...(opts.tftpListen ? { tftpListen: opts.tftpListen } : {}),
-          ...(opts.http ? (opts.httpListen ? { httpListen: opts.httpListen } : {}) : { httpListen: false }),
+          watch: options.watch,
+          ...(options.tftpListen ? { tftpListen: options.tftpListen } : {}),
+          ...(options.http
+            ? options.httpListen
+              ? { httpListen: options.httpListen }
+              : {}
+            : { httpListen: false }),
         });
         process.exit(0);
       } catch (e) {

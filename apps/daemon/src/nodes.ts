@@ -9,8 +9,8 @@
  */
 
 import type { LoadedManifest } from '@bramble/manifest';
+import { macDirName, parseTftpPath, type TftpPath } from '@bramble/pi';
 import type { Logger } from 'pino';
-import { type BootPath, macDir, parseBootPath } from './boot-path.js';
 import type { Metrics, NodeActivity } from './metrics.js';
 
 /** Requests further apart than this start a new boot. */
@@ -23,7 +23,7 @@ interface NodeIndex {
 
 export interface NodeLookup {
   node?: NodeActivity;
-  path: BootPath;
+  path: TftpPath;
 }
 
 export class NodeTracker {
@@ -54,7 +54,7 @@ export class NodeTracker {
         else node[key] = value;
       }
       if (spec.serial) index.bySerial.set(spec.serial, node);
-      if (spec.mac) index.byMacDir.set(macDir(spec.mac), node);
+      if (spec.mac) index.byMacDir.set(macDirName(spec.mac), node);
       return node;
     });
     this.index = index;
@@ -66,13 +66,13 @@ export class NodeTracker {
 
   /** The node a TFTP path belongs to (by its serial or MAC directory), if any. */
   lookup(file: string): NodeLookup {
-    const path = parseBootPath(file);
+    const path = parseTftpPath(file);
     const prefix = path.prefix;
     const node =
       prefix?.kind === 'serial'
         ? this.index.bySerial.get(prefix.serial)
         : prefix?.kind === 'mac'
-          ? this.index.byMacDir.get(macDir(prefix.mac))
+          ? this.index.byMacDir.get(macDirName(prefix.mac))
           : undefined;
     return node ? { node, path } : { path };
   }

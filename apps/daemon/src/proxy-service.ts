@@ -1,5 +1,6 @@
 /** The daemon's optional proxyDHCP responder and what its events mean (an unknown Pi asking). */
 import { createProxyDhcp, type ProxyClient, type ProxyDhcp } from '@bramble/dhcp';
+import { definedOnly } from '@bramble/pi';
 import type { DaemonState } from './state.js';
 import { type ActivatedSockets, checkBindPrivilege } from './systemd.js';
 import { quietLevel } from './tftp-service.js';
@@ -43,11 +44,13 @@ function createResponder(
     port,
     pxePort,
     ...(replyTo ? { broadcastAddress: replyTo.address, clientPort: replyTo.port } : {}),
-    ...(dhcp.listen !== undefined ? { listenAddress: dhcp.listen } : {}),
-    ...(dhcp.allowedRelays !== undefined ? { allowedRelays: dhcp.allowedRelays } : {}),
-    ...(logger ? { logger: logger.child({ component: 'dhcp' }, { level: quietLevel(logger) }) } : {}),
-    ...(sockets?.dhcp ? { socket: sockets.dhcp } : {}),
-    ...(sockets?.pxe ? { pxeSocket: sockets.pxe } : {}),
+    ...definedOnly({
+      listenAddress: dhcp.listen,
+      allowedRelays: dhcp.allowedRelays,
+      logger: logger?.child({ component: 'dhcp' }, { level: quietLevel(logger) }),
+      socket: sockets?.dhcp,
+      pxeSocket: sockets?.pxe,
+    }),
   });
 }
 

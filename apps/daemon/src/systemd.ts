@@ -116,12 +116,16 @@ export function canBindPort(port: number): boolean {
   return false;
 }
 
+/** Where npm users find the systemd units shipped in the brambled package (its `systemd/` folder). */
+const SYSTEMD_UNITS_DIR = '$(npm root -g)/brambled/systemd/';
+
 /** Throws PrivilegeError naming the ways out when `port` cannot be bound by this process. */
 export function checkBindPrivilege(what: string, port: number): void {
   if (canBindPort(port)) return;
   throw new PrivilegeError(
     `${what} needs UDP port ${port}, which only root or a process with CAP_NET_BIND_SERVICE may bind. ` +
-      'Run brambled through systemd socket activation (apps/daemon/systemd/brambled.socket), ' +
+      `Run brambled through systemd socket activation (the units ship with brambled: ${SYSTEMD_UNITS_DIR}; ` +
+      'copy brambled.socket and brambled.service to /etc/systemd/system, see the brambled README), ' +
       `or grant the capability (setcap cap_net_bind_service=+ep "$(command -v node)"), or run as root, ` +
       'or use a port >= 1024 for testing (tftp.listen: 127.0.0.1:6969).',
   );

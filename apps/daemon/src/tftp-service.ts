@@ -4,9 +4,9 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { LoadedManifest } from '@bramble/manifest';
+import { definedOnly, familyFromFirstFile } from '@bramble/pi';
 import { createServer, fsHandler, type TftpServer, type TransferEvent } from '@bramble/tftp';
 import type { Logger } from 'pino';
-import { modelFromFirstFile } from './boot-path.js';
 import type { DaemonState } from './state.js';
 import { type ActivatedSockets, checkBindPrivilege } from './systemd.js';
 
@@ -26,13 +26,15 @@ function createTftpServer(state: DaemonState, socket: ActivatedSockets['tftp']):
   const tftp = state.current.manifest.tftp;
   return createServer({
     handler: fsHandler(state.current.tftpRoot),
-    // The package logs every missing file at warn; the daemon already logs one line per boot step.
-    ...(logger ? { logger: logger.child({ component: 'tftp' }, { level: quietLevel(logger) }) } : {}),
     singlePort: tftp.singlePort,
     engine: tftp.engine,
-    ...(tftp.blksizeMax !== undefined ? { blksizeMax: tftp.blksizeMax } : {}),
-    ...(tftp.maxTransfers !== undefined ? { maxTransfers: tftp.maxTransfers } : {}),
-    ...(socket ? { socket } : {}),
+    ...definedOnly({
+      // The package logs every missing file at warn; the daemon already logs one line per boot step.
+      logger: logger?.child({ component: 'tftp' }, { level: quietLevel(logger) }),
+      blksizeMax: tftp.blksizeMax,
+      maxTransfers: tftp.maxTransfers,
+      socket,
+    }),
     // A manifest node's requests keep reserved transfer slots, so a flood from unknown addresses
     // cannot lock the cluster out. A node with a configured address is known only from that address.
     classify: (request) => (isKnownRequest(state, request.file, request.remoteAddress) ? 'known' : 'unknown'),
@@ -56,7 +58,7 @@ function onRequest(state: DaemonState, event: TransferEvent): void {
   if (!path.prefix) return;
   state.discovery.see({
     ...(path.prefix.kind === 'serial' ? { serial: path.prefix.serial } : { mac: path.prefix.mac }),
-    model: modelFromFirstFile(path.rest),
+    model: familyFromFirstFile(path.rest),
     address: event.remoteAddress,
     via: 'tftp',
     file: event.file,

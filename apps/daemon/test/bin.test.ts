@@ -157,6 +157,7 @@ describe('brambled binary', () => {
       );
       expect(r.exitCode).toBe(1);
       expect(r.stderr).toMatch(/UDP port 69.*CAP_NET_BIND_SERVICE.*socket activation/s);
+      expect(r.stderr).toContain('$(npm root -g)/brambled/systemd/');
     },
   );
 

@@ -1,23 +1,23 @@
+import { familyFromFirstFile, parseTftpPath } from '@bramble/pi';
 import { describe, expect, it } from 'vitest';
-import { modelFromFirstFile, parseBootPath } from '../src/index.js';
 import { Metrics } from '../src/metrics.js';
 import { listenFds } from '../src/systemd.js';
 
-describe('boot paths, metrics, LISTEN_FDS', () => {
+describe('boot paths (@bramble/pi, as the daemon reads them), metrics, LISTEN_FDS', () => {
   it('reads the node prefix and model family from TFTP paths', () => {
-    expect(parseBootPath('/7A1B2C3D/start4.elf')).toEqual({
+    expect(parseTftpPath('/7A1B2C3D/start4.elf')).toEqual({
       prefix: { kind: 'serial', serial: '7a1b2c3d' },
       rest: 'start4.elf',
     });
-    expect(parseBootPath('dc-a6-32-01-36-c2/config.txt').prefix).toEqual({
+    expect(parseTftpPath('dc-a6-32-01-36-c2/config.txt').prefix).toEqual({
       kind: 'mac',
       mac: 'dc:a6:32:01:36:c2',
     });
-    expect(parseBootPath('bootcode.bin')).toEqual({ rest: 'bootcode.bin' });
-    expect(parseBootPath('overlays/x.dtbo').prefix).toBeUndefined();
-    expect(modelFromFirstFile('start.elf')).toBe('pi3');
-    expect(modelFromFirstFile('start4.elf')).toBe('pi4');
-    expect(modelFromFirstFile('config.txt')).toBe('pi5');
+    expect(parseTftpPath('bootcode.bin')).toEqual({ rest: 'bootcode.bin' });
+    expect(parseTftpPath('overlays/x.dtbo').prefix).toBeUndefined();
+    expect(familyFromFirstFile('start.elf')).toBe('pi3');
+    expect(familyFromFirstFile('start4.elf')).toBe('pi4');
+    expect(familyFromFirstFile('config.txt')).toBe('pi5');
   });
 
   it('renders Prometheus text with HELP/TYPE and per-node samples', () => {

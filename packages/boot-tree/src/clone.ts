@@ -1,5 +1,6 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { definedOnly } from '@bramble/pi';
 import { execa } from 'execa';
 import { BootTreeError, throwIfAborted } from './errors.js';
 import { exists } from './fs-util.js';
@@ -28,13 +29,13 @@ export interface CloneOptions {
  * directory and is renamed into place, so an interrupted clone never looks complete.
  * Returns false when `dst` already existed and was kept.
  */
-export async function cloneTree(src: string, dst: string, o: CloneOptions = {}): Promise<boolean> {
-  throwIfAborted(o.signal);
+export async function cloneTree(src: string, dst: string, options: CloneOptions = {}): Promise<boolean> {
+  throwIfAborted(options.signal);
   if (!(await exists(src))) throw new BootTreeError('NOT_FOUND', `image root '${src}' does not exist`);
   if (await exists(dst)) {
     const entries = await readdir(dst).catch(() => []);
-    if (!o.overwrite && entries.length > 0) {
-      o.logger?.debug({ dst }, 'node root exists, keeping it');
+    if (!options.overwrite && entries.length > 0) {
+      options.logger?.debug({ dst }, 'node root exists, keeping it');
       return false;
     }
     await rm(dst, { recursive: true, force: true });
@@ -42,16 +43,17 @@ export async function cloneTree(src: string, dst: string, o: CloneOptions = {}):
   await mkdir(dirname(dst), { recursive: true });
   const tmp = `${dst}.bramble-clone-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
-  const args = o.mode === 'hardlink' ? ['-al', `${src}/.`, tmp] : ['-a', '--reflink=auto', `${src}/.`, tmp];
-  o.logger?.info({ src, dst, mode: o.mode ?? 'copy' }, 'cloning root file system');
+  const args =
+    options.mode === 'hardlink' ? ['-al', `${src}/.`, tmp] : ['-a', '--reflink=auto', `${src}/.`, tmp];
+  options.logger?.info({ src, dst, mode: options.mode ?? 'copy' }, 'cloning root file system');
   await mkdir(tmp);
   const r = await execa('cp', args, {
     reject: false,
-    ...(o.signal ? { cancelSignal: o.signal } : {}),
+    ...definedOnly({ cancelSignal: options.signal }),
   }).catch((e: unknown) => ({ exitCode: -1, stderr: String(e), isCanceled: false }));
   if (r.exitCode !== 0) {
     await rm(tmp, { recursive: true, force: true });
-    throwIfAborted(o.signal);
+    throwIfAborted(options.signal);
     throw new BootTreeError('COPY_FAILED', `cp ${args.join(' ')} failed: ${String(r.stderr).slice(0, 500)}`);
   }
   await rename(tmp, dst);

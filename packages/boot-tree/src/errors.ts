@@ -4,8 +4,6 @@
  */
 export type BootTreeErrorCode =
   | 'INVALID_SPEC'
-  | 'INVALID_SERIAL'
-  | 'INVALID_MAC'
   | 'INVALID_INPUT'
   | 'UNKNOWN_RELEASE'
   | 'NOT_FOUND'

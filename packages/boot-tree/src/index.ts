@@ -35,17 +35,11 @@ export {
 } from './layout.js';
 export { type Logger, silentLogger } from './logger.js';
 export {
-  macDirName,
   NFS_VERSIONS,
   type NfsVersion,
   NodeSpec,
   type NodeSpecInput,
-  normaliseMac,
-  normaliseSerial,
-  PI_MODELS,
-  type PiModelName,
   parseNodeSpec,
-  tftpDirName,
 } from './node-spec.js';
 export {
   MAX_SYMLINK_HOPS,

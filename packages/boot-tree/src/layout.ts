@@ -1,5 +1,6 @@
 import { copyFile, link, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { definedOnly } from '@bramble/pi';
 import { cloneTree } from './clone.js';
 import { BootTreeError } from './errors.js';
 import { ensureSymlink, exists } from './fs-util.js';
@@ -46,15 +47,14 @@ async function dropSpecialEntries(dir: string, log?: Logger): Promise<void> {
 export async function installImageBoot(
   tftpRoot: string,
   image: { name: string; bootDir: string },
-  o: { refresh?: boolean; logger?: Logger; signal?: AbortSignal } = {},
+  options: { refresh?: boolean; logger?: Logger; signal?: AbortSignal } = {},
 ): Promise<string> {
   const dst = join(tftpRoot, IMAGES_DIR, image.name);
   const fresh = await cloneTree(image.bootDir, dst, {
-    overwrite: o.refresh ?? false,
-    ...(o.logger ? { logger: o.logger } : {}),
-    ...(o.signal ? { signal: o.signal } : {}),
+    overwrite: options.refresh ?? false,
+    ...definedOnly({ logger: options.logger, signal: options.signal }),
   });
-  if (fresh) await dropSpecialEntries(dst, o.logger);
+  if (fresh) await dropSpecialEntries(dst, options.logger);
   return dst;
 }
 

@@ -4,19 +4,6 @@ import { BootTreeError } from './errors.js';
 import { ScratchSpec } from './personalise/scratch.js';
 import { ROOT_MODES } from './shared-root/layer.js';
 
-/**
- * Serial, MAC, model and TFTP directory rules live in @bramble/pi; they are re-exported here for the
- * node spec's users (the manifest imports them from this package).
- */
-export {
-  macDirName,
-  normaliseMac,
-  normaliseSerial,
-  PI_MODELS,
-  type PiModelName,
-  tftpDirName,
-} from '@bramble/pi';
-
 export const NFS_VERSIONS = ['3', '4', '4.1', '4.2'] as const;
 export type NfsVersion = (typeof NFS_VERSIONS)[number];
 

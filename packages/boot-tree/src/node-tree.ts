@@ -123,7 +123,7 @@ export class NodeTree {
    */
   private async locate(
     path: string,
-    o: { followFinal: boolean; create: boolean },
+    options: { followFinal: boolean; create: boolean },
   ): Promise<Located | undefined> {
     const resolved: string[] = [];
     const pending = components(path);
@@ -141,13 +141,13 @@ export class NodeTree {
         throw e;
       });
       if (!st && !last) {
-        if (!o.create) return undefined;
+        if (!options.create) return undefined;
         await mkdir(host, { mode: 0o755 }).catch((e: unknown) => {
           if (errno(e) !== 'EEXIST') throw e;
         });
         st = await lstat(host);
       }
-      if (st?.isSymbolicLink() && (!last || o.followFinal)) {
+      if (st?.isSymbolicLink() && (!last || options.followFinal)) {
         if (++hops > MAX_SYMLINK_HOPS) {
           this.fail('SYMLINK_LOOP', path, `more than ${MAX_SYMLINK_HOPS} symlinks (a loop?)`);
         }
@@ -273,13 +273,13 @@ export class NodeTree {
    * content and mode. Returns whether it changed. An existing file's owner is kept (as root); a symlink
    * or directory at the final name is replaced, never written through.
    */
-  async writeFile(path: string, content: string | Buffer, o: TreeWriteOptions = {}): Promise<boolean> {
+  async writeFile(path: string, content: string | Buffer, options: TreeWriteOptions = {}): Promise<boolean> {
     const at = await this.locate(path, { followFinal: false, create: true });
     if (!at || at.name === '')
       throw new BootTreeError('INVALID_INPUT', `cannot write '${path}': not a file path`);
     const data = Buffer.from(content);
     const cur = at.stat;
-    const want = o.mode ?? (cur?.isFile() ? cur.mode & 0o7777 : 0o644);
+    const want = options.mode ?? (cur?.isFile() ? cur.mode & 0o7777 : 0o644);
     if (cur?.isFile() && (cur.mode & 0o7777) === want && cur.size === data.length) {
       const have = await this.readFile(path, data.length).catch(() => undefined);
       if (have?.equals(data)) return false;
@@ -294,8 +294,8 @@ export class NodeTree {
     try {
       await fh.writeFile(data);
       if (process.getuid?.() === 0) {
-        const uid = o.uid ?? (cur?.isFile() ? cur.uid : undefined);
-        const gid = o.gid ?? (cur?.isFile() ? cur.gid : undefined);
+        const uid = options.uid ?? (cur?.isFile() ? cur.uid : undefined);
+        const gid = options.gid ?? (cur?.isFile() ? cur.gid : undefined);
         if (uid !== undefined && gid !== undefined) await fh.chown(uid, gid);
       }
       await fh.chmod(want);
@@ -322,7 +322,7 @@ export class NodeTree {
    */
   async createFile(
     path: string,
-    o: { mode: number; size?: number },
+    options: { mode: number; size?: number },
     fill: (hostTempPath: string) => Promise<void>,
   ): Promise<void> {
     const at = await this.locate(path, { followFinal: false, create: true });
@@ -332,11 +332,11 @@ export class NodeTree {
     const fh = await open(
       tmp,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      o.mode,
+      options.mode,
     );
     try {
-      await fh.chmod(o.mode);
-      if (o.size !== undefined) await fh.truncate(o.size);
+      await fh.chmod(options.mode);
+      if (options.size !== undefined) await fh.truncate(options.size);
     } finally {
       await fh.close();
     }

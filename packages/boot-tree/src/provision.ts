@@ -1,12 +1,13 @@
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { definedOnly, tftpDirName } from '@bramble/pi';
 import { type CloneMode, cloneTree } from './clone.js';
 import { BootTreeError, throwIfAborted } from './errors.js';
 import type { ExportNode } from './exports/common.js';
 import { readTextIfExists } from './fs-util.js';
 import { IMAGES_DIR, installBootcode, installImageBoot, type LinkMode, linkNodeBoot } from './layout.js';
 import type { Logger } from './logger.js';
-import { type NodeSpec, parseNodeSpec, tftpDirName } from './node-spec.js';
+import { type NodeSpec, parseNodeSpec } from './node-spec.js';
 import { NodeTree } from './node-tree.js';
 import { patchCmdline } from './patch/cmdline.js';
 import { patchConfigTxt } from './patch/config-txt.js';
@@ -112,25 +113,25 @@ function withoutSecrets(node: NodeSpec): NodeSpec {
  * All or nothing: when provisioning fails, what this run created (the node's TFTP directory and NFS root,
  * the image's shared boot files, bootcode.bin) is removed again; what existed before is left alone.
  */
-export async function provisionNode(o: ProvisionOptions): Promise<NodeLayout> {
-  const node = parseNodeSpec(o.node);
-  const tftpRoot = resolve(o.tftpRoot);
-  const nfsRoot = resolve(o.nfsRoot);
-  if (node.image !== o.image.name) {
+export async function provisionNode(options: ProvisionOptions): Promise<NodeLayout> {
+  const node = parseNodeSpec(options.node);
+  const tftpRoot = resolve(options.tftpRoot);
+  const nfsRoot = resolve(options.nfsRoot);
+  if (node.image !== options.image.name) {
     throw new BootTreeError(
       'INVALID_INPUT',
-      `node '${node.hostname}' wants image '${node.image}' but image '${o.image.name}' was given`,
+      `node '${node.hostname}' wants image '${node.image}' but image '${options.image.name}' was given`,
     );
   }
-  const plan = await planLayout(node, { ...o, tftpRoot, nfsRoot });
+  const plan = await planLayout(node, { ...options, tftpRoot, nfsRoot });
   const created = await absent([
     plan.tftpDir,
     plan.rootPath,
-    join(tftpRoot, IMAGES_DIR, o.image.name),
+    join(tftpRoot, IMAGES_DIR, options.image.name),
     join(tftpRoot, 'bootcode.bin'),
   ]);
   try {
-    return await provisionPlanned(o, node, plan);
+    return await provisionPlanned(options, node, plan);
   } catch (e) {
     for (const path of created) await rm(path, { recursive: true, force: true }).catch(() => undefined);
     throw e;
@@ -145,16 +146,15 @@ async function absent(paths: readonly string[]): Promise<string[]> {
 }
 
 async function provisionPlanned(
-  o: ProvisionOptions,
+  options: ProvisionOptions,
   node: NodeSpec,
   plan: Omit<NodeLayout, 'cmdline' | 'changes'>,
 ): Promise<NodeLayout> {
-  const log = o.logger?.child({ node: node.hostname });
+  const log = options.logger?.child({ node: node.hostname });
   const changes: string[] = [];
   const { release, nfsVersion, tftpDirName: dirName, tftpDir, rootPath, tftpRoot } = plan;
-  const sig = o.signal ? { signal: o.signal } : {};
-  const lg = log ? { logger: log } : {};
-  const userMode = o.userMode ?? 'bake';
+  const loggerAndSignal = definedOnly({ logger: log, signal: options.signal });
+  const userMode = options.userMode ?? 'bake';
   if (userMode === 'userconf' && node.sshKeys?.length && !release.usesCloudInit) {
     throw new BootTreeError(
       'INVALID_INPUT',
@@ -179,13 +179,13 @@ async function provisionPlanned(
   }
 
   // TFTP side
-  const sharedDir = await installImageBoot(tftpRoot, o.image, {
-    refresh: o.refreshImage ?? false,
-    ...lg,
-    ...sig,
+  const sharedDir = await installImageBoot(tftpRoot, options.image, {
+    refresh: options.refreshImage ?? false,
+    ...loggerAndSignal,
   });
-  if (await installBootcode(tftpRoot, sharedDir, o.refreshImage ?? false)) changes.push('tftp:bootcode.bin');
-  const linked = await linkNodeBoot(sharedDir, tftpDir, o.linkMode ?? 'hardlink');
+  if (await installBootcode(tftpRoot, sharedDir, options.refreshImage ?? false))
+    changes.push('tftp:bootcode.bin');
+  const linked = await linkNodeBoot(sharedDir, tftpDir, options.linkMode ?? 'hardlink');
   if (linked) changes.push(`tftp:${dirName}: ${linked} shared boot files linked`);
   const shared = await NodeTree.open(sharedDir);
   const boot = await NodeTree.open(tftpDir);
@@ -194,46 +194,51 @@ async function provisionPlanned(
   const cmdline =
     upper && plan.basePath
       ? patchSharedCmdline(imgCmdline, {
-          nfsServer: o.nfsServer,
+          nfsServer: options.nfsServer,
           basePath: plan.basePath,
           layerPath: rootPath,
           upper,
           nfsVersion,
         })
-      : patchCmdline(imgCmdline, { nfsServer: o.nfsServer, nfsPath: rootPath, nfsVersion });
+      : patchCmdline(imgCmdline, { nfsServer: options.nfsServer, nfsPath: rootPath, nfsVersion });
   if (await boot.writeFile('/cmdline.txt', cmdline)) changes.push(`tftp:${dirName}/cmdline.txt`);
   const imgConfig = await shared.readText('/config.txt');
   if (imgConfig !== undefined) {
     const cfg = patchConfigTxt(imgConfig, { nfsVersion, usesInitramfs: release.usesInitramfs });
     if (await boot.writeFile('/config.txt', cfg)) changes.push(`tftp:${dirName}/config.txt`);
   }
-  throwIfAborted(o.signal);
+  throwIfAborted(options.signal);
 
   // NFS root: the node's own clone, or (shared) a staging tree whose differences from the base become
   // the node's identity in its layer.
   let stage: Stage | undefined;
   let root: NodeTree;
   if (upper) {
-    changes.push(...(await installOverlayScript(o.image.rootDir)).map((p) => `base:${p}`));
+    changes.push(...(await installOverlayScript(options.image.rootDir)).map((p) => `base:${p}`));
     if (await mkdirLayer(rootPath)) changes.push(`nfs:${node.hostname}: layer created`);
     if (upper === 'volume') {
-      changes.push(...(await ensureUpperVolume(rootPath, o.upperSize ?? DEFAULT_UPPER_SIZE)));
+      changes.push(...(await ensureUpperVolume(rootPath, options.upperSize ?? DEFAULT_UPPER_SIZE)));
     }
-    stage = await stageIdentity(o.image.rootDir, rootPath, { carry: o.carryIdentity ?? 'all' });
+    stage = await stageIdentity(options.image.rootDir, rootPath, { carry: options.carryIdentity ?? 'all' });
     root = stage.tree;
   } else {
-    if (await cloneTree(o.image.rootDir, rootPath, { mode: o.cloneMode ?? 'copy', ...lg, ...sig })) {
+    if (
+      await cloneTree(options.image.rootDir, rootPath, {
+        mode: options.cloneMode ?? 'copy',
+        ...loggerAndSignal,
+      })
+    ) {
       changes.push(`nfs:${node.hostname}: cloned`);
     }
     root = await NodeTree.open(rootPath);
   }
-  throwIfAborted(o.signal);
+  throwIfAborted(options.signal);
   if (node.scratch) changes.push(...(await ensureScratchVolume(root, node.scratch)));
   const fstab =
     (await root.readText('/etc/fstab')) ??
     'proc            /proc           proc    defaults          0       0\n';
   const newFstab = patchFstab(fstab, {
-    nfsServer: o.nfsServer,
+    nfsServer: options.nfsServer,
     bootPath: tftpDir,
     bootMount: release.bootMount,
     nfsVersion,
@@ -241,11 +246,12 @@ async function provisionPlanned(
   });
   if (await root.writeFile('/etc/fstab', newFstab)) changes.push('/etc/fstab');
   changes.push(...(await setHostname(root, node.hostname)));
-  changes.push(...(await setMachineId(root, { image: o.image.rootDir })));
+  changes.push(...(await setMachineId(root, { image: options.image.rootDir })));
   changes.push(...(await enableSsh(root, boot)));
   changes.push(...(await disableSdCardServices(root)));
-  if (o.bootReportUrl !== undefined) changes.push(...(await installBootReport(root, o.bootReportUrl)));
-  const keyTypes = o.hostKeyTypes ?? ['ed25519', 'ecdsa', 'rsa'];
+  if (options.bootReportUrl !== undefined)
+    changes.push(...(await installBootReport(root, options.bootReportUrl)));
+  const keyTypes = options.hostKeyTypes ?? ['ed25519', 'ecdsa', 'rsa'];
   if (keyTypes.length)
     changes.push(...(await generateHostKeys(root, { hostname: node.hostname, types: keyTypes })));
 
@@ -279,7 +285,7 @@ async function provisionPlanned(
     );
   }
   if (stage) {
-    const identity = await commitIdentity(stage, o.image.rootDir, rootPath);
+    const identity = await commitIdentity(stage, options.image.rootDir, rootPath);
     log?.debug({ entries: identity.length }, 'node identity written to its layer');
   }
   log?.info({ changes: changes.length, tftpDir, rootPath, nfsVersion }, 'node provisioned');
@@ -291,17 +297,17 @@ async function provisionPlanned(
  * cmdline.txt currently on disk (empty when not provisioned yet). For `checkNode` from a manifest and for
  * generating exports without re-provisioning. `rootDir` may be the image root or the node root.
  */
-export async function resolveNodeLayout(o: {
+export async function resolveNodeLayout(options: {
   node: NodeSpec | Record<string, unknown>;
   image: { name: string; rootDir: string };
   tftpRoot: string;
   nfsRoot: string;
   nfsServer: string;
 }): Promise<NodeLayout> {
-  const plan = await planLayout(parseNodeSpec(o.node), {
-    ...o,
-    tftpRoot: resolve(o.tftpRoot),
-    nfsRoot: resolve(o.nfsRoot),
+  const plan = await planLayout(parseNodeSpec(options.node), {
+    ...options,
+    tftpRoot: resolve(options.tftpRoot),
+    nfsRoot: resolve(options.nfsRoot),
   });
   const cmdline = (await readTextIfExists(join(plan.tftpDir, 'cmdline.txt'))) ?? '';
   return { ...plan, cmdline, changes: [] };
@@ -326,27 +332,27 @@ async function mkdirLayer(layerDir: string): Promise<boolean> {
 /** Where a node's files go and how it boots: everything in a NodeLayout but the cmdline and the changes. */
 async function planLayout(
   node: NodeSpec,
-  o: { image: { name: string; rootDir: string }; tftpRoot: string; nfsRoot: string; nfsServer: string },
+  options: { image: { name: string; rootDir: string }; tftpRoot: string; nfsRoot: string; nfsServer: string },
 ): Promise<Omit<NodeLayout, 'cmdline' | 'changes'>> {
   const rootMode = node.root ?? 'copy';
-  const release = await detectRelease(o.image.rootDir);
+  const release = await detectRelease(options.image.rootDir);
   const dirName = tftpDirName(node);
-  const tftpDir = join(o.tftpRoot, dirName);
+  const tftpDir = join(options.tftpRoot, dirName);
   return {
     node: withoutSecrets(node),
     hostname: node.hostname,
     address: node.address,
-    image: o.image.name,
+    image: options.image.name,
     release,
     tftpDirName: dirName,
     tftpDir,
-    tftpRoot: o.tftpRoot,
-    nfsRoot: o.nfsRoot,
-    nfsServer: o.nfsServer,
-    rootPath: join(o.nfsRoot, node.hostname),
+    tftpRoot: options.tftpRoot,
+    nfsRoot: options.nfsRoot,
+    nfsServer: options.nfsServer,
+    rootPath: join(options.nfsRoot, node.hostname),
     bootPath: tftpDir,
     rootMode,
-    ...(rootMode === 'copy' ? {} : { basePath: resolve(o.image.rootDir) }),
+    ...(rootMode === 'copy' ? {} : { basePath: resolve(options.image.rootDir) }),
     nfsVersion: node.nfsVersion ?? release.defaultNfsVersion,
     usesInitramfs: release.usesInitramfs,
   };

@@ -2,17 +2,9 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PiError } from '@bramble/pi';
+import { macDirName, normaliseMac, normaliseSerial, PiError, tftpDirName } from '@bramble/pi';
 import { describe, expect, it } from 'vitest';
-import {
-  detectRelease,
-  macDirName,
-  NodeSpec,
-  normaliseMac,
-  normaliseSerial,
-  parseNodeSpec,
-  tftpDirName,
-} from '../src/index.js';
+import { detectRelease, NodeSpec, parseNodeSpec } from '../src/index.js';
 
 describe('serials and MACs', () => {
   it('normalises the serial forms people copy from /proc/cpuinfo and labels', () => {

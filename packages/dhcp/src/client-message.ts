@@ -3,7 +3,7 @@
  * Option order and contents follow the captures in the Raspberry Pi documentation and rpi-eeprom issues.
  */
 
-import { isSerial, normaliseSerial, PI_MODEL_TABLE, SERIAL_RULE } from '@bramble/pi';
+import { isSerial, normaliseSerial, PI_MODEL_TABLE, type PiModelName, SERIAL_RULE } from '@bramble/pi';
 import { DhcpEncodeError } from './errors.js';
 import { ipv4ToBuffer } from './ipv4.js';
 import { DhcpMessageType, OptionCode, Options } from './options/index.js';
@@ -16,7 +16,8 @@ import {
   PI3_ROM_XID,
 } from './raspberry-pi.js';
 
-export type ClientKind = 'pi3' | 'pi3b+' | 'pi4' | 'pi5' | 'pxe-pc';
+/** The boot clients modelled: @bramble/pi model names (the ROM/EEPROM of that board), or a PXE PC. */
+export type ClientKind = Extract<PiModelName, 'pi3b' | 'pi3b+' | 'pi4' | 'pi5'> | 'pxe-pc';
 
 export interface ClientMessageOptions {
   kind: ClientKind;
@@ -51,31 +52,31 @@ const PC_PARAMS = [
 ];
 const PC_VENDOR_CLASS = 'PXEClient:Arch:00007:UNDI:003016';
 
-function needSerial(o: ClientMessageOptions): string {
-  if (o.serial === undefined || !isSerial(o.serial)) {
-    throw new DhcpEncodeError(`a ${o.kind} client message needs serial (${SERIAL_RULE})`);
+function needSerial(options: ClientMessageOptions): string {
+  if (options.serial === undefined || !isSerial(options.serial)) {
+    throw new DhcpEncodeError(`a ${options.kind} client message needs serial (${SERIAL_RULE})`);
   }
-  return normaliseSerial(o.serial);
+  return normaliseSerial(options.serial);
 }
 
-function guidFor(o: ClientMessageOptions): Buffer {
-  switch (o.kind) {
-    case 'pi3':
+function guidFor(options: ClientMessageOptions): Buffer {
+  switch (options.kind) {
+    case 'pi3b':
       return PI3_ROM_GUID;
     case 'pi3b+':
-      return legacySerialGuid(needSerial(o));
+      return legacySerialGuid(needSerial(options));
     case 'pi4':
     case 'pi5': {
-      const serial = needSerial(o);
-      if (o.legacyGuid) return legacySerialGuid(serial);
-      const boardRevision = o.boardRevision ?? PI_MODEL_TABLE[o.kind].boardRevision;
-      return encodePiGuid({ model: o.kind, boardRevision, mac: o.mac, serial });
+      const serial = needSerial(options);
+      if (options.legacyGuid) return legacySerialGuid(serial);
+      const boardRevision = options.boardRevision ?? PI_MODEL_TABLE[options.kind].boardRevision;
+      return encodePiGuid({ model: options.kind, boardRevision, mac: options.mac, serial });
     }
     case 'pxe-pc': {
-      const g = Buffer.alloc(16);
-      chaddrFromMac(o.mac).copy(g, 10, 0, 6);
-      g.write('bramble-pc', 0, 'latin1');
-      return g;
+      const guid = Buffer.alloc(16);
+      chaddrFromMac(options.mac).copy(guid, 10, 0, 6);
+      guid.write('bramble-pc', 0, 'latin1');
+      return guid;
     }
   }
 }
@@ -85,45 +86,46 @@ function guidFor(o: ClientMessageOptions): Buffer {
  * options 53, 55, 93 (0), 94 (1.2.1), 97, 60. Pi 4/5 REQUEST carries no option 60. A PXE PC
  * (x64 UEFI) sets the broadcast flag and sends option 57.
  */
-export function buildClientMessage(o: ClientMessageOptions): DhcpMessage {
+export function buildClientMessage(options: ClientMessageOptions): DhcpMessage {
   const msg = emptyMessage(1);
-  msg.chaddr = chaddrFromMac(o.mac);
-  const isPi3 = o.kind === 'pi3' || o.kind === 'pi3b+';
-  msg.xid = o.xid ?? (isPi3 ? PI3_ROM_XID : msg.chaddr.readUInt32BE(2));
-  if (o.kind === 'pxe-pc') msg.flags = BROADCAST_FLAG;
-  if (o.ciaddr) msg.ciaddr = o.ciaddr;
+  msg.chaddr = chaddrFromMac(options.mac);
+  const isPi3 = options.kind === 'pi3b' || options.kind === 'pi3b+';
+  msg.xid = options.xid ?? (isPi3 ? PI3_ROM_XID : msg.chaddr.readUInt32BE(2));
+  if (options.kind === 'pxe-pc') msg.flags = BROADCAST_FLAG;
+  if (options.ciaddr) msg.ciaddr = options.ciaddr;
   const opts = msg.options;
   opts.set(
     OptionCode.MESSAGE_TYPE,
-    Buffer.from([o.type === 'discover' ? DhcpMessageType.DISCOVER : DhcpMessageType.REQUEST]),
+    Buffer.from([options.type === 'discover' ? DhcpMessageType.DISCOVER : DhcpMessageType.REQUEST]),
   );
-  if (o.kind === 'pxe-pc') opts.set(OptionCode.MAX_MESSAGE_SIZE, Options.maxMessageSize.encode(1472));
-  if (o.type === 'request') {
-    if (o.requestedAddress) opts.set(OptionCode.REQUESTED_ADDRESS, ipv4ToBuffer(o.requestedAddress));
-    if (o.serverId) opts.set(OptionCode.SERVER_ID, ipv4ToBuffer(o.serverId));
+  if (options.kind === 'pxe-pc') opts.set(OptionCode.MAX_MESSAGE_SIZE, Options.maxMessageSize.encode(1472));
+  if (options.type === 'request') {
+    if (options.requestedAddress)
+      opts.set(OptionCode.REQUESTED_ADDRESS, ipv4ToBuffer(options.requestedAddress));
+    if (options.serverId) opts.set(OptionCode.SERVER_ID, ipv4ToBuffer(options.serverId));
   }
   const params =
-    o.kind === 'pi3'
+    options.kind === 'pi3b'
       ? PI3B_PARAMETER_LIST
-      : o.kind === 'pi3b+'
+      : options.kind === 'pi3b+'
         ? PI3BPLUS_PARAMETER_LIST
-        : o.kind === 'pxe-pc'
+        : options.kind === 'pxe-pc'
           ? PC_PARAMS
           : EEPROM_PARAMETER_LIST;
   opts.set(OptionCode.PARAMETER_LIST, Buffer.from(params));
-  opts.set(OptionCode.CLIENT_ARCH, Options.clientArch.encode([o.kind === 'pxe-pc' ? 7 : 0]));
+  opts.set(OptionCode.CLIENT_ARCH, Options.clientArch.encode([options.kind === 'pxe-pc' ? 7 : 0]));
   opts.set(
     OptionCode.CLIENT_NDI,
     Options.clientNdi.encode(
-      o.kind === 'pxe-pc' ? { type: 1, major: 3, minor: 16 } : { type: 1, major: 2, minor: 1 },
+      options.kind === 'pxe-pc' ? { type: 1, major: 3, minor: 16 } : { type: 1, major: 2, minor: 1 },
     ),
   );
-  opts.set(OptionCode.CLIENT_UUID, Options.clientUuid.encode({ type: 0, guid: guidFor(o) }));
-  const piRequest = o.type === 'request' && (o.kind === 'pi4' || o.kind === 'pi5');
+  opts.set(OptionCode.CLIENT_UUID, Options.clientUuid.encode({ type: 0, guid: guidFor(options) }));
+  const piRequest = options.type === 'request' && (options.kind === 'pi4' || options.kind === 'pi5');
   if (!piRequest) {
     opts.set(
       OptionCode.VENDOR_CLASS_ID,
-      Buffer.from(o.kind === 'pxe-pc' ? PC_VENDOR_CLASS : PI_VENDOR_CLASS, 'latin1'),
+      Buffer.from(options.kind === 'pxe-pc' ? PC_VENDOR_CLASS : PI_VENDOR_CLASS, 'latin1'),
     );
   }
   return msg;

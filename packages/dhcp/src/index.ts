@@ -54,7 +54,6 @@ export {
   encodingLength,
   MAGIC_COOKIE,
   macOf,
-  messageLength,
 } from './packet.js';
 export {
   type BadPacketEvent,

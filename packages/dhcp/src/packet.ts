@@ -49,7 +49,7 @@ export interface DhcpMessage {
   options: Map<number, Buffer>;
 }
 
-/** Options for {@link encodeMessage} and {@link messageLength}. */
+/** Options for {@link encodeMessage} and {@link encodingLength}. */
 export interface EncodeOptions {
   /**
    * Largest message the receiver accepts (bytes, BOOTP header included). When the options do not fit,
@@ -468,13 +468,14 @@ export function encodeMessage(msg: DhcpMessage, opts: EncodeOptions = {}): Buffe
   return out;
 }
 
-/** Exact length {@link encodeMessage} produces for `msg` with the same options. */
-export function messageLength(msg: DhcpMessage, opts: EncodeOptions = {}): number {
+/**
+ * Exact length {@link encodeMessage} produces for `msg` with the same options: the codec is
+ * `encodeMessage` / `decodeMessage` / `encodingLength`, like @bramble/tftp's `encode` / `decode` /
+ * `encodingLength`.
+ */
+export function encodingLength(msg: DhcpMessage, opts: EncodeOptions = {}): number {
   return plan(msg, opts).length;
 }
-
-/** Alias of {@link messageLength}, named like the other Bramble codecs. */
-export const encodingLength = messageLength;
 
 /** A blank message with all addresses 0.0.0.0, Ethernet hardware type and no options. */
 export function emptyMessage(op: 1 | 2): DhcpMessage {

@@ -12,7 +12,12 @@ import { type Logger, silentLogger } from './logger.js';
 import { DhcpMessageType, OptionCode } from './options/index.js';
 import { type DhcpMessage, decodeMessage, emptyMessage, encodeMessage, macOf } from './packet.js';
 import { decodePxeVendorOptions, encodePxeVendorOptions } from './pxe.js';
-import { detectRaspberryPi, type RaspberryPiModel, raspberryPiBootOptions } from './raspberry-pi.js';
+import {
+  detectRaspberryPi,
+  PI3_FAMILY_OUIS,
+  type RaspberryPiModel,
+  raspberryPiBootOptions,
+} from './raspberry-pi.js';
 import { parseSubnet, type ReplyPolicy, replyTarget, subnetsOf } from './reply-policy.js';
 
 /** A network-boot client the responder saw (one per DISCOVER/REQUEST it considered). */
@@ -152,7 +157,7 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     sendErrors: 0,
     refused: 0,
   };
-  private readonly o: ResolvedOptions;
+  private readonly options: ResolvedOptions;
   private readonly policy: ReplyPolicy;
   private readonly log: Logger;
   private dhcpSocket: Socket | undefined;
@@ -165,31 +170,31 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     const parsed = ProxyOptionsSchema.safeParse(opts);
     if (!parsed.success)
       throw new DhcpError('CONFIG', `invalid proxyDHCP options: ${z.prettifyError(parsed.error)}`);
-    this.o = parsed.data;
+    this.options = parsed.data;
     this.policy = {
-      localSubnets: (this.o.localSubnets ?? subnetsOf(this.o.serverAddress)).map(parseSubnet),
-      allowedRelays: new Set(this.o.allowedRelays),
-      broadcastAddress: this.o.broadcastAddress,
-      clientPort: this.o.clientPort,
-      relayPort: this.o.relayPort,
+      localSubnets: (this.options.localSubnets ?? subnetsOf(this.options.serverAddress)).map(parseSubnet),
+      allowedRelays: new Set(this.options.allowedRelays),
+      broadcastAddress: this.options.broadcastAddress,
+      clientPort: this.options.clientPort,
+      relayPort: this.options.relayPort,
     };
-    this.log = (this.o.logger ?? silentLogger).child({ component: 'proxy-dhcp' });
+    this.log = (this.options.logger ?? silentLogger).child({ component: 'proxy-dhcp' });
   }
 
   /** Bind the DHCP (and PXE) sockets, or adopt the pre-bound ones. */
   async listen(): Promise<void> {
-    this.dhcpSocket = await this.open(this.o.socket, this.o.port, 'dhcp');
-    if (this.o.pxePort !== false || this.o.pxeSocket) {
+    this.dhcpSocket = await this.open(this.options.socket, this.options.port, 'dhcp');
+    if (this.options.pxePort !== false || this.options.pxeSocket) {
       this.pxeSocket = await this.open(
-        this.o.pxeSocket,
-        this.o.pxePort === false ? 0 : this.o.pxePort,
+        this.options.pxeSocket,
+        this.options.pxePort === false ? 0 : this.options.pxePort,
         'pxe',
       );
     }
-    this.log.info({ ...this.address(), serverAddress: this.o.serverAddress }, 'proxyDHCP listening');
+    this.log.info({ ...this.address(), serverAddress: this.options.serverAddress }, 'proxyDHCP listening');
     if (this.policy.localSubnets.length === 0)
       this.log.warn(
-        { serverAddress: this.o.serverAddress },
+        { serverAddress: this.options.serverAddress },
         'serverAddress is on no local interface and localSubnets is not set: every reply is broadcast, relays are answered only from allowedRelays',
       );
   }
@@ -198,8 +203,8 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
   address(): { address: string; port: number; pxePort: number | undefined } {
     const a = this.dhcpSocket?.address();
     return {
-      address: a?.address ?? this.o.listenAddress,
-      port: a?.port ?? this.o.port,
+      address: a?.address ?? this.options.listenAddress,
+      port: a?.port ?? this.options.port,
       pxePort: this.pxeSocket?.address().port,
     };
   }
@@ -231,7 +236,7 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
         const onError = (e: Error) =>
           reject(new DhcpError('SOCKET', `cannot bind UDP ${port}: ${e.message}`, { cause: e }));
         sock.once('error', onError);
-        sock.bind({ port, address: this.o.listenAddress }, () => {
+        sock.bind({ port, address: this.options.listenAddress }, () => {
           sock.off('error', onError);
           resolve();
         });
@@ -310,14 +315,14 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     // A REQUEST on port 67 addressed to another server belongs to that server's address exchange.
     if (via === 'dhcp' && messageType === DhcpMessageType.REQUEST) {
       const sid = msg.options.get(OptionCode.SERVER_ID);
-      if (!sid?.equals(ipv4ToBuffer(this.o.serverAddress))) {
+      if (!sid?.equals(ipv4ToBuffer(this.options.serverAddress))) {
         this.stats.ignored++;
         return;
       }
     }
     let decision: ProxyDecision;
     try {
-      decision = this.o.decide ? await this.o.decide(client) : 'boot';
+      decision = this.options.decide ? await this.options.decide(client) : 'boot';
     } catch (e) {
       this.log.error({ err: e, mac: client.mac }, 'decide() threw; ignoring client');
       decision = 'ignore';
@@ -380,10 +385,12 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
   }
 
   private delayFor(client: ProxyClient): number {
-    const d = this.o.replyDelayMs;
+    const d = this.options.replyDelayMs;
     if (typeof d === 'number') return d;
     if (typeof d === 'function') return Math.max(0, Math.min(10_000, d(client)));
-    return client.model === 'pi3b' || client.model === 'pi3b+' || client.mac.startsWith('b8:27:eb')
+    return client.model === 'pi3b' ||
+      client.model === 'pi3b+' ||
+      PI3_FAMILY_OUIS.includes(client.mac.slice(0, 8))
       ? 1000
       : 0;
   }
@@ -411,8 +418,11 @@ export class ProxyDhcp extends EventEmitter<ProxyDhcpEvents> {
     if (decision === 'boot') {
       // 'auto': the model table decides for the detected model (the Pi 3B ROM needs the padded text).
       const padded = option43Text([detectRaspberryPi(req)?.model]) === PI_BOOT_MENU_TEXT_PADDED;
-      const spaces = this.o.trailingSpaces === 'auto' ? padded : this.o.trailingSpaces;
-      const boot = raspberryPiBootOptions({ serverAddress: this.o.serverAddress, trailingSpaces: spaces });
+      const spaces = this.options.trailingSpaces === 'auto' ? padded : this.options.trailingSpaces;
+      const boot = raspberryPiBootOptions({
+        serverAddress: this.options.serverAddress,
+        trailingSpaces: spaces,
+      });
       reply.siaddr = boot.siaddr;
       source = boot.options;
       // PXE boot server ACK (port 4011): echo the requested boot item (sub-option 71).

@@ -72,35 +72,35 @@ function tlv(code: number, data: Buffer): Buffer {
  * Encode PXE sub-options in the order dnsmasq emits them (6, 10, 9, 8, 71, others) followed by the
  * encapsulated END, which counts towards option 43's length.
  */
-export function encodePxeVendorOptions(o: PxeVendorOptions): Buffer {
+export function encodePxeVendorOptions(vendorOptions: PxeVendorOptions): Buffer {
   const parts: Buffer[] = [];
-  if (o.discoveryControl !== undefined) {
-    const v = o.discoveryControl;
+  if (vendorOptions.discoveryControl !== undefined) {
+    const v = vendorOptions.discoveryControl;
     if (!Number.isInteger(v) || v < 0 || v > 255)
       throw new DhcpEncodeError('discoveryControl must be 0..255');
     parts.push(tlv(PxeSubOption.DISCOVERY_CONTROL, Buffer.from([v])));
   }
-  if (o.menuPrompt !== undefined) {
-    const t = o.menuPrompt.timeout;
+  if (vendorOptions.menuPrompt !== undefined) {
+    const t = vendorOptions.menuPrompt.timeout;
     if (!Number.isInteger(t) || t < 0 || t > 255)
       throw new DhcpEncodeError('menuPrompt.timeout must be 0..255');
     parts.push(
       tlv(
         PxeSubOption.MENU_PROMPT,
-        Buffer.concat([Buffer.from([t]), latin1(o.menuPrompt.prompt, 'menu prompt')]),
+        Buffer.concat([Buffer.from([t]), latin1(vendorOptions.menuPrompt.prompt, 'menu prompt')]),
       ),
     );
   }
-  if (o.bootMenu !== undefined) {
-    const items = o.bootMenu.map((item) => {
+  if (vendorOptions.bootMenu !== undefined) {
+    const items = vendorOptions.bootMenu.map((item) => {
       const d = latin1(item.description, 'menu description');
       if (d.length > 255) throw new DhcpEncodeError('a menu description holds at most 255 bytes');
       return Buffer.concat([u16(item.type, 'menu item type'), Buffer.from([d.length]), d]);
     });
     parts.push(tlv(PxeSubOption.BOOT_MENU, Buffer.concat(items)));
   }
-  if (o.bootServers !== undefined) {
-    const entries = o.bootServers.map((s) => {
+  if (vendorOptions.bootServers !== undefined) {
+    const entries = vendorOptions.bootServers.map((s) => {
       if (s.addresses.length > 255) throw new DhcpEncodeError('at most 255 addresses per boot server type');
       return Buffer.concat([
         u16(s.type, 'boot server type'),
@@ -110,15 +110,18 @@ export function encodePxeVendorOptions(o: PxeVendorOptions): Buffer {
     });
     parts.push(tlv(PxeSubOption.BOOT_SERVERS, Buffer.concat(entries)));
   }
-  if (o.bootItem !== undefined) {
+  if (vendorOptions.bootItem !== undefined) {
     parts.push(
       tlv(
         PxeSubOption.BOOT_ITEM,
-        Buffer.concat([u16(o.bootItem.type, 'boot item type'), u16(o.bootItem.layer, 'boot item layer')]),
+        Buffer.concat([
+          u16(vendorOptions.bootItem.type, 'boot item type'),
+          u16(vendorOptions.bootItem.layer, 'boot item layer'),
+        ]),
       ),
     );
   }
-  for (const [code, data] of o.other ?? []) {
+  for (const [code, data] of vendorOptions.other ?? []) {
     if (!Number.isInteger(code) || code < 1 || code > 254)
       throw new DhcpEncodeError(`bad PXE sub-option code ${code}`);
     parts.push(tlv(code, data));

@@ -6,6 +6,7 @@ import {
   isRaspberryPiMac,
   macBytes,
   modelFromBoardRevision,
+  modelsOfFamily,
   PI_BOOT_MENU_TEXT,
   PI_BOOT_MENU_TEXT_PADDED,
   PI_MODEL_TABLE,
@@ -21,6 +22,14 @@ import { encodePxeVendorOptions } from './pxe.js';
 /** Raspberry Pi OUIs: @bramble/pi's list, under the name this package has always exported. */
 export const RASPBERRY_PI_MAC_PREFIXES: readonly string[] = RASPBERRY_PI_OUIS;
 export { isRaspberryPiMac, PI_BOOT_MENU_TEXT };
+
+/**
+ * MAC prefixes of Pi 3-family boards (the @bramble/pi model table). Their boot ROM takes the first
+ * offer it sees, so replies to them are delayed until the address offer has reached them.
+ */
+export const PI3_FAMILY_OUIS: readonly string[] = [
+  ...new Set(modelsOfFamily('pi3').map((name) => PI_MODEL_TABLE[name].oui)),
+];
 
 /** Option 60 every Pi netboot client sends in DISCOVER (it is also the x86 BIOS PXE UNDI 2.1 string). */
 export const PI_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';

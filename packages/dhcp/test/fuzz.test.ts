@@ -20,7 +20,7 @@ function rng(seed: number) {
 
 function seeds(): Buffer[] {
   const out: Buffer[] = [];
-  for (const kind of ['pi3', 'pi3b+', 'pi4', 'pi5', 'pxe-pc'] as const) {
+  for (const kind of ['pi3b', 'pi3b+', 'pi4', 'pi5', 'pxe-pc'] as const) {
     out.push(
       encodeMessage(
         buildClientMessage({ kind, type: 'discover', mac: 'dc:a6:32:01:36:c2', serial: '9ffefdef' }),

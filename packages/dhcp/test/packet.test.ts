@@ -7,17 +7,17 @@ import {
   decodeMessage,
   emptyMessage,
   encodeMessage,
+  encodingLength,
   macOf,
-  messageLength,
 } from '../src/index.js';
 import { arbMessage } from './helpers/arbitraries.js';
 
 describe('codec round trip (RFC 2131 §2)', () => {
-  it('decode(encode(x)) equals x and messageLength matches', () => {
+  it('decode(encode(x)) equals x and encodingLength matches', () => {
     fc.assert(
       fc.property(arbMessage, (m) => {
         const bytes = encodeMessage(m);
-        expect(messageLength(m)).toBe(bytes.length);
+        expect(encodingLength(m)).toBe(bytes.length);
         expect(decodeMessage(bytes)).toEqual(m);
       }),
       { numRuns: 400 },
@@ -37,7 +37,7 @@ describe('codec round trip (RFC 2131 §2)', () => {
           return;
         }
         expect(bytes.length).toBeLessThanOrEqual(max);
-        expect(messageLength(m, { maxLength: max })).toBe(bytes.length);
+        expect(encodingLength(m, { maxLength: max })).toBe(bytes.length);
         expect(decodeMessage(bytes)).toEqual(m);
       }),
       { numRuns: 300 },

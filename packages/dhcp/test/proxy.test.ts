@@ -207,7 +207,7 @@ describe('proxyDHCP responder (loopback)', () => {
     });
     await send(
       proxy,
-      encodeMessage(buildClientMessage({ kind: 'pi3', type: 'discover', mac: 'b8:27:eb:aa:bb:cc' })),
+      encodeMessage(buildClientMessage({ kind: 'pi3b', type: 'discover', mac: 'b8:27:eb:aa:bb:cc' })),
     );
     const [r] = await client.take(1);
     expect(r?.msg.options.get(43)?.subarray(9, 34).toString('latin1')).toBe(

@@ -44,7 +44,7 @@ describe('detectRaspberryPi', () => {
 
   it('recognises a Pi 3B DISCOVER (constant GUID, ROM xid)', () => {
     const m = decodeMessage(
-      encodeMessage(buildClientMessage({ kind: 'pi3', type: 'discover', mac: 'b8:27:eb:aa:bb:cc' })),
+      encodeMessage(buildClientMessage({ kind: 'pi3b', type: 'discover', mac: 'b8:27:eb:aa:bb:cc' })),
     );
     expect(m.xid).toBe(PI3_ROM_XID);
     expect(m.options.get(60)?.toString()).toBe(PI_VENDOR_CLASS);

@@ -119,7 +119,7 @@ describe('tshark agrees with the encoder', () => {
   });
 
   it('dissects the scripted client requests with the same parameter lists', async () => {
-    const msgs = (['pi3', 'pi3b+', 'pi4', 'pi5', 'pxe-pc'] as const).map((kind) =>
+    const msgs = (['pi3b', 'pi3b+', 'pi4', 'pi5', 'pxe-pc'] as const).map((kind) =>
       buildClientMessage({ kind, type: 'discover', mac: 'b8:27:eb:00:00:01', serial: '12345678' }),
     );
     const rows = await dissect(

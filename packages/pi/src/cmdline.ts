@@ -40,9 +40,9 @@ export function parseNfsRoot(value: string): NfsRoot {
   const server = colon > 0 ? target.slice(0, colon) : undefined;
   const path = colon >= 0 ? target.slice(colon + 1) : target;
   let version = 'default';
-  for (const o of options) {
-    const m = /^(?:vers|nfsvers)=(.+)$/.exec(o) ?? /^v([234](?:\.[0-9])?)$/.exec(o);
-    if (m?.[1]) version = m[1];
+  for (const option of options) {
+    const versionMatch = /^(?:vers|nfsvers)=(.+)$/.exec(option) ?? /^v([234](?:\.[0-9])?)$/.exec(option);
+    if (versionMatch?.[1]) version = versionMatch[1];
   }
   return { ...definedOnly({ server }), path, version, options };
 }
@@ -85,7 +85,7 @@ export function initramfsNfsProblems(nfsroot: NfsRoot): { version: boolean; prot
 /** Problems that would stop an NFS-root boot, first one first; empty when it would mount its root. */
 export function cmdlineProblems(
   c: Cmdline,
-  o: { initramfs: boolean },
+  boot: { initramfs: boolean },
 ): { fatal: string[]; warnings: string[] } {
   const fatal: string[] = [];
   const warnings: string[] = [];
@@ -106,7 +106,7 @@ export function cmdlineProblems(
   } else if (c.ip === 'off' || c.ip === 'none') {
     fatal.push(`cmdline.txt has ip=${c.ip}: the kernel would not configure eth0 to mount the NFS root`);
   }
-  if (o.initramfs) {
+  if (boot.initramfs) {
     const initramfs = initramfsNfsProblems(c.nfsroot);
     if (initramfs.version) {
       fatal.push(

@@ -57,15 +57,17 @@ function asVirtualPiError<T>(run: () => T): T {
 }
 
 export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
-  const o = parseBootOptions(options);
-  const spec = modelSpec(o.model);
-  const serial = asVirtualPiError(() => normaliseSerial(o.serial));
-  const mac = o.mac ? asVirtualPiError(() => normaliseMac(o.mac ?? '')) : defaultMac(spec.oui, serial);
-  const prefix = tftpPrefixFor(spec, o.tftpPrefix, serial, mac);
-  const logger = o.logger?.child({ virtualPi: o.model, serial });
+  const bootOptions = parseBootOptions(options);
+  const spec = modelSpec(bootOptions.model);
+  const serial = asVirtualPiError(() => normaliseSerial(bootOptions.serial));
+  const mac = bootOptions.mac
+    ? asVirtualPiError(() => normaliseMac(bootOptions.mac ?? ''))
+    : defaultMac(spec.oui, serial);
+  const prefix = tftpPrefixFor(spec, bootOptions.tftpPrefix, serial, mac);
+  const logger = bootOptions.logger?.child({ virtualPi: bootOptions.model, serial });
   const t0 = Date.now();
-  const limit = AbortSignal.timeout(o.timeoutMs ?? 120_000);
-  const signal = o.signal ? AbortSignal.any([o.signal, limit]) : limit;
+  const limit = AbortSignal.timeout(bootOptions.timeoutMs ?? 120_000);
+  const signal = bootOptions.signal ? AbortSignal.any([bootOptions.signal, limit]) : limit;
   const report: BootReport = {
     model: spec.model,
     serial,
@@ -94,9 +96,9 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
   };
   const ctx = { t0, signal, ...definedOnly({ logger }) };
   try {
-    let host = o.tftp?.host;
-    let tftpLocalAddress = o.tftp?.localAddress;
-    if (o.dhcp) {
+    let host = bootOptions.tftp?.host;
+    let tftpLocalAddress = bootOptions.tftp?.localAddress;
+    if (bootOptions.dhcp) {
       const {
         server,
         port,
@@ -106,8 +108,9 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
         retryIntervalMs,
         offerWaitMs,
         broadcastFlag,
-      } = o.dhcp;
-      const nic = o.dhcp.interface === undefined ? undefined : chooseInterface(o.dhcp.interface);
+      } = bootOptions.dhcp;
+      const nic =
+        bootOptions.dhcp.interface === undefined ? undefined : chooseInterface(bootOptions.dhcp.interface);
       // TFTP leaves from the same interface as the DHCP broadcasts did (as on a real Pi).
       tftpLocalAddress ??= nic?.address;
       const d = await runDhcp(
@@ -148,13 +151,13 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
     }
     const target = {
       host,
-      port: o.tftp?.port ?? 69,
+      port: bootOptions.tftp?.port ?? 69,
       ...definedOnly({ localAddress: tftpLocalAddress }),
     };
     report.tftp = { host: target.host, port: target.port };
     recorder = new TftpRecorder(target, {
       ...ctx,
-      ...definedOnly({ fileTimeoutMs: o.tftpFileTimeoutMs }),
+      ...definedOnly({ fileTimeoutMs: bootOptions.tftpFileTimeoutMs }),
     });
     for (const step of spec.sequence) await runStep(step, st, recorder);
     report.prefix = st.prefix;
@@ -189,8 +192,13 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
       report.prefix = st.prefix;
       return finish();
     }
-    if (e instanceof VirtualPiError && e.code === 'ABORTED' && !o.signal?.aborted && limit.aborted) {
-      st.reason = `boot did not finish within ${o.timeoutMs ?? 120_000} ms`;
+    if (
+      e instanceof VirtualPiError &&
+      e.code === 'ABORTED' &&
+      !bootOptions.signal?.aborted &&
+      limit.aborted
+    ) {
+      st.reason = `boot did not finish within ${bootOptions.timeoutMs ?? 120_000} ms`;
       return finish();
     }
     if (e instanceof VirtualPiError) throw e;

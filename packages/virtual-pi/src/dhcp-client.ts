@@ -90,12 +90,16 @@ class Inbox {
   }
 }
 
-async function openSocket(o: DhcpClientOptions, address: string, logger?: Logger): Promise<Socket> {
+async function openSocket(
+  clientOptions: DhcpClientOptions,
+  address: string,
+  logger?: Logger,
+): Promise<Socket> {
   const sock = createSocket({ type: 'udp4', reuseAddr: true });
   try {
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
-      sock.bind(o.clientPort ?? 68, address, () => {
+      sock.bind(clientOptions.clientPort ?? 68, address, () => {
         sock.off('error', reject);
         resolve();
       });
@@ -107,7 +111,7 @@ async function openSocket(o: DhcpClientOptions, address: string, logger?: Logger
     sock.close();
     throw new VirtualPiError(
       'DHCP_SOCKET',
-      `cannot bind the virtual Pi's DHCP client to ${address}:${o.clientPort ?? 68} (${(e as Error).message}); port 68 needs root, pick dhcp.clientPort otherwise`,
+      `cannot bind the virtual Pi's DHCP client to ${address}:${clientOptions.clientPort ?? 68} (${(e as Error).message}); port 68 needs root, pick dhcp.clientPort otherwise`,
       { cause: e },
     );
   }

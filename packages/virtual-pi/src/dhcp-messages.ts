@@ -25,28 +25,28 @@ export function ipBytes(ip: string): Buffer {
   return Buffer.from(ip.split('.').map((p) => Number(p)));
 }
 
-export function messageType(m: DhcpMessage): number | undefined {
-  return m.options.get(OPT.MESSAGE_TYPE)?.[0];
+export function messageType(message: DhcpMessage): number | undefined {
+  return message.options.get(OPT.MESSAGE_TYPE)?.[0];
 }
 
 function baseMessage(xid: number, mac: string): DhcpMessage {
-  const m = emptyMessage(1);
-  m.xid = xid;
-  m.chaddr = chaddrFromMac(mac);
-  m.flags = 0; // the ROM sends no broadcast flag ("flags [none]" in the boot-net.adoc capture)
-  return m;
+  const message = emptyMessage(1);
+  message.xid = xid;
+  message.chaddr = chaddrFromMac(mac);
+  message.flags = 0; // the ROM sends no broadcast flag ("flags [none]" in the boot-net.adoc capture)
+  return message;
 }
 
 /** The model's DHCPDISCOVER, options in the order of the boot-net.adoc capture: 53, 55, 93, 94, 97, 60. */
 export function buildDiscover(p: DhcpProfile, id: PiIdentity, xid: number): DhcpMessage {
-  const m = baseMessage(xid, id.mac);
-  m.options.set(OPT.MESSAGE_TYPE, Buffer.from([MSG.DISCOVER]));
-  m.options.set(OPT.PARAMETER_LIST, Buffer.from(p.parameterList));
-  m.options.set(OPT.CLIENT_ARCH, Buffer.from([p.clientArch >> 8, p.clientArch & 0xff]));
-  m.options.set(OPT.CLIENT_NDI, Buffer.from(p.clientNdi));
-  m.options.set(OPT.CLIENT_UUID, p.uuid(id));
-  m.options.set(OPT.VENDOR_CLASS, Buffer.from(p.vendorClass, 'latin1'));
-  return m;
+  const message = baseMessage(xid, id.mac);
+  message.options.set(OPT.MESSAGE_TYPE, Buffer.from([MSG.DISCOVER]));
+  message.options.set(OPT.PARAMETER_LIST, Buffer.from(p.parameterList));
+  message.options.set(OPT.CLIENT_ARCH, Buffer.from([p.clientArch >> 8, p.clientArch & 0xff]));
+  message.options.set(OPT.CLIENT_NDI, Buffer.from(p.clientNdi));
+  message.options.set(OPT.CLIENT_UUID, p.uuid(id));
+  message.options.set(OPT.VENDOR_CLASS, Buffer.from(p.vendorClass, 'latin1'));
+  return message;
 }
 
 /** Pi 4/5 DHCPREQUEST (RFC 2131 §4.3.2 SELECTING: 50 + 54), without option 60 (rpi-eeprom#82/#87). */
@@ -57,14 +57,14 @@ export function buildRequest(
   address: string,
   serverId: string,
 ): DhcpMessage {
-  const m = baseMessage(xid, id.mac);
-  m.options.set(OPT.MESSAGE_TYPE, Buffer.from([MSG.REQUEST]));
-  m.options.set(OPT.REQUESTED_IP, ipBytes(address));
-  m.options.set(OPT.SERVER_ID, ipBytes(serverId));
-  m.options.set(OPT.PARAMETER_LIST, Buffer.from(p.parameterList));
-  m.options.set(OPT.CLIENT_ARCH, Buffer.from([p.clientArch >> 8, p.clientArch & 0xff]));
-  m.options.set(OPT.CLIENT_NDI, Buffer.from(p.clientNdi));
-  m.options.set(OPT.CLIENT_UUID, p.uuid(id));
-  if (p.requestHasVendorClass) m.options.set(OPT.VENDOR_CLASS, Buffer.from(p.vendorClass, 'latin1'));
-  return m;
+  const message = baseMessage(xid, id.mac);
+  message.options.set(OPT.MESSAGE_TYPE, Buffer.from([MSG.REQUEST]));
+  message.options.set(OPT.REQUESTED_IP, ipBytes(address));
+  message.options.set(OPT.SERVER_ID, ipBytes(serverId));
+  message.options.set(OPT.PARAMETER_LIST, Buffer.from(p.parameterList));
+  message.options.set(OPT.CLIENT_ARCH, Buffer.from([p.clientArch >> 8, p.clientArch & 0xff]));
+  message.options.set(OPT.CLIENT_NDI, Buffer.from(p.clientNdi));
+  message.options.set(OPT.CLIENT_UUID, p.uuid(id));
+  if (p.requestHasVendorClass) message.options.set(OPT.VENDOR_CLASS, Buffer.from(p.vendorClass, 'latin1'));
+  return message;
 }

@@ -66,17 +66,17 @@ export interface BootOptions {
   logger?: Logger;
 }
 
-export function parseBootOptions(o: BootOptions): BootOptions {
-  const { signal, logger, ...rest } = o;
+export function parseBootOptions(bootOptions: BootOptions): BootOptions {
+  const { signal, logger, ...rest } = bootOptions;
   const r = BootOptionsSchema.safeParse(rest);
   if (!r.success) {
     throw new VirtualPiError('INVALID_OPTIONS', `invalid virtual Pi options: ${z.prettifyError(r.error)}`);
   }
-  if (o.dhcp === false && !o.tftp?.host) {
+  if (bootOptions.dhcp === false && !bootOptions.tftp?.host) {
     throw new VirtualPiError('INVALID_OPTIONS', 'dhcp: false needs tftp.host (the TFTP server to boot from)');
   }
-  if (o.dhcp === undefined && !o.tftp?.host) {
+  if (bootOptions.dhcp === undefined && !bootOptions.tftp?.host) {
     throw new VirtualPiError('INVALID_OPTIONS', 'give dhcp: { server } (or dhcp: false with tftp.host)');
   }
-  return o;
+  return bootOptions;
 }

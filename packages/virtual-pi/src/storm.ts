@@ -72,36 +72,38 @@ export function serialRange(first: string, count: number): string[] {
  * Boot `count` virtual Pis of mixed models at the same time against any DHCP/TFTP server and aggregate what
  * happened: how many would boot, why the others would not, bytes, throughput and boot-time percentiles.
  */
-export async function bootStorm(o: StormOptions): Promise<StormReport> {
-  const { signal: _s, logger: _l, tftp: _t, ...checked } = o;
+export async function bootStorm(stormOptions: StormOptions): Promise<StormReport> {
+  const { signal: _s, logger: _l, tftp: _t, ...checked } = stormOptions;
   const parsed = StormSchema.safeParse(checked);
   if (!parsed.success)
     throw new VirtualPiError(
       'INVALID_OPTIONS',
       `invalid boot storm options: ${z.prettifyError(parsed.error)}`,
     );
-  if (o.serials && o.serials.length < o.count) {
+  if (stormOptions.serials && stormOptions.serials.length < stormOptions.count) {
     throw new VirtualPiError(
       'INVALID_OPTIONS',
-      `serials has ${o.serials.length} entries for count ${o.count}`,
+      `serials has ${stormOptions.serials.length} entries for count ${stormOptions.count}`,
     );
   }
-  const serials = o.serials ? o.serials.slice(0, o.count) : serialRange(o.firstSerial ?? 'b0000000', o.count);
+  const serials = stormOptions.serials
+    ? stormOptions.serials.slice(0, stormOptions.count)
+    : serialRange(stormOptions.firstSerial ?? 'b0000000', stormOptions.count);
   const t0 = Date.now();
   const runs = serials.map(async (serial, i) => {
-    if (o.staggerMs) await new Promise((r) => setTimeout(r, i * (o.staggerMs ?? 0)));
-    const model = o.models[i % o.models.length] as PiModel;
+    if (stormOptions.staggerMs) await new Promise((r) => setTimeout(r, i * (stormOptions.staggerMs ?? 0)));
+    const model = stormOptions.models[i % stormOptions.models.length] as PiModel;
     return bootVirtualPi({
       model,
       serial,
       ...definedOnly({
-        dhcp: o.dhcp,
-        tftp: o.tftp,
-        tftpPrefix: o.tftpPrefix,
-        timeoutMs: o.timeoutMs,
-        tftpFileTimeoutMs: o.tftpFileTimeoutMs,
-        signal: o.signal,
-        logger: o.logger,
+        dhcp: stormOptions.dhcp,
+        tftp: stormOptions.tftp,
+        tftpPrefix: stormOptions.tftpPrefix,
+        timeoutMs: stormOptions.timeoutMs,
+        tftpFileTimeoutMs: stormOptions.tftpFileTimeoutMs,
+        signal: stormOptions.signal,
+        logger: stormOptions.logger,
       }),
     });
   });

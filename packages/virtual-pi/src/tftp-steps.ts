@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { definedOnly } from '@bramble/pi';
 import type { Logger } from '@bramble/tftp';
 import { type ClientOptions, fetchFile, probeSize, TftpRemoteError, TftpTimeoutError } from '@bramble/tftp';
 import { VirtualPiError } from './errors.js';
@@ -38,13 +39,13 @@ export class TftpRecorder {
   }
 
   private clientOptions(profile: TftpProfile, signal: AbortSignal): ClientOptions {
-    const o: ClientOptions = { port: this.target.port, retries: profile.retries, signal };
-    if (this.target.localAddress) o.localAddress = this.target.localAddress;
+    const clientOptions: ClientOptions = { port: this.target.port, retries: profile.retries, signal };
+    if (this.target.localAddress) clientOptions.localAddress = this.target.localAddress;
     // No options at all => a plain RFC 1350 RRQ (what the Pi 3 ROM sends for bootcode.bin).
-    if (!profile.options) return o;
-    o.tsize = true; // RFC 2349 §2: tsize=0 in the RRQ
-    if (profile.blksize !== undefined) o.blksize = profile.blksize; // RFC 2348
-    return o;
+    if (!profile.options) return clientOptions;
+    clientOptions.tsize = true; // RFC 2349 §2: tsize=0 in the RRQ
+    if (profile.blksize !== undefined) clientOptions.blksize = profile.blksize; // RFC 2348
+    return clientOptions;
   }
 
   private classify(e: unknown, fileSignal: AbortSignal, profile: TftpProfile): TransferResult {
@@ -89,7 +90,7 @@ export class TftpRecorder {
         this.clientOptions(profile, signal),
         FIRMWARE_ABORT,
       );
-      r = { kind: 'found', ...(res.size !== undefined ? { size: res.size } : {}), options: res.options };
+      r = { kind: 'found', ...definedOnly({ size: res.size }), options: res.options };
     } catch (e) {
       r = this.classify(e, signal, profile);
     }

@@ -15,33 +15,33 @@ export function subnetOf(cidr: string | undefined, server: string): { network: s
  * Every node goes in with its model, so the generators pick option 43 from the model table (a `pi3b`
  * gets the trailing spaces); nodes without a MAC get no host line.
  */
-export function bootNetwork(m: LoadedManifest, mode: 'proxy' | 'full'): BootNetwork {
-  const d = m.manifest.dhcp;
+export function bootNetwork(manifest: LoadedManifest, mode: 'proxy' | 'full'): BootNetwork {
+  const d = manifest.manifest.dhcp;
   return {
-    serverAddress: m.manifest.server.address,
+    serverAddress: manifest.manifest.server.address,
     mode,
-    ...definedOnly({ interface: m.manifest.server.interface }),
+    ...definedOnly({ interface: manifest.manifest.server.interface }),
     subnet: {
-      ...subnetOf(d.subnet, m.manifest.server.address),
+      ...subnetOf(d.subnet, manifest.manifest.server.address),
       ...definedOnly({ rangeStart: d.rangeStart, rangeEnd: d.rangeEnd, router: d.router, dnsServers: d.dns }),
     },
-    nodes: m.manifest.nodes.map((n) =>
+    nodes: manifest.manifest.nodes.map((n) =>
       definedOnly({ hostname: n.hostname, mac: n.mac, address: n.address, model: n.model }),
     ),
   };
 }
 
-export async function dhcpConfigText(m: LoadedManifest, format: string): Promise<string> {
+export async function dhcpConfigText(manifest: LoadedManifest, format: string): Promise<string> {
   const dhcp = await loadDhcp();
   switch (format) {
     case 'dnsmasq':
-      return dhcp.dnsmasqConfig(bootNetwork(m, m.manifest.dhcp.rangeStart ? 'full' : 'proxy'));
+      return dhcp.dnsmasqConfig(bootNetwork(manifest, manifest.manifest.dhcp.rangeStart ? 'full' : 'proxy'));
     case 'dnsmasq-proxy':
-      return dhcp.dnsmasqConfig(bootNetwork(m, 'proxy'));
+      return dhcp.dnsmasqConfig(bootNetwork(manifest, 'proxy'));
     case 'isc':
-      return dhcp.iscDhcpdConfig(bootNetwork(m, 'full'));
+      return dhcp.iscDhcpdConfig(bootNetwork(manifest, 'full'));
     default:
-      return `${JSON.stringify(dhcp.keaConfig(bootNetwork(m, 'full')), null, 2)}\n`;
+      return `${JSON.stringify(dhcp.keaConfig(bootNetwork(manifest, 'full')), null, 2)}\n`;
   }
 }
 
@@ -69,9 +69,9 @@ Examples:
   bramble dhcp config --format dnsmasq-proxy   # next to an existing DHCP server you cannot change
   bramble dhcp config --format kea > kea-dhcp4.json`,
     )
-    .action(async (o: { format: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const m = await manifestFor(g);
-      outputFor(g).raw(await dhcpConfigText(m, o.format));
+    .action(async (options: { format: string }, cmd: Command) => {
+      const globalOptions = globals(cmd);
+      const manifest = await manifestFor(globalOptions);
+      outputFor(globalOptions).raw(await dhcpConfigText(manifest, options.format));
     });
 }

@@ -6,20 +6,25 @@ import { confirm } from '../confirm.js';
 import { globals, outputFor } from '../context.js';
 import { UsageError } from '../errors.js';
 
-export function manifestTemplate(o: { server: string; stateDir: string; dhcp: string; nfs: string }): string {
+export function manifestTemplate(options: {
+  server: string;
+  stateDir: string;
+  dhcp: string;
+  nfs: string;
+}): string {
   return `# bramble.yaml — the cluster manifest (JSON Schema: \`bramble schema\`)
 version: 1
 server:
-  address: ${o.server}        # what the Pis reach: TFTP server and NFS server
-stateDir: ${o.stateDir}       # images/, tftp/, nfs/, discovered.json
+  address: ${options.server}        # what the Pis reach: TFTP server and NFS server
+stateDir: ${options.stateDir}       # images/, tftp/, nfs/, discovered.json
 tftp:
   listen: 0.0.0.0:69
   singlePort: false           # true: every transfer on port 69 (NAT, containers, firewalls)
   engine: auto                # auto: native data pump when built; js: the TypeScript sender
 dhcp:
-  mode: ${o.dhcp}             # external: print a config for your DHCP server; proxy: brambled answers Pis
+  mode: ${options.dhcp}             # external: print a config for your DHCP server; proxy: brambled answers Pis
 nfs:
-  kind: ${o.nfs}              # kernel | ganesha | compose
+  kind: ${options.nfs}              # kernel | ganesha | compose
 http:
   listen: 127.0.0.1:9469      # /healthz /metrics /nodes
 images: {}
@@ -54,24 +59,27 @@ Examples:
     )
     .action(
       async (
-        opts: { server: string; state: string; dhcp: string; nfs: string; force?: boolean },
+        options: { server: string; state: string; dhcp: string; nfs: string; force?: boolean },
         cmd: Command,
       ) => {
-        const g = globals(cmd);
-        const out = outputFor(g);
+        const globalOptions = globals(cmd);
+        const out = outputFor(globalOptions);
         const text = manifestTemplate({
-          server: opts.server,
-          stateDir: opts.state,
-          dhcp: opts.dhcp,
-          nfs: opts.nfs,
+          server: options.server,
+          stateDir: options.state,
+          dhcp: options.dhcp,
+          nfs: options.nfs,
         });
-        parseManifestText(text, g.config); // validates --server etc. (exit 1 with the problem by path)
-        if (existsSync(g.config)) {
-          if (!opts.force) throw new UsageError(`${g.config} exists: pass --force to overwrite it`);
-          if (!(await confirm(`overwrite ${g.config}?`, g))) return;
+        parseManifestText(text, globalOptions.config); // validates --server etc. (exit 1 with the problem by path)
+        if (existsSync(globalOptions.config)) {
+          if (!options.force)
+            throw new UsageError(`${globalOptions.config} exists: pass --force to overwrite it`);
+          if (!(await confirm(`overwrite ${globalOptions.config}?`, globalOptions))) return;
         }
-        await writeFile(g.config, text);
-        out.print(`wrote ${g.config}; next: bramble image add NAME FILE, then bramble node add ...`);
+        await writeFile(globalOptions.config, text);
+        out.print(
+          `wrote ${globalOptions.config}; next: bramble image add NAME FILE, then bramble node add ...`,
+        );
       },
     );
 }

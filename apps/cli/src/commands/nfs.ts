@@ -8,28 +8,30 @@ import { readLayouts } from '../store.js';
 import { subnetOf } from './dhcp.js';
 
 /** Clients for nodes without an address: the DHCP subnet of the manifest (never `*`). */
-export function exportScope(m: LoadedManifest): { defaultClients: string } {
-  const { network, netmask } = subnetOf(m.manifest.dhcp.subnet, m.manifest.server.address);
-  const bits = netmask.split('.').reduce((a, o) => a + (Number(o).toString(2).match(/1/g)?.length ?? 0), 0);
+export function exportScope(manifest: LoadedManifest): { defaultClients: string } {
+  const { network, netmask } = subnetOf(manifest.manifest.dhcp.subnet, manifest.manifest.server.address);
+  const bits = netmask
+    .split('.')
+    .reduce((count, octet) => count + (Number(octet).toString(2).match(/1/g)?.length ?? 0), 0);
   return { defaultClients: `${network}/${bits}` };
 }
 
 export async function nfsConfigText(
-  m: LoadedManifest,
+  manifest: LoadedManifest,
   format: string,
   out?: Output,
   ganesha: { graceless?: boolean; recoveryRoot?: string } = {},
 ): Promise<string> {
   const bt = await loadBootTree();
-  const { layouts, missing } = await readLayouts(m);
+  const { layouts, missing } = await readLayouts(manifest);
   if (missing.length > 0)
     out?.warn(`not provisioned yet, left out: ${missing.join(', ')} (bramble node add / bramble node adopt)`);
-  if (format === 'ganesha') return bt.ganeshaConfig(layouts, { ...exportScope(m), ...ganesha });
+  if (format === 'ganesha') return bt.ganeshaConfig(layouts, { ...exportScope(manifest), ...ganesha });
   if (format === 'compose') {
     for (const w of bt.composeWarnings(layouts)) out?.warn(w);
-    return bt.composeFile(layouts, { tftpRoot: m.tftpRoot, nfsRoot: m.nfsRoot });
+    return bt.composeFile(layouts, { tftpRoot: manifest.tftpRoot, nfsRoot: manifest.nfsRoot });
   }
-  return bt.exportsFile(layouts, exportScope(m));
+  return bt.exportsFile(layouts, exportScope(manifest));
 }
 
 export function register(program: Command): void {
@@ -54,31 +56,36 @@ Examples:
   bramble nfs config --format ganesha > /etc/ganesha/ganesha.conf
   bramble nfs config --format compose > docker-compose.yaml`,
     )
-    .action(async (o: { format?: string; graceless?: boolean; recoveryRoot?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const m = await manifestFor(g);
-      const kind = o.format ?? (m.manifest.nfs.kind === 'kernel' ? 'exports' : m.manifest.nfs.kind);
-      const out = outputFor(g);
-      out.raw(
-        await nfsConfigText(m, kind, out, {
-          ...(o.graceless ? { graceless: true } : {}),
-          ...(o.recoveryRoot ? { recoveryRoot: o.recoveryRoot } : {}),
-        }),
-      );
-    });
+    .action(
+      async (options: { format?: string; graceless?: boolean; recoveryRoot?: string }, cmd: Command) => {
+        const globalOptions = globals(cmd);
+        const manifest = await manifestFor(globalOptions);
+        const kind =
+          options.format ??
+          (manifest.manifest.nfs.kind === 'kernel' ? 'exports' : manifest.manifest.nfs.kind);
+        const out = outputFor(globalOptions);
+        out.raw(
+          await nfsConfigText(manifest, kind, out, {
+            ...(options.graceless ? { graceless: true } : {}),
+            ...(options.recoveryRoot ? { recoveryRoot: options.recoveryRoot } : {}),
+          }),
+        );
+      },
+    );
   nfs
     .command('apply')
     .description('write the kernel NFS server exports (exports.d) and run exportfs -ra')
     .addHelpText('after', '\nExamples:\n  sudo bramble nfs apply --yes')
     .action(async (_o: unknown, cmd: Command) => {
-      const g = globals(cmd);
-      const out = outputFor(g);
-      const m = await manifestFor(g);
-      if (!(await confirm('write /etc/exports.d/bramble.exports and run exportfs -ra?', g))) return;
+      const globalOptions = globals(cmd);
+      const out = outputFor(globalOptions);
+      const manifest = await manifestFor(globalOptions);
+      if (!(await confirm('write /etc/exports.d/bramble.exports and run exportfs -ra?', globalOptions)))
+        return;
       const bt = await loadBootTree();
-      const { layouts, missing } = await readLayouts(m);
+      const { layouts, missing } = await readLayouts(manifest);
       if (missing.length > 0) out.warn(`not provisioned yet, left out: ${missing.join(', ')}`);
-      const r = await bt.applyKernelExports(layouts, exportScope(m));
+      const r = await bt.applyKernelExports(layouts, exportScope(manifest));
       out.print(
         `wrote ${r.file}${r.reloaded ? ' and ran exportfs -ra' : ' (no kernel NFS server here: exportfs not found)'}`,
       );

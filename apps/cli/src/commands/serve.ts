@@ -27,15 +27,17 @@ Examples:
 
 SIGHUP (or editing the manifest) reloads; Ctrl-C / SIGTERM drains transfers and exits.`,
     )
-    .action(async (o: { tftpListen?: string; httpListen?: string; watch: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      const logger = createLogger({ level: g.verbose ? 'debug' : g.quiet ? 'warn' : 'info' });
-      const tftpListen = listen(o.tftpListen);
-      const httpListen = listen(o.httpListen);
+    .action(async (options: { tftpListen?: string; httpListen?: string; watch: boolean }, cmd: Command) => {
+      const globalOptions = globals(cmd);
+      const logger = createLogger({
+        level: globalOptions.verbose ? 'debug' : globalOptions.quiet ? 'warn' : 'info',
+      });
+      const tftpListen = listen(options.tftpListen);
+      const httpListen = listen(options.httpListen);
       await runDaemon({
-        manifestPath: g.config,
+        manifestPath: globalOptions.config,
         logger,
-        watch: o.watch,
+        watch: options.watch,
         ...(tftpListen ? { tftpListen } : {}),
         ...(httpListen ? { httpListen } : {}),
       });

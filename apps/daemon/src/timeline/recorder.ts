@@ -4,8 +4,8 @@
  * for the manifest's nodes only — unknown addresses never create entries.
  */
 import { EventEmitter } from 'node:events';
+import { parseTftpPath } from '@bramble/pi';
 import { type FirmwareFileRoles, firmwareFileRoles } from '@bramble/virtual-pi';
-import { parseBootPath } from '../boot-path.js';
 import {
   type BootRules,
   baseName,
@@ -294,7 +294,7 @@ export class BootTimeline extends EventEmitter {
   }
 
   private resolve(seen: TransferSeen): { entry: NodeEntry; file: string } | undefined {
-    const path = parseBootPath(seen.file);
+    const path = parseTftpPath(seen.file);
     path.rest = safeFileName(path.rest);
     const prefix = path.prefix;
     if (prefix?.kind === 'serial') {

@@ -35,14 +35,17 @@ async function findExportfs(given?: string): Promise<string | undefined> {
  */
 export async function applyKernelExports(
   nodes: readonly ExportNode[],
-  o: ApplyKernelExportsOptions = {},
+  options: ApplyKernelExportsOptions = {},
 ): Promise<{ file: string; reloaded: boolean }> {
-  const file = o.file ?? '/etc/exports.d/bramble.exports';
-  const changed = await writeText(file, exportsFile(nodes, o));
-  o.logger?.info({ file, changed }, 'wrote NFS exports');
-  const exportfs = await findExportfs(o.exportfs);
+  const file = options.file ?? '/etc/exports.d/bramble.exports';
+  const changed = await writeText(file, exportsFile(nodes, options));
+  options.logger?.info({ file, changed }, 'wrote NFS exports');
+  const exportfs = await findExportfs(options.exportfs);
   if (!exportfs) {
-    o.logger?.warn({ file }, 'exportfs not found: no kernel NFS server here, exports file written only');
+    options.logger?.warn(
+      { file },
+      'exportfs not found: no kernel NFS server here, exports file written only',
+    );
     return { file, reloaded: false };
   }
   const r = await execa(exportfs, ['-ra'], { reject: false, timeout: 60_000 });

@@ -30,10 +30,10 @@ export interface ExportScopeOptions {
 }
 
 /** The client spec a node's exports are scoped to; throws NO_CLIENT_ADDRESS rather than exporting to `*`. */
-export function clientsFor(n: ExportNode, o: ExportScopeOptions): string {
+export function clientsFor(n: ExportNode, options: ExportScopeOptions): string {
   if (n.address) return n.address;
-  if (o.defaultClients) return o.defaultClients;
-  if (o.allowAnyClient) return '*';
+  if (options.defaultClients) return options.defaultClients;
+  if (options.allowAnyClient) return '*';
   throw new BootTreeError(
     'NO_CLIENT_ADDRESS',
     `node '${n.hostname}' has no address: set its address, pass defaultClients (e.g. '10.0.0.0/24'), or allowAnyClient to export to '*'`,

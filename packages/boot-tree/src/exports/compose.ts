@@ -32,20 +32,23 @@ export function composeWarnings(nodes: readonly ExportNode[]): string[] {
  * at /share<hostpath> and clients use the same paths as with the other servers. Warnings are written as
  * comments at the top (see composeWarnings).
  */
-export function composeFile(nodes: readonly ExportNode[], o: ComposeOptions): string {
+export function composeFile(nodes: readonly ExportNode[], options: ComposeOptions): string {
   const doc = {
     services: {
       tftp: {
         image: 'pghalliday/tftp:latest',
         restart: 'unless-stopped',
-        volumes: [`${o.tftpRoot}:/var/tftpboot:ro`],
+        volumes: [`${options.tftpRoot}:/var/tftpboot:ro`],
         ports: ['69:69/udp'],
       },
       nfs: {
         image: 'itsthenetwork/nfs-server-alpine:12',
         restart: 'unless-stopped',
         privileged: true,
-        volumes: [`${o.nfsRoot}:/share${o.nfsRoot}`, `${o.tftpRoot}:/share${o.tftpRoot}`],
+        volumes: [
+          `${options.nfsRoot}:/share${options.nfsRoot}`,
+          `${options.tftpRoot}:/share${options.tftpRoot}`,
+        ],
         environment: ['SHARED_DIRECTORY=/share', 'SYNC=true'],
         ports: ['2049:2049'],
       },

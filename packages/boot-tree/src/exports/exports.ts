@@ -12,7 +12,7 @@ import {
  * the node (`rw,sync,no_subtree_check,no_root_squash` and a stable `fsid`, so file handles survive
  * reboots and re-exports); a shared-root base `ro` to every node of its image. Never `*` unless `allowAnyClient` is given.
  */
-export function exportsFile(nodes: readonly ExportNode[], o: ExportScopeOptions = {}): string {
+export function exportsFile(nodes: readonly ExportNode[], options: ExportScopeOptions = {}): string {
   const entries = exportedPaths(nodes);
   const ids = assignIds(
     entries.map((e) => e.path),
@@ -26,7 +26,7 @@ export function exportsFile(nodes: readonly ExportNode[], o: ExportScopeOptions 
   >();
   for (const e of entries) {
     const m = merged.get(e.path) ?? { clients: new Set<string>(), comment: [], kinds: new Set() };
-    m.clients.add(clientsFor(e.node, o));
+    m.clients.add(clientsFor(e.node, options));
     m.kinds.add(e.kind);
     m.comment.push(`${e.node.hostname} ${e.kind}`);
     merged.set(e.path, m);

@@ -33,10 +33,10 @@ function dropped(tok: string): boolean {
  * and first-boot tokens are removed, and `root=/dev/nfs nfsroot=SERVER:/PATH,vers=N rw ip=dhcp rootwait`
  * is appended. The result is always exactly one line (the firmware passes only the first line to the kernel).
  */
-export function patchCmdline(text: string, o: CmdlineOptions): string {
-  const server = checkServer(o.nfsServer);
-  const path = checkPath(o.nfsPath, 'nfsPath');
-  const vers = checkVersion(o.nfsVersion);
+export function patchCmdline(text: string, options: CmdlineOptions): string {
+  const server = checkServer(options.nfsServer);
+  const path = checkPath(options.nfsPath, 'nfsPath');
+  const vers = checkVersion(options.nfsVersion);
   const kept = text.split(/\s+/).filter((t) => t.length > 0 && !dropped(t));
   // ip=dhcp: the bootloader cannot hand its network state to the kernel, so the kernel must redo DHCP.
   const nfs = ['root=/dev/nfs', `nfsroot=${server}:${path},vers=${vers}`, 'rw', 'ip=dhcp', 'rootwait'];

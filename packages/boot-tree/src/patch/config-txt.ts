@@ -15,11 +15,11 @@ export interface ConfigTxtOptions {
  * over 4 KiB, comment and blank lines are dropped; if it is still too large a BootTreeError
  * ('CONFIG_TOO_LARGE') is thrown.
  */
-export function patchConfigTxt(text: string, o: ConfigTxtOptions): string {
-  const vers = checkVersion(o.nfsVersion);
+export function patchConfigTxt(text: string, options: ConfigTxtOptions): string {
+  const vers = checkVersion(options.nfsVersion);
   let lines = text.replace(/\r\n/g, '\n').split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  if (o.usesInitramfs && vers !== '3') {
+  if (options.usesInitramfs && vers !== '3') {
     let found = false;
     lines = lines.map((l) => {
       if (/^\s*auto_initramfs\s*=/.test(l)) {

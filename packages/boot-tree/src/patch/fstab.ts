@@ -30,11 +30,11 @@ function normMount(m: string): string {
  * device) and any earlier mount of the boot mount, then appends the node's boot directory over NFS with
  * `nofail` (and `nolock` on v3: Bookworm images disable rpcbind/statd). Comments and other lines stay.
  */
-export function patchFstab(text: string, o: FstabOptions): string {
-  const server = checkServer(o.nfsServer);
-  const bootPath = checkPath(o.bootPath, 'bootPath');
-  const vers = checkVersion(o.nfsVersion);
-  const extra = new Set(o.imageDevices ?? []);
+export function patchFstab(text: string, options: FstabOptions): string {
+  const server = checkServer(options.nfsServer);
+  const bootPath = checkPath(options.bootPath, 'bootPath');
+  const vers = checkVersion(options.nfsVersion);
+  const extra = new Set(options.imageDevices ?? []);
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const t = line.trim();
@@ -45,17 +45,18 @@ export function patchFstab(text: string, o: FstabOptions): string {
       if (src.startsWith('/dev/mmcblk')) continue;
       if (extra.has(src)) continue;
       if (SD_MOUNTS.has(m) && SD_SOURCE.test(src)) continue;
-      if (m === o.bootMount) continue; // an earlier NFS boot line (ours or hand-made)
-      if (o.scratch && (src === o.scratch.file || m === normMount(o.scratch.mountPoint))) continue;
+      if (m === options.bootMount) continue; // an earlier NFS boot line (ours or hand-made)
+      if (options.scratch && (src === options.scratch.file || m === normMount(options.scratch.mountPoint)))
+        continue;
     }
     out.push(line);
   }
   while (out.length > 0 && out[out.length - 1]!.trim() === '') out.pop();
   const opts = ['defaults', `vers=${vers}`, ...(vers === '3' ? ['nolock'] : []), 'noatime', 'nofail'];
-  out.push(FSTAB_MARKER, `${server}:${bootPath}  ${o.bootMount}  nfs  ${opts.join(',')}  0  0`);
-  if (o.scratch) {
-    const file = checkPath(o.scratch.file, 'scratch.file');
-    const mountPoint = checkPath(o.scratch.mountPoint, 'scratch.mountPoint');
+  out.push(FSTAB_MARKER, `${server}:${bootPath}  ${options.bootMount}  nfs  ${opts.join(',')}  0  0`);
+  if (options.scratch) {
+    const file = checkPath(options.scratch.file, 'scratch.file');
+    const mountPoint = checkPath(options.scratch.mountPoint, 'scratch.mountPoint');
     // loop: mount(8) sets up the loop device for a regular file; nofail: a missing file never blocks boot.
     out.push(FSTAB_SCRATCH_MARKER, `${file}  ${mountPoint}  ext4  loop,noatime,nofail  0  0`);
   }

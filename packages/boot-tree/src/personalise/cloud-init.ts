@@ -14,30 +14,33 @@ export interface CloudInitSeed {
  * runs its first-boot modules once. Resizing is switched off (no block device on an NFS root) and cloud-init
  * must not touch the network: the kernel configured eth0 (`ip=dhcp`) and the root file system depends on it.
  */
-export function cloudInitSeed(o: CloudInitSeed): {
+export function cloudInitSeed(options: CloudInitSeed): {
   'meta-data': string;
   'user-data': string;
   'network-config': string;
 } {
-  const metaData = stringify({ 'instance-id': `bramble-${o.hostname}`, 'local-hostname': o.hostname });
+  const metaData = stringify({
+    'instance-id': `bramble-${options.hostname}`,
+    'local-hostname': options.hostname,
+  });
   const cfg: Record<string, unknown> = {
-    hostname: o.hostname,
+    hostname: options.hostname,
     manage_etc_hosts: false,
     growpart: { mode: 'off' },
     resize_rootfs: false,
   };
-  if (o.user) {
+  if (options.user) {
     const u: Record<string, unknown> = {
-      name: o.user,
+      name: options.user,
       groups: 'users,adm,dialout,audio,netdev,video,plugdev,cdrom,games,input,gpio,spi,i2c,render,sudo',
       shell: '/bin/bash',
-      lock_passwd: o.passwordHash === undefined,
+      lock_passwd: options.passwordHash === undefined,
     };
-    if (o.passwordHash) u.passwd = o.passwordHash;
-    if (o.sshKeys?.length) u.ssh_authorized_keys = [...o.sshKeys];
+    if (options.passwordHash) u.passwd = options.passwordHash;
+    if (options.sshKeys?.length) u.ssh_authorized_keys = [...options.sshKeys];
     cfg.users = [u];
   }
-  cfg.ssh_pwauth = o.passwordHash !== undefined;
+  cfg.ssh_pwauth = options.passwordHash !== undefined;
   cfg.enable_ssh = true;
   const userData = `#cloud-config\n${stringify(cfg, { lineWidth: 0 })}`;
   const networkConfig =
@@ -50,12 +53,12 @@ export function cloudInitSeed(o: CloudInitSeed): {
 export async function writeCloudInitSeed(
   root: NodeTree | string,
   nodeBoot: NodeTree | string,
-  o: CloudInitSeed,
+  options: CloudInitSeed,
 ): Promise<string[]> {
   const tree = await NodeTree.from(root);
   const boot = await NodeTree.from(nodeBoot);
   const changed: string[] = [];
-  for (const [name, text] of Object.entries(cloudInitSeed(o))) {
+  for (const [name, text] of Object.entries(cloudInitSeed(options))) {
     if (await boot.writeFile(`/${name}`, text)) changed.push(`boot:${name}`);
   }
   const dropIn = '/etc/cloud/cloud.cfg.d/99-bramble-nfsroot.cfg';

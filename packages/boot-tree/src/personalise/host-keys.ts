@@ -37,18 +37,18 @@ async function keygen(type: HostKeyType, hostname: string): Promise<{ key: Buffe
  */
 export async function generateHostKeys(
   root: NodeTree | string,
-  o: { hostname: string; types?: readonly HostKeyType[] },
+  options: { hostname: string; types?: readonly HostKeyType[] },
 ): Promise<string[]> {
   const tree = await NodeTree.from(root);
   const created: string[] = [];
   const missing: HostKeyType[] = [];
-  for (const t of o.types ?? (['ed25519', 'ecdsa', 'rsa'] as const)) {
+  for (const t of options.types ?? (['ed25519', 'ecdsa', 'rsa'] as const)) {
     const key = `/etc/ssh/ssh_host_${t}_key`;
     const [priv, pub] = await Promise.all([tree.lstat(key), tree.lstat(`${key}.pub`)]);
     if (!(priv?.isFile() && pub?.isFile())) missing.push(t);
   }
   // The key types are generated at the same time (RSA dominates: the others finish within it).
-  const settled = await Promise.allSettled(missing.map((t) => keygen(t, o.hostname)));
+  const settled = await Promise.allSettled(missing.map((t) => keygen(t, options.hostname)));
   for (const [i, t] of missing.entries()) {
     const r = settled[i] as PromiseSettledResult<{ key: Buffer; pub: Buffer }>;
     if (r.status === 'rejected') throw r.reason;

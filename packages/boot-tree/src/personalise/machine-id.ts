@@ -29,12 +29,12 @@ export function newMachineId(): string {
  */
 export async function setMachineId(
   root: NodeTree | string,
-  o: { image?: NodeTree | string | undefined } = {},
+  options: { image?: NodeTree | string | undefined } = {},
 ): Promise<string[]> {
   const tree = await NodeTree.from(root);
   const changed: string[] = [];
   const current = (await readId(tree)) ?? '';
-  const imageId = o.image ? await readId(await NodeTree.from(o.image)) : undefined;
+  const imageId = options.image ? await readId(await NodeTree.from(options.image)) : undefined;
   if (!MACHINE_ID.test(current) || current === imageId) {
     await tree.writeFile('/etc/machine-id', `${newMachineId()}\n`, { mode: 0o444, uid: 0, gid: 0 });
     changed.push('/etc/machine-id');

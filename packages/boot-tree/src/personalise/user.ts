@@ -119,7 +119,7 @@ async function renameInSudoers(tree: NodeTree, from: string, to: string): Promis
  */
 export async function bakeUser(
   root: NodeTree | string,
-  o: { user: string; passwordHash?: string | undefined },
+  options: { user: string; passwordHash?: string | undefined },
 ): Promise<string[]> {
   const tree = await NodeTree.from(root);
   const changed: string[] = [];
@@ -136,49 +136,49 @@ export async function bakeUser(
       `no etc/passwd in '${tree.root}': is this an extracted root file system?`,
     );
   }
-  const hash = o.passwordHash ?? '!';
-  let entry = passwd.find((r) => r[0] === o.user);
+  const hash = options.passwordHash ?? '!';
+  let entry = passwd.find((r) => r[0] === options.user);
   if (!entry) {
     const first = passwd.find((r) => r[2] === '1000');
     if (first) {
       const old = first[0]!;
       const oldHome = checkHome(first[5], old);
-      first[0] = o.user;
-      first[5] = `/home/${o.user}`;
-      for (const r of shadow) if (r[0] === old) r[0] = o.user;
-      renameMembers(group, 3, old, o.user);
-      renameMembers(gshadow, 3, old, o.user);
+      first[0] = options.user;
+      first[5] = `/home/${options.user}`;
+      for (const r of shadow) if (r[0] === old) r[0] = options.user;
+      renameMembers(group, 3, old, options.user);
+      renameMembers(gshadow, 3, old, options.user);
       await moveHome(tree, oldHome, first[5]);
-      await renameInSudoers(tree, old, o.user);
-      changed.push(`renamed first user ${old} → ${o.user}`);
+      await renameInSudoers(tree, old, options.user);
+      changed.push(`renamed first user ${old} → ${options.user}`);
     } else {
       const uids = new Set(passwd.map((r) => Number(r[2])));
       const gids = new Set(group.map((r) => Number(r[2])));
       let id = 1000;
       while ((uids.has(id) || gids.has(id)) && id < 60000) id++;
-      passwd.push([o.user, 'x', String(id), String(id), '', `/home/${o.user}`, '/bin/bash']);
-      group.push([o.user, 'x', String(id), '']);
-      if (gshadowText !== undefined) gshadow.push([o.user, '!', '', '']);
+      passwd.push([options.user, 'x', String(id), String(id), '', `/home/${options.user}`, '/bin/bash']);
+      group.push([options.user, 'x', String(id), '']);
+      if (gshadowText !== undefined) gshadow.push([options.user, '!', '', '']);
       for (const g of ['sudo', 'users']) {
         const row = group.find((r) => r[0] === g);
         if (row) {
           const members = (row[3] ?? '').split(',').filter(Boolean);
-          if (!members.includes(o.user)) row[3] = [...members, o.user].join(',');
+          if (!members.includes(options.user)) row[3] = [...members, options.user].join(',');
         }
       }
-      changed.push(`created user ${o.user} (uid ${id})`);
+      changed.push(`created user ${options.user} (uid ${id})`);
     }
-    entry = passwd.find((r) => r[0] === o.user)!;
+    entry = passwd.find((r) => r[0] === options.user)!;
   }
-  const uid = checkId(entry[2], `uid of '${o.user}'`);
-  const gid = checkId(entry[3], `gid of '${o.user}'`);
-  const home = checkHome(entry[5], o.user);
-  let srow = shadow.find((r) => r[0] === o.user);
+  const uid = checkId(entry[2], `uid of '${options.user}'`);
+  const gid = checkId(entry[3], `gid of '${options.user}'`);
+  const home = checkHome(entry[5], options.user);
+  let srow = shadow.find((r) => r[0] === options.user);
   if (!srow) {
-    srow = [o.user, hash, String(Math.floor(Date.now() / 86_400_000)), '0', '99999', '7', '', '', ''];
+    srow = [options.user, hash, String(Math.floor(Date.now() / 86_400_000)), '0', '99999', '7', '', '', ''];
     shadow.push(srow);
-  } else if (o.passwordHash !== undefined) {
-    srow[1] = o.passwordHash;
+  } else if (options.passwordHash !== undefined) {
+    srow[1] = options.passwordHash;
   }
   if (await tree.writeFile(p('passwd'), unparse(passwd))) changed.push('/etc/passwd');
   if (await tree.writeFile(p('shadow'), unparse(shadow), shadowText === undefined ? { mode: 0o640 } : {}))

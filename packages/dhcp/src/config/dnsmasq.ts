@@ -1,5 +1,6 @@
 /** dnsmasq configuration (dnsmasq(8): --dhcp-range, --pxe-service, --dhcp-host, --dhcp-mac, --dhcp-reply-delay). */
 import { PI_BOOT_MENU_TEXT, PI_BOOT_MENU_TEXT_PADDED } from '@bramble/pi';
+import { PI3_FAMILY_OUIS } from '../raspberry-pi.js';
 import { type BootNetwork, nodesWithMac, parseBootNetwork, usesTrailingSpaces } from './boot-network.js';
 
 /**
@@ -7,7 +8,7 @@ import { type BootNetwork, nodesWithMac, parseBootNetwork, usesTrailingSpaces } 
  * server; full mode: address pool, fixed addresses (option 66 and siaddr only when TFTP runs on another host). Both send `pxe-service=0,"Raspberry Pi Boot"`,
  * i.e. option 43 = `06 01 03 0a 04 00 50 58 45 09 14 00 00 11 "Raspberry Pi Boot" ff` (with the three
  * trailing spaces when a node's model needs them, per the @bramble/pi model table), and delay replies to
- * b8:27:eb (Pi 3 family) clients by 1 s so the address offer reaches them first.
+ * Pi 3-family MACs (b8:27:eb, from the model table) by 1 s so the address offer reaches them first.
  */
 export function dnsmasqConfig(input: BootNetwork): string {
   const d = parseBootNetwork(input);
@@ -43,7 +44,8 @@ export function dnsmasqConfig(input: BootNetwork): string {
     if (n.hostname) fields.push(n.hostname);
     lines.push(`dhcp-host=${fields.join(',')}`);
   }
-  lines.push('dhcp-mac=set:pi3_rom,b8:27:eb:*:*:*', 'dhcp-reply-delay=tag:pi3_rom,1');
+  for (const oui of PI3_FAMILY_OUIS) lines.push(`dhcp-mac=set:pi3_rom,${oui}:*:*:*`);
+  lines.push('dhcp-reply-delay=tag:pi3_rom,1');
   const text = usesTrailingSpaces(d) ? PI_BOOT_MENU_TEXT_PADDED : PI_BOOT_MENU_TEXT;
   lines.push(`pxe-service=${boot}0,"${text}"`);
   return `${lines.join('\n')}\n`;

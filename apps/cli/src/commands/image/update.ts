@@ -10,10 +10,10 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { LoadedManifest } from '@bramble/manifest';
 import type { Command } from 'commander';
-import { editManifest, globals, manifestFor, outputFor } from '../context.js';
-import { CliError, UsageError } from '../errors.js';
-import type { Output } from '../output.js';
-import { type LayerOverride, loadBootTree } from '../packages.js';
+import { editManifest, globals, manifestFor, outputFor } from '../../context.js';
+import { CliError, UsageError } from '../../errors.js';
+import type { Output } from '../../output.js';
+import { type LayerOverride, loadBootTree } from '../../packages.js';
 import {
   currentBaseFile,
   ensureExtracted,
@@ -21,7 +21,7 @@ import {
   readLayouts,
   type StoredImage,
   storedImage,
-} from '../store.js';
+} from '../../store.js';
 
 interface NodeUpdate {
   node: string;
