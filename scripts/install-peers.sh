@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian programs Bramble's tests run against (real peers), when any is missing.
 # gcc + libc6-dev build the tftp native pump (packages/tftp/native/pump.c) and the benchmark load generator.
+# The real-boot test (apps/cli/test/real-boot.test.ts) builds a Debian arm64 image with debootstrap and
+# qemu-user-static (binfmt_misc), and boots it with qemu-system-arm's qemu-system-aarch64 and u-boot-qemu;
+# u-boot-tools (mkimage, dumpimage) checks Bramble's U-Boot script.
 # Needs root (apt-get). Idempotent: a machine that has them all does nothing.
 set -euo pipefail
 PKGS=(
@@ -8,6 +11,7 @@ PKGS=(
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   mtools dosfstools e2fsprogs fdisk xz-utils gzip zip unzip p7zip-full rsync attr acl libcap2-bin
   gcc libc6-dev iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client openssl util-linux systemd whois python3 time
+  debootstrap qemu-user-static binfmt-support qemu-system-arm u-boot-qemu u-boot-tools ipxe-qemu
 )
 missing=()
 for p in "${PKGS[@]}"; do

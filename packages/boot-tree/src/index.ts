@@ -64,3 +64,4 @@ export {
   type ReleaseInfo,
   releaseFromOsRelease,
 } from './release.js';
+export { encodeUbootScript, UBOOT_SCRIPT_NAME, ubootNetbootScript } from './uboot-script.js';

@@ -5,7 +5,7 @@ import { BootTreeError, throwIfAborted } from './errors.js';
 import type { ExportNode } from './exports/common.js';
 import { readTextIfExists, writeText } from './fs-util.js';
 import { installBootcode, installImageBoot, type LinkMode, linkNodeBoot } from './layout.js';
-import { type NodeSpec, parseNodeSpec, tftpDirName } from './node-spec.js';
+import { macDirName, type NodeSpec, parseNodeSpec, tftpDirName } from './node-spec.js';
 import { patchCmdline } from './patch/cmdline.js';
 import { patchConfigTxt } from './patch/config-txt.js';
 import { patchFstab } from './patch/fstab.js';
@@ -24,6 +24,7 @@ import {
   writeUserconf,
 } from './personalise/user.js';
 import { detectRelease, type ReleaseInfo } from './release.js';
+import { encodeUbootScript, UBOOT_SCRIPT_NAME, ubootNetbootScript } from './uboot-script.js';
 
 export interface ProvisionOptions {
   /** The node (validated with NodeSpec; raw input is accepted and parsed). */
@@ -113,6 +114,11 @@ export async function provisionNode(o: ProvisionOptions): Promise<NodeLayout> {
     ...sig,
   });
   if (await installBootcode(tftpRoot, shared, o.refreshImage ?? false)) changes.push('tftp:bootcode.bin');
+  // U-Boot (generic arm64 boards, QEMU -M virt) finds MAC-named node directories through this script.
+  if (node.mac && dirName === macDirName(node.mac)) {
+    const script = encodeUbootScript(ubootNetbootScript());
+    if (await writeText(join(tftpRoot, UBOOT_SCRIPT_NAME), script)) changes.push(`tftp:${UBOOT_SCRIPT_NAME}`);
+  }
   const linked = await linkNodeBoot(shared, tftpDir, o.linkMode ?? 'hardlink');
   if (linked) changes.push(`tftp:${dirName}: ${linked} shared boot files linked`);
   const imgCmdline = (await readTextIfExists(join(shared, 'cmdline.txt'))) ?? '';
