@@ -167,9 +167,9 @@ BOOT_MIB=256
 ROOT_USED_MIB=$(du -sm --apparent-size "$ROOT" | cut -f1)
 ROOT_MIB=$((ROOT_USED_MIB + ROOT_USED_MIB / 4 + 256))
 log "packing: boot ${BOOT_MIB} MiB, root ${ROOT_MIB} MiB (${ROOT_USED_MIB} MiB used)"
-mkfs.vfat -n bootfs -C "$WORK/boot.fat" $((BOOT_MIB * 1024)) >/dev/null
+mkfs.vfat -n bootfs -C "$WORK/boot.fat" $((BOOT_MIB * 1024)) >/dev/null 2>&1
 for f in "$BOOT"/*; do mcopy -i "$WORK/boot.fat" "$f" "::$(basename "$f")"; done
-nice -n 10 mkfs.ext4 -q -L rootfs -d "$ROOT" "$WORK/root.ext4" "${ROOT_MIB}M"
+nice -n 10 mkfs.ext4 -q -L rootfs -d "$ROOT" "$WORK/root.ext4" "${ROOT_MIB}M" >/dev/null
 TMP_IMAGE="$WORK/image.img"
 truncate -s $((4 + BOOT_MIB + ROOT_MIB))M "$TMP_IMAGE"
 sfdisk -q "$TMP_IMAGE" <<EOF

@@ -209,12 +209,16 @@ describe.runIf(canBoot)(
         );
         if (dnsmasq.proc.exitCode !== null) throw new Error(`dnsmasq exited: ${dnsmasq.output()}`);
 
+        // TFTP on the server address: '0.0.0.0' binds only the addresses of interfaces that are up and
+        // running when brambled starts (libuv), and the bridge has no carrier until QEMU opens a tap.
         const daemon = startPeer([
           ...lan.ns.prefix,
           'node',
           daemonBin,
           '-c',
           cfg,
+          '--tftp-listen',
+          `${server}:69`,
           '--log-format',
           'json',
           '--no-watch',
