@@ -140,6 +140,13 @@ in_root passwd -l pi >/dev/null
 echo 'pi ALL=(ALL) NOPASSWD: ALL' >"$ROOT/etc/sudoers.d/010_pi-nopasswd"
 chmod 440 "$ROOT/etc/sudoers.d/010_pi-nopasswd"
 
+# TCG emulation on a loaded host is slow: udev's coldplug can take minutes, past systemd's 90 s device
+# timeout (the serial getty on ttyAMA0 then never starts). Generous, bounded timeouts for the test machine.
+mkdir -p "$ROOT/etc/systemd/system.conf.d"
+printf '[Manager]\nDefaultTimeoutStartSec=600s\nDefaultDeviceTimeoutSec=600s\n' >"$ROOT/etc/systemd/system.conf.d/bramble-test-os.conf"
+mkdir -p "$ROOT/etc/systemd/system/dev-ttyAMA0.device.d"
+printf '[Unit]\nJobRunningTimeoutSec=600s\n' >"$ROOT/etc/systemd/system/dev-ttyAMA0.device.d/bramble-test-os.conf"
+
 KVER=$(basename "$(ls -d "$ROOT"/lib/modules/* | sort -V | tail -n 1)")
 BOOT="$WORK/boot"
 mkdir -p "$BOOT"
@@ -181,5 +188,9 @@ EOF
 dd if="$WORK/boot.fat" of="$TMP_IMAGE" bs=1M seek=4 conv=notrunc,sparse status=none
 dd if="$WORK/root.ext4" of="$TMP_IMAGE" bs=1M seek=$((4 + BOOT_MIB)) conv=notrunc,sparse status=none
 mv "$TMP_IMAGE" "$IMAGE"
+# The cache holds one image and one root tar: older recipes' files go.
+for old in "$CACHE_DIR"/test-os-*.img "$CACHE_DIR"/rootfs-*.tar; do
+  [ "$old" = "$IMAGE" ] || [ "$old" = "$ROOTFS_TAR" ] || rm -f "$old"
+done
 log "built $IMAGE (kernel $KVER) in $(($(date +%s) - start)) s"
 printf '%s\n' "$IMAGE"

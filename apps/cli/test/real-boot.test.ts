@@ -60,6 +60,7 @@ describe.runIf(canBoot)(
     let image: string;
     const peers: Peer[] = [];
     const booted: Booted[] = [];
+    let daemon: Peer;
 
     const ssh = async (node: Booted, command: string): Promise<string> => {
       const r = await execa(
@@ -211,7 +212,7 @@ describe.runIf(canBoot)(
 
         // TFTP on the server address: '0.0.0.0' binds only the addresses of interfaces that are up and
         // running when brambled starts (libuv), and the bridge has no carrier until QEMU opens a tap.
-        const daemon = startPeer([
+        daemon = startPeer([
           ...lan.ns.prefix,
           'node',
           daemonBin,
@@ -261,6 +262,8 @@ describe.runIf(canBoot)(
           booted.map(async (b) => {
             try {
               // U-Boot ran Bramble's script: the bootargs are exactly the cmdline.txt Bramble wrote.
+              const from = await b.vm.expect(/TFTP from server ([\d.]+);/, BOOT_TIMEOUT_MS);
+              expect(from[1]).toBe(lan.address);
               const args = await b.vm.expect(/Bramble: bootargs ([^\r\n]*)/, BOOT_TIMEOUT_MS);
               const mac = NODES.find((n) => n.hostname === b.hostname)?.mac.replace(/:/g, '-') ?? '';
               const cmdline = await readFile(join(dir, 'state', 'tftp', mac, 'cmdline.txt'), 'utf8');
@@ -275,12 +278,20 @@ describe.runIf(canBoot)(
           }),
         );
         for (const b of booted) {
-          const rates = [...b.vm.console().matchAll(/([\d.]+) (KiB|MiB)\/s/g)].map((m) =>
-            m[2] === 'MiB' ? Number(m[1]) * 1024 : Number(m[1]),
-          );
-          // Figures for the report (not asserted: the machine is shared).
+          // brambled served the node's own files (U-Boot asked for them by its MAC directory).
+          const dirName = NODES.find((n) => n.hostname === b.hostname)?.mac.replace(/:/g, '-') ?? '';
+          const sent = daemon
+            .output()
+            .split('\n')
+            .filter((l) => l.includes('"event":"file"') && l.includes(`"node":"${b.hostname}"`));
+          for (const f of ['kernel8.img', 'initramfs8', 'cmdline.txt'])
+            expect(sent.some((l) => l.includes(`"file":"${dirName}/${f}"`))).toBe(true);
+          // Figures for the report (not asserted: the machine is shared). U-Boot prints the rate, then the size.
+          const files = [
+            ...b.vm.console().matchAll(/([\d.]+) (Bytes|KiB|MiB)\/s\s+done\s+Bytes transferred = (\d+)/g),
+          ].map((m) => `${(Number(m[3]) / 1048576).toFixed(1)} MiB at ${m[1]} ${m[2]}/s`);
           console.log(
-            `[real-boot] ${b.hostname}: login after ${((b.loginAfterMs ?? 0) / 1000).toFixed(1)} s; U-Boot TFTP rates KiB/s: ${rates.join(', ')}`,
+            `[real-boot] ${b.hostname}: login prompt ${((b.loginAfterMs ?? 0) / 1000).toFixed(1)} s after power-on; U-Boot TFTP: ${files.join(', ')}`,
           );
         }
       },
@@ -288,12 +299,35 @@ describe.runIf(canBoot)(
     );
 
     it('ssh with the configured user and key, pinned to the host key Bramble generated', async () => {
-      for (const b of booted) expect(await ssh(b, 'id -un')).toBe(USER);
+      for (const b of booted) {
+        // The login prompt can come before sshd has started: wait for it (bounded).
+        let whoami = '';
+        await waitFor(
+          async () => {
+            whoami = await ssh(b, 'id -un').catch(() => '');
+            return whoami !== '';
+          },
+          5 * 60_000,
+          5_000,
+        ).catch(() => undefined);
+        if (!whoami) whoami = await ssh(b, 'id -un'); // the error says why
+        expect(whoami).toBe(USER);
+        // The key the node serves is the one Bramble generated (fingerprints compared, not just trusted).
+        const scanned = await lan.ns.exec('ssh-keyscan', ['-t', 'ed25519', b.address], { timeoutMs: 60_000 });
+        const fingerprint = async (input: string) =>
+          (await execa('ssh-keygen', ['-l', '-f', '-'], { input })).stdout.split(/\s+/)[1];
+        const generated = await readFile(
+          join(dir, 'state', 'nfs', b.hostname, 'etc/ssh/ssh_host_ed25519_key.pub'),
+          'utf8',
+        );
+        expect(await fingerprint(scanned)).toBe(await fingerprint(generated));
+      }
     }, 600_000);
 
     it('systemd reaches running with zero failed units', async () => {
       for (const b of booted) {
         const state = await ssh(b, 'timeout 300 systemctl is-system-running --wait || true');
+        console.log(`[real-boot] ${b.hostname}: ${await ssh(b, 'systemd-analyze | head -n 1')}`);
         const failed = await ssh(b, 'systemctl list-units --failed --no-legend --plain');
         expect({ node: b.hostname, state, failed }).toEqual({
           node: b.hostname,
