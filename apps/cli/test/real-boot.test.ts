@@ -61,6 +61,7 @@ describe.runIf(canBoot)(
     const peers: Peer[] = [];
     const booted: Booted[] = [];
     let daemon: Peer;
+    const provisionedMachineIds = new Map<string, string>();
 
     const ssh = async (node: Booted, command: string): Promise<string> => {
       const r = await execa(
@@ -149,6 +150,12 @@ describe.runIf(canBoot)(
             '--nfs-server',
             server,
           ]);
+        for (const n of NODES) {
+          const id = await readFile(join(dir, 'state', 'nfs', n.hostname, 'etc/machine-id'), 'utf8').catch(
+            () => '',
+          );
+          provisionedMachineIds.set(n.hostname, id.trim());
+        }
         // ssh trusts exactly the host keys Bramble generated for each node.
         const knownHosts: string[] = [];
         for (const n of NODES) {
@@ -350,6 +357,12 @@ describe.runIf(canBoot)(
       const ids = await Promise.all(booted.map((b) => ssh(b, 'cat /etc/machine-id')));
       for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
       expect(new Set(ids).size).toBe(ids.length);
+      // Where Bramble gave the node its own machine-id before boot, the node runs with exactly that one
+      // (an empty file, as the image ships it, is filled in by systemd on first boot).
+      for (const [i, b] of booted.entries()) {
+        const provisioned = provisionedMachineIds.get(b.hostname);
+        if (provisioned) expect(ids[i]).toBe(provisioned);
+      }
     }, 300_000);
 
     it('an overlayfs mount works (what containerd needs)', async () => {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} are U-Boot script variables, not JS placeholders
 import { crc32 } from 'node:zlib';
 import { BootTreeError } from './errors.js';
 
