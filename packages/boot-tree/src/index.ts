@@ -129,3 +129,4 @@ export {
   layerOverrides,
   upperVolumePaths,
 } from './shared-root/update.js';
+export { encodeUbootScript, UBOOT_SCRIPT_NAME, ubootNetbootScript } from './uboot-script.js';

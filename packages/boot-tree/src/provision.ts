@@ -1,10 +1,10 @@
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { definedOnly, tftpDirName } from '@bramble/pi';
+import { definedOnly, macDirName, tftpDirName } from '@bramble/pi';
 import { type CloneMode, cloneTree } from './clone.js';
 import { BootTreeError, throwIfAborted } from './errors.js';
 import type { ExportNode } from './exports/common.js';
-import { readTextIfExists } from './fs-util.js';
+import { readTextIfExists, writeText } from './fs-util.js';
 import { IMAGES_DIR, installBootcode, installImageBoot, type LinkMode, linkNodeBoot } from './layout.js';
 import type { Logger } from './logger.js';
 import { type NodeSpec, parseNodeSpec } from './node-spec.js';
@@ -34,6 +34,7 @@ import { patchSharedCmdline } from './shared-root/cmdline.js';
 import { commitIdentity, type Stage, stageIdentity } from './shared-root/identity.js';
 import { installOverlayScript } from './shared-root/initramfs.js';
 import { DEFAULT_UPPER_SIZE, ensureUpperVolume, upperKind } from './shared-root/layer.js';
+import { encodeUbootScript, UBOOT_SCRIPT_NAME, ubootNetbootScript } from './uboot-script.js';
 
 export interface ProvisionOptions {
   /** The node (validated with NodeSpec; raw input is accepted and parsed). */
@@ -185,6 +186,11 @@ async function provisionPlanned(
   });
   if (await installBootcode(tftpRoot, sharedDir, options.refreshImage ?? false))
     changes.push('tftp:bootcode.bin');
+  // U-Boot (generic arm64 boards, QEMU -M virt) finds MAC-named node directories through this script.
+  if (node.mac && dirName === macDirName(node.mac)) {
+    const script = encodeUbootScript(ubootNetbootScript());
+    if (await writeText(join(tftpRoot, UBOOT_SCRIPT_NAME), script)) changes.push(`tftp:${UBOOT_SCRIPT_NAME}`);
+  }
   const linked = await linkNodeBoot(sharedDir, tftpDir, options.linkMode ?? 'hardlink');
   if (linked) changes.push(`tftp:${dirName}: ${linked} shared boot files linked`);
   const shared = await NodeTree.open(sharedDir);

@@ -2,4 +2,5 @@ export * from './dhcp-lan.js';
 export * from './netns.js';
 export * from './ports.js';
 export * from './process.js';
+export * from './qemu.js';
 export * from './tools.js';
