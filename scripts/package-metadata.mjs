@@ -11,7 +11,16 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
 const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const repoUrl = rootPkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '');
-const dirs = ['packages/image', 'packages/boot-tree', 'packages/tftp', 'packages/dhcp', 'packages/virtual-pi']
+const dirs = [
+  'packages/pi',
+  'packages/image',
+  'packages/boot-tree',
+  'packages/tftp',
+  'packages/dhcp',
+  'packages/eeprom',
+  'packages/manifest',
+  'packages/virtual-pi',
+]
   .concat([
     'packages/testkit',
     'apps/cli',
