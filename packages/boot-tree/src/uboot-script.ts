@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} are U-Boot script variables, not JS placeholders
-import { crc32 } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { BootTreeError } from './errors.js';
 
 /**
@@ -25,6 +25,16 @@ const HEADER_BYTES = 64;
 const NAME_BYTES = 32;
 /** U-Boot's `source` reads the whole script into memory: keep it far below any load window. */
 const SCRIPT_MAX_BYTES = 64 * 1024;
+
+/**
+ * IEEE CRC-32 of `data` (the uImage header's ih_dcrc / ih_hcrc). zlib.crc32 needs Node 20.15; a gzip
+ * member's trailer carries the same CRC-32 of its input (RFC 1952 §2.3.1), so stored (level 0)
+ * gzip gives it on every Node the packages support.
+ */
+function crc32(data: Uint8Array): number {
+  const member = gzipSync(data, { level: 0 });
+  return member.readUInt32LE(member.length - 8);
+}
 
 /** The script text: node directory from the MAC, kernel8.img + initramfs8 + cmdline.txt over TFTP. */
 export function ubootNetbootScript(o: { kernel?: string; initramfs?: string } = {}): string {
