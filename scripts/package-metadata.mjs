@@ -12,6 +12,7 @@ const check = process.argv.includes('--check');
 const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const repoUrl = rootPkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '');
 const dirs = [
+  'packages/logger',
   'packages/pi',
   'packages/image',
   'packages/boot-tree',

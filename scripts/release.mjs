@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const marker = join(root, 'node_modules', '.cache', 'bramble', 'tested.json');
-const publishable = ['packages/pi', 'packages/manifest', 'packages/eeprom']
+const publishable = ['packages/logger', 'packages/pi', 'packages/manifest', 'packages/eeprom']
   .concat(['packages/image', 'packages/boot-tree', 'packages/tftp', 'packages/dhcp'])
   .concat(['packages/tftp-linux-x64-gnu', 'packages/tftp-linux-arm64-gnu'])
   .concat(['packages/virtual-pi', 'apps/daemon', 'apps/cli']);

@@ -24,7 +24,7 @@ started=$SECONDS
 step "packing into $work/tgz"
 t0=$SECONDS
 mkdir -p "$work/tgz"
-for dir in packages/pi packages/manifest packages/eeprom packages/image packages/boot-tree packages/tftp packages/tftp-linux-x64-gnu packages/tftp-linux-arm64-gnu \
+for dir in packages/logger packages/pi packages/manifest packages/eeprom packages/image packages/boot-tree packages/tftp packages/tftp-linux-x64-gnu packages/tftp-linux-arm64-gnu \
   packages/dhcp packages/virtual-pi apps/daemon apps/cli; do
   (cd "$repo/$dir" && pnpm pack --pack-destination "$work/tgz" >"$work/pack.log" 2>&1) || {
     cat "$work/pack.log" >&2

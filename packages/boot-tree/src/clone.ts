@@ -1,10 +1,10 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Logger } from '@bramble/logger';
 import { definedOnly } from '@bramble/pi';
 import { execa } from 'execa';
 import { BootTreeError, throwIfAborted } from './errors.js';
 import { exists } from './fs-util.js';
-import type { Logger } from './logger.js';
 
 export type CloneMode = 'copy' | 'hardlink';
 

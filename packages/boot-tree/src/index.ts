@@ -3,6 +3,8 @@
  * config.txt patching, personalisation of NFS roots, and NFS exports (kernel, nfs-ganesha, compose).
  * @packageDocumentation
  */
+
+export { type Logger, silentLogger } from '@bramble/logger';
 export {
   type CheckOptions,
   type CheckProblem,
@@ -33,7 +35,6 @@ export {
   linkNodeBoot,
   PER_NODE_BOOT_FILES,
 } from './layout.js';
-export { type Logger, silentLogger } from './logger.js';
 export {
   NFS_VERSIONS,
   type NfsVersion,

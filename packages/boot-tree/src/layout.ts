@@ -1,10 +1,10 @@
 import { copyFile, link, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import type { Logger } from '@bramble/logger';
 import { definedOnly } from '@bramble/pi';
 import { cloneTree } from './clone.js';
 import { BootTreeError } from './errors.js';
 import { ensureSymlink, exists } from './fs-util.js';
-import type { Logger } from './logger.js';
 import { NodeTree } from './node-tree.js';
 
 /** Files that are real, per-node files in a node's TFTP directory (never shared with the image). */

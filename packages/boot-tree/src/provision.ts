@@ -1,12 +1,12 @@
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { Logger } from '@bramble/logger';
 import { definedOnly, macDirName, tftpDirName } from '@bramble/pi';
 import { type CloneMode, cloneTree } from './clone.js';
 import { BootTreeError, throwIfAborted } from './errors.js';
 import type { ExportNode } from './exports/common.js';
 import { readTextIfExists, writeText } from './fs-util.js';
 import { IMAGES_DIR, installBootcode, installImageBoot, type LinkMode, linkNodeBoot } from './layout.js';
-import type { Logger } from './logger.js';
 import { type NodeSpec, parseNodeSpec } from './node-spec.js';
 import { NodeTree } from './node-tree.js';
 import { patchCmdline } from './patch/cmdline.js';

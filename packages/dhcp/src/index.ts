@@ -1,5 +1,6 @@
 /** @packageDocumentation @bramble/dhcp — DHCP codec, PXE / Raspberry Pi boot options, server configs, proxyDHCP. */
 
+export { type Logger, silentLogger } from '@bramble/logger';
 export {
   buildClientMessage,
   type ClientKind,
@@ -27,7 +28,6 @@ export {
   DhcpError,
   type DhcpErrorCode,
 } from './errors.js';
-export { type Logger, silentLogger } from './logger.js';
 export {
   type ClientIdentifier,
   type ClientNdi,

@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from '@bramble/logger';
 import { z } from 'zod';
 import { type BlockSource, FileBlockSource, SliceSource } from './block-source.js';
 import { ImageError } from './errors.js';
 import { openExt4 } from './ext4/open.js';
 import { openFat } from './fat/fat-fs.js';
 import type { FileSystem } from './filesystem.js';
-import type { Logger } from './logger.js';
 import { type PartitionInfo, type PartitionTableKind, readPartitionTable } from './partition/index.js';
 import { probeFileSystem } from './probe.js';
 import { decompressToFile } from './source/decompress.js';

@@ -1,5 +1,6 @@
 /** @packageDocumentation @bramble/image: read disk images and extract their trees with full metadata. */
 
+export { type Logger, silentLogger } from '@bramble/logger';
 export * from './block-source.js';
 export {
   bootAndRootPartitions,
@@ -32,7 +33,6 @@ export {
   parseOsRelease,
   readOsRelease,
 } from './inspect.js';
-export { type Logger, silentLogger } from './logger.js';
 export {
   type FsType,
   type PartitionInfo,

@@ -6,6 +6,7 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
+import type { Logger } from '@bramble/logger';
 import { z } from 'zod';
 import {
   ErrorCode,
@@ -15,7 +16,6 @@ import {
   TftpRemoteError,
   TftpTimeoutError,
 } from './errors.js';
-import type { Logger } from './logger.js';
 import { acceptOack, type Negotiated } from './negotiation.js';
 import { fromNetascii, NetasciiDecoder, toNetascii } from './netascii.js';
 import { decode, encode, errorPacket, Opcode, peekOpcode } from './packet.js';

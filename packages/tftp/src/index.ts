@@ -75,4 +75,4 @@ export type {
   WriteHandler,
 } from './types.js';
 export const VERSION = '0.1.0';
-export { type Logger, silentLogger } from './logger.js';
+export { type Logger, silentLogger } from '@bramble/logger';

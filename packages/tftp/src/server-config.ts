@@ -1,8 +1,8 @@
 /** Server configuration: the options schema (zod) and the resolved configuration the server runs on. */
 import type { Socket } from 'node:dgram';
+import type { Logger } from '@bramble/logger';
 import { z } from 'zod';
 import { TftpConfigError } from './errors.js';
-import type { Logger } from './logger.js';
 import { MAX_BLKSIZE, MAX_WINDOWSIZE, MIN_BLKSIZE } from './negotiation.js';
 import { RemapRuleSchema } from './remap.js';
 import type { ReadHandler, RequestClassifier, RewriteHook, WriteHandler } from './types.js';

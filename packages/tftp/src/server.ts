@@ -7,12 +7,12 @@
 import type { RemoteInfo } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
+import { type Logger, silentLogger } from '@bramble/logger';
 import { BufferBudget } from './buffer-budget.js';
 import { JsReadEngine } from './engines/js-read.js';
 import { JsWriteEngine } from './engines/js-write.js';
 import { NativeReadEngine, pumpableSize } from './engines/native-read.js';
 import { accessDenied, ErrorCode, notFound, TftpConfigError, TftpError, TftpRequestError } from './errors.js';
-import { type Logger, silentLogger } from './logger.js';
 import { type NativePump, nativePump, nativePumpStatus } from './native.js';
 import { type Negotiated, negotiateServer, type RolloverPolicy } from './negotiation.js';
 import { netasciiSource } from './netascii.js';

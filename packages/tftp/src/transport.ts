@@ -6,8 +6,8 @@
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
+import type { Logger } from '@bramble/logger';
 import { ErrorCode, TftpError } from './errors.js';
-import type { Logger } from './logger.js';
 import { decode, errorPacket, Opcode, peekOpcode, type RequestPacket } from './packet.js';
 import { udp4Socket } from './udp.js';
 

@@ -1,9 +1,9 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
+import type { Logger } from '@bramble/logger';
 import { execa } from 'execa';
 import { BootTreeError } from '../errors.js';
 import { writeText } from '../fs-util.js';
-import type { Logger } from '../logger.js';
 import type { ExportNode, ExportScopeOptions } from './common.js';
 import { exportsFile } from './exports.js';
 

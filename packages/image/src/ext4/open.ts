@@ -1,7 +1,7 @@
+import type { Logger } from '@bramble/logger';
 import { z } from 'zod';
 import type { BlockSource } from '../block-source.js';
 import { ImageError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { descriptorBlock, parseGroupDescs } from './group-desc.js';
 import { Incompat, parseSuperblock, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE } from './superblock.js';
 import { Ext4FileSystem } from './volume.js';

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
+import type { Logger } from '@bramble/logger';
 import type { BlockSource } from '../block-source.js';
 import { ImageError } from '../errors.js';
 import type { DataRange, DirEntry, FileSystem, FsNode, Xattr } from '../filesystem.js';
-import type { Logger } from '../logger.js';
 import { BlockCache } from './block-cache.js';
 import { mapBlockMap } from './block-map.js';
 import { type DirParseOptions, parseDirEntries, type RawDirEntry, verifyDirBlock } from './dir.js';

@@ -1,8 +1,8 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Logger } from '@bramble/logger';
 import { ImageError, OutputLimitError } from '../errors.js';
 import type { FileSystem } from '../filesystem.js';
-import type { Logger } from '../logger.js';
 import { commit, type Destination, discard, planDestinations, stage } from './destination.js';
 import { requirePython } from './meta-helper.js';
 import {

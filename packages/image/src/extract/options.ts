@@ -1,5 +1,5 @@
+import type { Logger } from '@bramble/logger';
 import { z } from 'zod';
-import type { Logger } from '../logger.js';
 
 /** Progress of an extraction, for a progress bar: bytes and files done of the totals. */
 export interface ExtractProgress {

@@ -1,6 +1,6 @@
 /**
- * The logger this package accepts: any pino-compatible logger (pino itself, or an adapter over
- * another library). The package never creates or configures one; without it, nothing is logged.
+ * The logger every Bramble library accepts: any pino-compatible logger (pino itself, or an adapter over
+ * another library). A package never creates or configures one; without it, nothing is logged.
  */
 export interface Logger {
   trace(obj: object | string, msg?: string): void;
