@@ -103,7 +103,7 @@ step "@bramble/tftp README example in a fresh project"
 mkdir -p "$work/embed"
 cd "$work/embed"
 printf '{ "name": "embed", "private": true, "type": "module" }\n' >package.json
-run_bare npm i --no-audit --no-fund --loglevel=error "$(tgz bramble-tftp)" "${prebuilt_tgz[@]}" || fail "npm i @bramble/tftp"
+run_bare npm i --no-audit --no-fund --loglevel=error "$(tgz bramble-tftp)" "$(tgz bramble-logger)" "${prebuilt_tgz[@]}" || fail "npm i @bramble/tftp"
 # The first ```ts block of the installed package's README, as written.
 awk '/^```ts$/ { inside = 1; next } inside && /^```$/ { exit } inside { print }' \
   node_modules/@bramble/tftp/README.md >example.mjs
