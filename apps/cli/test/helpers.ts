@@ -45,7 +45,7 @@ export async function bramble(args: readonly string[], opts: Options = {}): Prom
  * (mkfs.vfat + mcopy), p2 ext4 root (mkfs.ext4 -d) from `rootFiles`. Returns the image path.
  */
 export async function buildPiImage(dir: string, rootFiles: Record<string, string>): Promise<string> {
-  const { mkdir, readdir, truncate, writeFile } = await import('node:fs/promises');
+  const { mkdir, writeFile } = await import('node:fs/promises');
   const write = async (root: string, files: Record<string, string>) => {
     for (const [rel, text] of Object.entries(files)) {
       await mkdir(join(root, rel, '..'), { recursive: true });
@@ -63,6 +63,15 @@ export async function buildPiImage(dir: string, rootFiles: Record<string, string
     'kernel8.img': 'kernel',
   });
   await write(root, rootFiles);
+  return packPiImage(dir, boot, root, 'disk.img');
+}
+
+/**
+ * Pack a boot directory and a root directory into an MBR image shaped like Raspberry Pi OS: p1 FAT16
+ * (mkfs.vfat + mcopy), p2 ext4 (mkfs.ext4 -d). Returns `<dir>/<name>`.
+ */
+export async function packPiImage(dir: string, boot: string, root: string, name: string): Promise<string> {
+  const { readdir, truncate, writeFile } = await import('node:fs/promises');
   const fat = join(dir, 'boot.fat');
   await execa('mkfs.vfat', ['-F', '16', '-n', 'BOOTFS', '-C', fat, String(16 * 1024)]);
   const names = await readdir(boot);
@@ -71,7 +80,7 @@ export async function buildPiImage(dir: string, rootFiles: Record<string, string
   });
   const ext4 = join(dir, 'root.ext4');
   await execa('mkfs.ext4', ['-q', '-F', '-E', 'root_owner=0:0', '-d', root, ext4, '16M']);
-  const img = join(dir, 'disk.img');
+  const img = join(dir, name);
   await writeFile(img, '');
   await truncate(img, 34 * 1024 * 1024);
   await execa('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', img], {

@@ -5,22 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import {
-  lstat,
-  mkdir,
-  readdir,
-  readFile,
-  readlink,
-  rename,
-  symlink,
-  truncate,
-  writeFile,
-} from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bramble, tempDir } from './helpers.js';
+import { bramble, packPiImage, tempDir } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhvc3RpbGUtaW1hZ2UtdGVzdC1rZXktMDAwMDAwMDA admin@laptop';
@@ -60,35 +50,8 @@ async function buildImage(dir: string, mutate: (root: string) => Promise<void>):
     'lib/systemd/system/ssh.service': '[Unit]\n',
   });
   await mutate(root);
-  const fat = join(dir, 'boot.fat');
-  await execa(requireTool('mkfs.vfat'), ['-F', '16', '-n', 'BOOTFS', '-C', fat, String(16 * 1024)]);
-  const names = await readdir(boot);
-  await execa(requireTool('mcopy'), ['-i', fat, ...names.map((n) => join(boot, n)), '::'], {
-    env: { MTOOLS_SKIP_CHECK: '1' },
-  });
-  const ext4 = join(dir, 'root.ext4');
-  await execa(requireTool('mkfs.ext4'), ['-q', '-F', '-E', 'root_owner=0:0', '-d', root, ext4, '16M']);
-  const img = join(dir, 'evil.img');
-  await writeFile(img, '');
-  await truncate(img, 34 * MiB);
-  await execa(requireTool('sfdisk'), ['-q', '--no-reread', '--no-tell-kernel', img], {
-    input:
-      'label: dos\nlabel-id: 0x12345678\nstart=2048, size=32768, type=c\nstart=34816, size=32768, type=83\n',
-  });
-  for (const [file, sector] of [
-    [fat, 2048],
-    [ext4, 34816],
-  ] as const) {
-    await execa('dd', [
-      `if=${file}`,
-      `of=${img}`,
-      'bs=512',
-      `seek=${sector}`,
-      'conv=notrunc,sparse',
-      'status=none',
-    ]);
-  }
-  return img;
+  for (const tool of ['mkfs.vfat', 'mcopy', 'mkfs.ext4', 'sfdisk']) requireTool(tool);
+  return packPiImage(dir, boot, root, 'evil.img');
 }
 
 /** path mode content-hash of every entry under dir (symlinks not followed). */
