@@ -149,12 +149,16 @@ export async function startTftp(
     state.timeline.tftpEnd('failed', event);
     onFailed(state, event);
   });
-  const address = await server.listen(socket ? {} : listen);
+  const bound = await server.listen(socket ? {} : listen);
+  // A '0.0.0.0' listen is served on every local IPv4 address, including those that appear later (the
+  // server rescans them): report it as asked, with the addresses bound now beside it.
+  const address = socket ? bound : { address: listen.address, port: bound.port };
   state.logger?.info(
     {
       event: 'listening',
       service: 'tftp',
       ...address,
+      addresses: server.addresses().map((each) => each.address),
       root: state.current.tftpRoot,
       singlePort: state.current.manifest.tftp.singlePort,
       engine: server.engine,

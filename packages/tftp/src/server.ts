@@ -165,10 +165,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     if (this.active >= slots || perClient >= this.config.maxTransfersPerClient) {
       this.logLimit(key, request.filename, priority);
       if (this.config.onLimit === 'error')
-        listener.socket.send(
+        this.transport.reply(
+          listener,
           errorPacket(ErrorCode.NOT_DEFINED, 'Server busy, try again later'),
-          remote.port,
-          remote.address,
+          remote,
         );
       return;
     }
@@ -253,7 +253,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       message = 'Internal server error';
       this.log.error({ err: e, file: t.file }, 'TFTP handler threw');
     }
-    t.listener.socket.send(errorPacket(code, message), t.remote.port, t.remote.address);
+    this.transport.reply(t.listener, errorPacket(code, message), t.remote);
     this.finish(t, 'failed', err);
   }
 

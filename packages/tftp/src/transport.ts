@@ -7,19 +7,37 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { Logger } from '@bramble/logger';
-import { ErrorCode, TftpError } from './errors.js';
+import { z } from 'zod';
+import { ErrorCode, TftpConfigError, TftpError } from './errors.js';
 import { decode, errorPacket, Opcode, peekOpcode, type RequestPacket } from './packet.js';
 import { udp4Socket } from './udp.js';
 
+const WILDCARD = '0.0.0.0';
+
 export interface ListenOptions {
   /**
-   * IPv4 address(es). '0.0.0.0' (default) binds one socket per local IPv4 address present at listen time, so
-   * replies leave from the address the request arrived on (Node's dgram cannot report the arrival address).
+   * IPv4 address(es). '0.0.0.0' (default) binds one socket per local IPv4 address, so replies leave from the
+   * address the request arrived on (Node's dgram cannot report the arrival address); the local addresses are
+   * looked at again every `rescanIntervalMs`, so an interface that gets its address later is served too.
    */
   address?: string | readonly string[];
   /** Default 69; 0 picks a free port (the same one on every address). */
   port?: number;
+  /**
+   * With '0.0.0.0': how often (ms) the local IPv4 addresses are listed again, binding a socket on each new one
+   * and closing those of addresses that went away. Default 2000; 0 = only at listen time.
+   */
+  rescanIntervalMs?: number;
 }
+
+/** ListenOptions checked (the address list is checked by the bind itself). */
+const ListenOptionsSchema = z
+  .object({
+    address: z.union([z.string(), z.array(z.string()).readonly()]).default(WILDCARD),
+    port: z.number().int().min(0).max(65535).default(69),
+    rescanIntervalMs: z.number().int().min(0).max(3_600_000).default(2000),
+  })
+  .strict();
 
 export interface ServerAddress {
   address: string;
@@ -31,6 +49,8 @@ export interface Listener {
   socket: Socket;
   localAddress: string;
   owned: boolean;
+  /** Set when the socket was closed (its address went away, or the server closed): nothing is sent on it. */
+  closed?: boolean;
 }
 
 /** A transfer's path to its client: its own socket, or the listening socket in single-port mode. */
@@ -63,6 +83,12 @@ interface Route {
 
 export class Transport {
   private listeners: Listener[] = [];
+  /** What `listen` asked for (undefined before listen and after close); `port` is the bound one. */
+  private wanted: { fixed: string[]; wildcard: boolean; port: number } | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private rescanning: Promise<void> | undefined;
+  /** New addresses whose bind failed (warned once; retried on every rescan). */
+  private readonly bindFailures = new Set<string>();
   private readonly routes = new Map<string, Route>();
   private portCursor = 0;
   /** Requests are ignored while false (closing). */
@@ -84,25 +110,42 @@ export class Transport {
       this.attach({ socket: this.config.socket, localAddress: bound.address, owned: false });
       return this.address();
     }
-    const address = options.address ?? '0.0.0.0';
-    let port = options.port ?? 69;
+    const parsed = ListenOptionsSchema.safeParse(options);
+    if (!parsed.success) throw new TftpConfigError(`invalid listen options: ${parsed.error.message}`);
+    const { address, port, rescanIntervalMs } = parsed.data;
     const list = typeof address === 'string' ? [address] : [...address];
-    const addresses = list.flatMap((a) => (a === '0.0.0.0' ? localIPv4Addresses() : [a]));
+    this.wanted = { fixed: list.filter((a) => a !== WILDCARD), wildcard: list.includes(WILDCARD), port };
+    const addresses = this.wantedAddresses();
     try {
-      for (const local of addresses) {
-        const socket = udp4Socket();
-        await bindSocket(socket, port, local);
-        port = socket.address().port;
-        this.attach({ socket, localAddress: local, owned: true });
-      }
+      for (const local of addresses) await this.bindListener(local);
     } catch (e) {
       await this.close();
       throw new TftpError('LISTEN_FAILED', `cannot listen on ${address}:${port}: ${(e as Error).message}`, {
         cause: e,
       });
     }
-    this.log.info({ addresses, port, singlePort: this.config.singlePort }, 'TFTP server listening');
+    this.log.info(
+      { addresses, port: this.wanted.port, singlePort: this.config.singlePort },
+      'TFTP server listening',
+    );
+    if (this.wanted.wildcard && rescanIntervalMs > 0) {
+      this.rescanTimer = setInterval(() => void this.rescan(), rescanIntervalMs);
+      this.rescanTimer.unref();
+    }
     return this.address();
+  }
+
+  /**
+   * Bring the listeners of a '0.0.0.0' listen in line with the local IPv4 addresses now: a socket on each
+   * new address, none on an address that went away. Runs on the rescan timer; one run at a time.
+   */
+  rescan(): Promise<void> {
+    if (!this.rescanning) {
+      this.rescanning = this.reconcile().finally(() => {
+        this.rescanning = undefined;
+      });
+    }
+    return this.rescanning;
   }
 
   address(): ServerAddress {
@@ -120,21 +163,13 @@ export class Transport {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.rescanTimer);
+    this.rescanTimer = undefined;
+    this.wanted = undefined;
+    await this.rescanning;
     const closing = this.listeners;
     this.listeners = [];
-    await Promise.all(
-      closing.map(
-        (l) =>
-          new Promise<void>((resolve) => {
-            l.socket.removeAllListeners('message');
-            try {
-              l.socket.close(() => resolve());
-            } catch {
-              resolve();
-            }
-          }),
-      ),
-    );
+    await Promise.all(closing.map((l) => closeListener(l)));
   }
 
   /** Hold `key` (client address:port) for a transfer: repeated requests from it are ignored until `release`. */
@@ -159,13 +194,18 @@ export class Transport {
       onUnreachable: () => {},
       close: () => {},
     };
-    const socket = this.config.singlePort ? listener.socket : await this.bindTransferSocket(listener);
-    channel.send = (packet, length) => socket.send(packet, 0, length, remote.port, remote.address);
-    channel.sendData = (header, payload, sent) =>
-      socket.send([header, payload], remote.port, remote.address, sent);
-    channel.sendError = (code, message) =>
-      socket.send(errorPacket(code, message), remote.port, remote.address);
     if (this.config.singlePort) {
+      // The listening socket may close under a running transfer (its address went away): the transfer then
+      // times out instead of sending on a closed socket.
+      const socket = listener.socket;
+      channel.send = (packet, length) => {
+        if (!listener.closed) socket.send(packet, 0, length, remote.port, remote.address);
+      };
+      channel.sendData = (header, payload, sent) => {
+        if (listener.closed) sent?.();
+        else socket.send([header, payload], remote.port, remote.address, sent);
+      };
+      channel.sendError = (code, message) => this.reply(listener, errorPacket(code, message), remote);
       const route = this.routes.get(key);
       if (route) route.receive = (msg) => channel.onPacket(msg);
       channel.close = () => {
@@ -173,6 +213,12 @@ export class Transport {
       };
       return channel;
     }
+    const socket = await this.bindTransferSocket(listener);
+    channel.send = (packet, length) => socket.send(packet, 0, length, remote.port, remote.address);
+    channel.sendData = (header, payload, sent) =>
+      socket.send([header, payload], remote.port, remote.address, sent);
+    channel.sendError = (code, message) =>
+      socket.send(errorPacket(code, message), remote.port, remote.address);
     socket.on('error', (e: NodeJS.ErrnoException) => {
       // Linux reports ICMP port unreachable as ECONNREFUSED (only where the socket asked for errors).
       if (e.code === 'ECONNREFUSED') channel.onUnreachable();
@@ -201,6 +247,11 @@ export class Transport {
     return channel;
   }
 
+  /** A datagram to `remote` from a listening socket (none once that socket closed). */
+  reply(listener: Listener, packet: Buffer, remote: { address: string; port: number }): void {
+    if (!listener.closed) listener.socket.send(packet, remote.port, remote.address);
+  }
+
   /** Where a transfer socket bound outside this transport (the native pump) starts looking in the port range. */
   portSearch(): { low: number; high: number; cursor: number } {
     const range = this.config.portRange;
@@ -213,6 +264,63 @@ export class Transport {
   portTaken(port: number): void {
     const range = this.config.portRange;
     if (range) this.portCursor = (port - range[0] + 1) % (range[1] - range[0] + 1);
+  }
+
+  /** The addresses a listen asked for, '0.0.0.0' expanded to the local IPv4 addresses of this moment. */
+  private wantedAddresses(): string[] {
+    const wanted = this.wanted;
+    if (!wanted) return [];
+    const all = new Set(wanted.fixed);
+    if (wanted.wildcard) for (const local of localIPv4Addresses()) all.add(local);
+    return [...all];
+  }
+
+  private async bindListener(local: string): Promise<void> {
+    const wanted = this.wanted;
+    if (!wanted) return;
+    const socket = udp4Socket();
+    try {
+      await bindSocket(socket, wanted.port, local);
+    } catch (e) {
+      socket.close();
+      throw e;
+    }
+    // Port 0: the first bind picked the port; every later address gets the same one.
+    wanted.port = socket.address().port;
+    this.attach({ socket, localAddress: local, owned: true });
+  }
+
+  private async reconcile(): Promise<void> {
+    if (!this.wanted?.wildcard) return;
+    const wanted = new Set(this.wantedAddresses());
+    // Gone first: the '0.0.0.0' stand-in of a host without addresses holds the port on every address.
+    const gone = this.listeners.filter((l) => l.owned && !wanted.has(l.localAddress));
+    for (const listener of gone) {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+      await closeListener(listener);
+      this.log.info(
+        { address: listener.localAddress, port: this.wanted?.port },
+        'TFTP address gone: stopped listening on it',
+      );
+    }
+    const have = new Set(this.listeners.map((l) => l.localAddress));
+    for (const local of wanted) {
+      if (have.has(local) || !this.wanted) continue;
+      try {
+        await this.bindListener(local);
+        this.bindFailures.delete(local);
+        this.log.info({ address: local, port: this.wanted.port }, 'TFTP address appeared: listening on it');
+      } catch (e) {
+        // Tried again on the next rescan; said once per address.
+        if (!this.bindFailures.has(local))
+          this.log.warn(
+            { err: e, address: local, port: this.wanted.port },
+            'cannot listen on a new local address',
+          );
+        this.bindFailures.add(local);
+      }
+    }
+    for (const failed of this.bindFailures) if (!wanted.has(failed)) this.bindFailures.delete(failed);
   }
 
   private attach(listener: Listener): void {
@@ -291,10 +399,23 @@ function bindSocket(socket: Socket, port: number, address: string): Promise<void
   });
 }
 
+function closeListener(listener: Listener): Promise<void> {
+  listener.closed = true;
+  return new Promise<void>((resolve) => {
+    listener.socket.removeAllListeners('message');
+    try {
+      listener.socket.close(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
 function localIPv4Addresses(): string[] {
   const out: string[] = [];
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) if (a.family === 'IPv4' && !out.includes(a.address)) out.push(a.address);
   }
-  return out.length > 0 ? out : ['0.0.0.0'];
+  // No address at all (not even loopback): the wildcard stands in until one appears.
+  return out.length > 0 ? out : [WILDCARD];
 }

@@ -1,0 +1,225 @@
+/**
+ * A '0.0.0.0' listen serves addresses that appear after it started (a bridge that gets carrier late, a USB
+ * NIC) and lets go of addresses that vanish. The server runs in a namespace of its own whose veth gets its
+ * address only after the server is up; real clients (tftp-hpa, curl) fetch from that address.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  createNetNs,
+  isRoot,
+  type NetNs,
+  type Peer,
+  requireTool,
+  startPeer,
+  waitFor,
+} from '@bramble/testkit';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeFile, sha256File, tempDir } from './helpers.js';
+
+const here = import.meta.dirname;
+const RESCAN_MS = 200;
+
+interface ServerLine {
+  ready?: boolean;
+  port?: number;
+  addresses?: string[];
+  log?: string;
+  msg?: string;
+  address?: string;
+}
+
+/** The server fixture in `ns`: its port once ready, and every line it printed. */
+async function startWildcardServer(
+  ns: NetNs,
+  root: string,
+  rescanMs: number,
+): Promise<{ peer: Peer; port: number; addresses: string[]; lines: ServerLine[] }> {
+  const lines: ServerLine[] = [];
+  const peer = startPeer([
+    ...ns.prefix,
+    process.execPath,
+    '--import',
+    'tsx',
+    join(here, 'fixtures/wildcard-server.ts'),
+    root,
+    String(rescanMs),
+  ]);
+  peer.proc.stdout?.on('data', (chunk: Buffer) => {
+    for (const text of chunk.toString().split('\n'))
+      if (text.startsWith('{')) lines.push(JSON.parse(text) as ServerLine);
+  });
+  await waitFor(() => lines.some((l) => l.ready), 30_000).catch((e) => {
+    throw new Error(`${(e as Error).message}\n${peer.output()}`);
+  });
+  const ready = lines.find((l) => l.ready) as ServerLine;
+  return { peer, port: ready.port ?? 0, addresses: ready.addresses ?? [], lines };
+}
+
+/** UDP sockets bound in `ns` on `port` (local addresses), from `ss`. */
+async function boundAddresses(ns: NetNs, port: number): Promise<string[]> {
+  const out = await ns.exec('ss', ['-Hnlu']);
+  return out
+    .split('\n')
+    .map((row) => row.trim().split(/\s+/)[3] ?? '')
+    .filter((local) => local.endsWith(`:${port}`))
+    .map((local) => local.slice(0, local.lastIndexOf(':')));
+}
+
+describe.runIf(isRoot())("a '0.0.0.0' listen follows the host's addresses", () => {
+  let server: NetNs;
+  let client: NetNs;
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let sum: string;
+  const serverIf = `vsr${randomBytes(3).toString('hex')}`;
+  const clientIf = `vcl${randomBytes(3).toString('hex')}`;
+  const subnet = 1 + Math.floor(Math.random() * 250);
+  const serverAddress = `10.252.${subnet}.1`;
+  const clientAddress = `10.252.${subnet}.2`;
+  const peers: Peer[] = [];
+
+  beforeAll(async () => {
+    requireTool('ss');
+    ({ dir, cleanup } = await tempDir('rescan'));
+    sum = await makeFile(join(dir, 'start4.elf'), 300 * 1024 + 17);
+    server = await createNetNs('tfrs');
+    client = await createNetNs('tfrc');
+    await execa('ip', [
+      'link',
+      'add',
+      serverIf,
+      'netns',
+      server.name,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      clientIf,
+      'netns',
+      client.name,
+    ]);
+    await client.exec('ip', ['addr', 'add', `${clientAddress}/24`, 'dev', clientIf]);
+    await client.exec('ip', ['link', 'set', clientIf, 'up']);
+    // The server's side is up but has no address yet: a bridge or USB NIC that is configured later.
+    await server.exec('ip', ['link', 'set', serverIf, 'up']);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const peer of peers) await peer.stop();
+    await server?.destroy();
+    await client?.destroy();
+    await cleanup?.();
+  });
+
+  async function addServerAddress(): Promise<void> {
+    await server.exec('ip', ['addr', 'add', `${serverAddress}/24`, 'dev', serverIf]);
+  }
+  async function removeServerAddress(): Promise<void> {
+    await server.exec('ip', ['addr', 'del', `${serverAddress}/24`, 'dev', serverIf]);
+  }
+
+  it('binds an address added after listen, tftp-hpa fetches from it; drops it when it goes and rebinds it when it returns', async () => {
+    const started = await startWildcardServer(server, dir, RESCAN_MS);
+    peers.push(started.peer);
+    expect(started.addresses).toEqual(['127.0.0.1']);
+
+    const addedAt = performance.now();
+    await addServerAddress();
+    await waitFor(
+      () => started.lines.some((l) => l.msg?.includes('appeared') && l.address === serverAddress),
+      10_000,
+    );
+    const out = join(dir, 'hpa-out');
+    await client.exec(
+      requireTool('tftp'),
+      [serverAddress, String(started.port), '-m', 'binary', '-c', 'get', 'start4.elf', out],
+      { timeoutMs: 30_000 },
+    );
+    expect(await sha256File(out)).toBe(sum);
+    console.log(`address added to file fetched: ${Math.round(performance.now() - addedAt)} ms`);
+    expect(await boundAddresses(server, started.port)).toEqual(
+      expect.arrayContaining(['127.0.0.1', serverAddress]),
+    );
+
+    await removeServerAddress();
+    await waitFor(
+      () => started.lines.some((l) => l.msg?.includes('gone') && l.address === serverAddress),
+      10_000,
+    );
+    expect(await boundAddresses(server, started.port)).toEqual(['127.0.0.1']);
+
+    // Back again (a cable replugged): served again, from a new socket.
+    await addServerAddress();
+    await waitFor(
+      () =>
+        started.lines.filter((l) => l.msg?.includes('appeared') && l.address === serverAddress).length === 2,
+      10_000,
+    );
+    const again = join(dir, 'curl-out');
+    await client.exec(
+      requireTool('curl'),
+      ['-sS', '--max-time', '20', '-o', again, `tftp://${serverAddress}:${started.port}/start4.elf`],
+      { timeoutMs: 30_000 },
+    );
+    expect(await sha256File(again)).toBe(sum);
+    expect(started.lines.filter((l) => l.log === 'warn' || l.log === 'error')).toEqual([]);
+    await started.peer.stop();
+    await removeServerAddress();
+  }, 120_000);
+
+  it('without rescanning (rescanIntervalMs 0) an address added later is not served', async () => {
+    const started = await startWildcardServer(server, dir, 0);
+    peers.push(started.peer);
+    await addServerAddress();
+    // Longer than many rescan intervals would take.
+    await new Promise((resolve) => setTimeout(resolve, 10 * RESCAN_MS));
+    const result = await execa(
+      'ip',
+      [
+        'netns',
+        'exec',
+        client.name,
+        requireTool('curl'),
+        '-sS',
+        '--max-time',
+        '3',
+        '-o',
+        join(dir, 'never'),
+        `tftp://${serverAddress}:${started.port}/start4.elf`,
+      ],
+      { reject: false, timeout: 20_000 },
+    );
+    expect(result.exitCode).not.toBe(0);
+    expect(await boundAddresses(server, started.port)).toEqual(['127.0.0.1']);
+    await started.peer.stop();
+    await removeServerAddress();
+  }, 60_000);
+
+  it('on a host with no address at all the wildcard stands in, and gives way to the first address', async () => {
+    await server.exec('ip', ['link', 'set', 'lo', 'down']);
+    try {
+      const started = await startWildcardServer(server, dir, RESCAN_MS);
+      peers.push(started.peer);
+      expect(started.addresses).toEqual(['0.0.0.0']);
+      await addServerAddress();
+      await waitFor(
+        () => started.lines.some((l) => l.msg?.includes('appeared') && l.address === serverAddress),
+        10_000,
+      );
+      expect(await boundAddresses(server, started.port)).toEqual([serverAddress]);
+      const out = join(dir, 'atftp-out');
+      await client.exec(
+        requireTool('atftp'),
+        ['-g', '-r', 'start4.elf', '-l', out, serverAddress, String(started.port)],
+        { timeoutMs: 30_000 },
+      );
+      expect(await sha256File(out)).toBe(sum);
+      await started.peer.stop();
+      await removeServerAddress();
+    } finally {
+      await server.exec('ip', ['link', 'set', 'lo', 'up']);
+    }
+  }, 60_000);
+});
