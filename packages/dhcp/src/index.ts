@@ -82,6 +82,7 @@ export {
   decodePiGuid,
   detectRaspberryPi,
   encodePiGuid,
+  isPiBootVendorClass,
   isRaspberryPiMac,
   legacySerialGuid,
   PI_BOOT_MENU_TEXT,

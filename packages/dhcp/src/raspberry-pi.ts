@@ -151,8 +151,21 @@ function safeText(msg: DhcpMessage, code: number): string | undefined {
 }
 
 /**
- * Recognise a Raspberry Pi network-boot client from option 97, the MAC prefix and option 60.
- * Returns undefined for anything that is not a Pi. Never throws on odd options.
+ * Is `vendor` (option 60) the Pi boot ROM's / EEPROM bootloader's? Every Pi netboot client sends the PXE 2.1
+ * vendor class `PXEClient:Arch:00000:UNDI:002001` in its DISCOVER (Raspberry Pi documentation boot-net.adoc;
+ * the arch field is the RFC 4578 §2.1 client system architecture, 0 "Intel x86PC", as option 93 also says).
+ * The Linux booted on the node asks from the same MAC without it (dhclient and systemd-networkd send no
+ * option 60, busybox udhcpc sends "udhcp 1.x"), and U-Boot sends its own arch (RFC 4578 §2.1 / IANA 0x15,
+ * 0x16 for ARM U-Boot): neither is the Pi boot firmware, so a Pi MAC alone never makes a boot client.
+ */
+export function isPiBootVendorClass(vendor: string | undefined): boolean {
+  return vendor === PI_VENDOR_CLASS;
+}
+
+/**
+ * Recognise a Raspberry Pi network-boot client (its boot ROM or EEPROM bootloader) from option 97, the MAC
+ * prefix and option 60. Returns undefined for anything that is not a Pi boot client, including a Pi's own
+ * Linux or U-Boot asking for an address from a Pi MAC. Never throws on odd options.
  */
 export function detectRaspberryPi(msg: DhcpMessage): RaspberryPiClient | undefined {
   const mac = macOf(msg);
@@ -174,6 +187,8 @@ export function detectRaspberryPi(msg: DhcpMessage): RaspberryPiClient | undefin
       return { model, serial, mac };
     }
   }
-  if (piMac) return { model: 'unknown', mac };
+  // No Pi GUID (the Pi 4/5 REQUEST is recognised by its RPi4/RPi5 GUID above, as it has no option 60):
+  // only a DISCOVER with the boot firmware's vendor class is a boot client.
+  if (piMac && isPiBootVendorClass(vendor)) return { model: 'unknown', mac };
   return undefined;
 }

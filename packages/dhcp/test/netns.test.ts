@@ -220,15 +220,15 @@ describe.runIf(isRoot())('proxyDHCP next to dnsmasq in network namespaces', () =
     expect(b.options.get(43)).toEqual(exactBoot);
   });
 
-  it('udhcpc obtains an address from dnsmasq without being disturbed by the proxy', async () => {
+  /** busybox udhcpc on the client host with `mac`: the lines its script printed (`bound ip=… opt43=…`). */
+  async function udhcpc(mac: string): Promise<string> {
     const client = lan.hosts.client;
     if (!client) throw new Error('no client');
-    await client.setMac('02:00:00:00:00:77');
-    const out = join(dir, 'udhcpc.out');
+    await client.setMac(mac);
+    const out = join(dir, `udhcpc-${mac.replaceAll(':', '')}.out`);
     const script = join(dir, 'udhcpc.sh');
-    writeFileSync(script, `#!/bin/sh\necho "$1 ip=$ip serverid=$serverid opt43=$opt43" >> ${out}\n`);
+    writeFileSync(script, `#!/bin/sh\necho "$1 ip=$ip serverid=$serverid opt43=$opt43" >> "$UDHCPC_OUT"\n`);
     chmodSync(script, 0o755);
-    const offersBefore = events(proxy as Peer).filter((e) => e.event === 'offer').length;
     await execa(
       'ip',
       [
@@ -248,20 +248,54 @@ describe.runIf(isRoot())('proxyDHCP next to dnsmasq in network namespaces', () =
         '-s',
         script,
       ],
-      { timeout: 30_000 },
+      { timeout: 30_000, env: { UDHCPC_OUT: out } },
     );
-    const lines = readFileSync(out, 'utf8');
+    return readFileSync(out, 'utf8');
+  }
+
+  function expectBoundByDnsmasq(lines: string): void {
     const bound = lines.split('\n').find((l) => l.startsWith('bound'));
     expect(bound, lines).toMatch(
       new RegExp(
         `ip=${lan.subnet.replace(/\.0$/, '').replaceAll('.', '\\.')}\\.(1[0-4]\\d|150) serverid=${dhcpAddr.replaceAll('.', '\\.')} opt43=$`,
       ),
     );
+  }
+
+  it('udhcpc obtains an address from dnsmasq without being disturbed by the proxy', async () => {
+    const offersBefore = events(proxy as Peer).filter((e) => e.event === 'offer').length;
+    expectBoundByDnsmasq(await udhcpc('02:00:00:00:00:77'));
     expect(events(proxy as Peer).filter((e) => e.event === 'offer')).toHaveLength(offersBefore);
     expect(events(proxy as Peer).some((e) => e.event === 'client' && e.mac === '02:00:00:00:00:77')).toBe(
       false,
     );
     expect(events(proxy as Peer).some((e) => e.event === 'bad-packet')).toBe(false);
+  });
+
+  it('the Linux on a booted Pi (udhcpc from a Pi MAC) gets its address from dnsmasq and no proxy reply', async () => {
+    // Both a Pi 4 and a Pi 3 prefix (the Pi 3 family's replies are delayed 1 s: wait past that).
+    for (const mac of ['dc:a6:32:aa:bb:01', 'b8:27:eb:aa:bb:02']) {
+      const offersBefore = events(proxy as Peer).filter((e) => e.event === 'offer').length;
+      expectBoundByDnsmasq(await udhcpc(mac));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(
+        events(proxy as Peer).filter((e) => e.event === 'offer'),
+        mac,
+      ).toHaveLength(offersBefore);
+      expect(
+        events(proxy as Peer).some((e) => e.event === 'client' && e.mac === mac),
+        mac,
+      ).toBe(false);
+    }
+    // The same MAC's boot firmware is still answered.
+    const r = await runClient(lan, {
+      kind: 'pi4',
+      type: 'discover',
+      mac: 'dc:a6:32:aa:bb:01',
+      serial: '0a0b0c0d',
+      expect: 2,
+    });
+    checkPair(r, decodeMessage(Buffer.from(r.sent, 'hex')));
   });
 
   it('dnsmasq as proxy from dnsmasqConfig() answers like the Bramble responder', async () => {

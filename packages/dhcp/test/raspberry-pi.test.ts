@@ -5,6 +5,7 @@ import {
   detectRaspberryPi,
   emptyMessage,
   encodeMessage,
+  isPiBootVendorClass,
   PI_VENDOR_CLASS,
   PI3_ROM_XID,
   RASPBERRY_PI_MAC_PREFIXES,
@@ -97,10 +98,20 @@ describe('detectRaspberryPi', () => {
     expect(detectRaspberryPi(m)).toMatchObject({ model: 'cm4', boardRevision: 0xa03141, serial: '89abcdef' });
   });
 
-  it('falls back to the MAC prefix and ignores non-Pi PXE clients', () => {
+  it('falls back to the MAC prefix only with the boot firmware vendor class, and ignores non-Pi PXE clients', () => {
     const byMac = emptyMessage(1);
     Buffer.from([0xd8, 0x3a, 0xdd, 1, 2, 3]).copy(byMac.chaddr);
+    byMac.options.set(60, Buffer.from(PI_VENDOR_CLASS));
     expect(detectRaspberryPi(byMac)).toEqual({ model: 'unknown', mac: 'd8:3a:dd:01:02:03' });
+    // The Linux booted on the Pi (no option 60, or udhcpc's) and U-Boot (its own arch) are not the boot firmware.
+    byMac.options.delete(60);
+    expect(detectRaspberryPi(byMac)).toBeUndefined();
+    byMac.options.set(60, Buffer.from('udhcp 1.36.1'));
+    expect(detectRaspberryPi(byMac)).toBeUndefined();
+    byMac.options.set(60, Buffer.from('PXEClient:Arch:00022:UNDI:003000'));
+    expect(detectRaspberryPi(byMac)).toBeUndefined();
+    expect(isPiBootVendorClass(PI_VENDOR_CLASS)).toBe(true);
+    expect(isPiBootVendorClass(undefined)).toBe(false);
     const pc = buildClientMessage({ kind: 'pxe-pc', type: 'discover', mac: '52:54:00:12:34:56' });
     expect(detectRaspberryPi(pc)).toBeUndefined();
     // x86 BIOS PXE sends the same vendor class as a Pi: without a Pi GUID or MAC it is not a Pi.
