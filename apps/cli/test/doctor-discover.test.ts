@@ -1,15 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  createLan,
-  isRoot,
-  type Lan,
-  type LanHost,
-  type Peer,
-  requireTool,
-  startPeer,
-  waitFor,
-} from '@bramble/testkit';
+import { createDnsmasqLan, type DnsmasqLan, isRoot, type LanHost } from '@bramble/testkit';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bin, tempDir } from './helpers.js';
@@ -54,58 +45,25 @@ async function pi4Root(dir: string, nfsServer: string): Promise<void> {
 
 /**
  * `bramble doctor --simulate` as a Pi that knows no server, run inside the client namespace of a LAN
- * (testkit createLan) where real dnsmasq — configured as the official guide says — is the DHCP server.
+ * (testkit createDnsmasqLan) where real dnsmasq — configured as the official guide says — is the DHCP server.
  */
 describe.runIf(isRoot())("bramble doctor --simulate discovers the LAN's DHCP servers", () => {
-  let lan: Lan;
+  let env: DnsmasqLan;
   let server: LanHost;
   let proxy: LanHost;
   let pi: LanHost;
   let tftpRoot: string;
   let cwd: string;
-  const peers: Peer[] = [];
 
-  async function startDnsmasq(host: LanHost, o: { proxy?: boolean; pxe?: string } = {}): Promise<Peer> {
-    const subnet = lan.subnet.split('.').slice(0, 3).join('.');
-    const conf = join(cwd, `${host.name}-dnsmasq.conf`);
-    await writeFile(
-      conf,
-      [
-        'port=0',
-        `interface=${host.ifName}`,
-        'bind-interfaces',
-        o.proxy ? `dhcp-range=${subnet}.255,proxy` : `dhcp-range=${subnet}.100,${subnet}.199,255.255.255.0`,
-        'log-dhcp',
-        `pxe-service=0,"${o.pxe ?? 'Raspberry Pi Boot'}"`,
-        'enable-tftp',
-        `tftp-root=${tftpRoot}`,
-        'no-hosts',
-        'user=root',
-        'group=root',
-        `dhcp-leasefile=${join(cwd, `${host.name}.leases`)}`,
-        'no-ping',
-        '',
-      ].join('\n'),
-    );
-    const peer = startPeer([
-      ...host.ns.prefix,
-      requireTool('dnsmasq'),
-      '-d',
-      '--pid-file=',
-      `--conf-file=${conf}`,
-    ]);
-    peers.push(peer);
-    await waitFor(() => peer.output().includes('TFTP root is') || peer.proc.exitCode !== null, 10_000);
-    if (peer.proc.exitCode !== null) throw new Error(`dnsmasq exited: ${peer.output()}`);
-    return peer;
-  }
+  const startDnsmasq = (host: LanHost, options: { proxy?: boolean; pxe?: string } = {}) =>
+    env.startDnsmasq(host, { tftpRoot, ...options });
 
   /** `bramble ARGS` inside the Pi's namespace, from a directory without a manifest. */
   async function brambleInPi(args: readonly string[]) {
-    const { BRAMBLE_CONFIG: _drop, ...env } = process.env;
+    const { BRAMBLE_CONFIG: _drop, ...childEnv } = process.env;
     const r = await execa('ip', ['netns', 'exec', pi.ns.name, 'node', bin, ...args], {
       cwd,
-      env,
+      env: childEnv,
       extendEnv: false,
       reject: false,
       timeout: 90_000,
@@ -115,23 +73,17 @@ describe.runIf(isRoot())("bramble doctor --simulate discovers the LAN's DHCP ser
   }
 
   beforeAll(async () => {
-    lan = await createLan('dd', ['server', 'proxy', 'pi']);
-    const host = (name: string) => {
-      const h = lan.hosts[name];
-      if (!h) throw new Error(`no host ${name}`);
-      return h;
-    };
-    [server, proxy, pi] = [host('server'), host('proxy'), host('pi')];
+    env = await createDnsmasqLan('dd');
+    ({ server, proxy, pi } = env);
     cwd = await tempDir('discover');
     tftpRoot = join(cwd, 'tftp');
     await pi4Root(tftpRoot, server.address);
   });
   afterEach(async () => {
-    for (const peer of peers.splice(0)) await peer.stop();
+    await env.stopDnsmasq();
   });
   afterAll(async () => {
-    for (const peer of peers.splice(0)) await peer.stop();
-    await lan?.destroy();
+    await env?.destroy();
   });
 
   it("no manifest, no flags: broadcasts on the one interface, reports dnsmasq's offer, boots", async () => {

@@ -1,4 +1,5 @@
 export * from './dhcp-lan.js';
+export * from './dnsmasq-lan.js';
 export * from './netns.js';
 export * from './ports.js';
 export * from './process.js';

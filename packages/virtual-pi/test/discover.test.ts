@@ -1,6 +1,7 @@
-import { isRoot } from '@bramble/testkit';
+import { createDnsmasqLan, type DnsmasqLan, isRoot } from '@bramble/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDnsmasqLan, type DnsmasqLan } from './helpers/dnsmasq-lan.js';
+import type { BootReport } from '../src/index.js';
+import { bootInNamespace } from './helpers/ns-boot.js';
 import { makeTftpTree, type Tree } from './helpers/tree.js';
 
 /**
@@ -18,10 +19,11 @@ describe.runIf(isRoot())('virtual Pi discovering DHCP servers on a LAN of namesp
     tree = await makeTftpTree({ dirs: [serial, '6b8b4567'], nfsServer: env.server.address });
   });
   afterEach(async () => {
-    // Each test starts its own servers; stop them by tearing the LAN's peers down and rebuilding it.
-    await env.destroy();
-    env = await createDnsmasqLan('dd');
+    // Each test starts its own servers.
+    await env.stopDnsmasq();
   });
+  /** Boot in the `pi` namespace (real ports 67/68). */
+  const boot = (options: Record<string, unknown>): Promise<BootReport> => bootInNamespace(env.pi.ns, options);
   afterAll(async () => {
     await env?.destroy();
     await tree?.cleanup();
@@ -29,7 +31,7 @@ describe.runIf(isRoot())('virtual Pi discovering DHCP servers on a LAN of namesp
 
   it("pi4 broadcasts on its interface, reports dnsmasq's offer and boots from it", async () => {
     await env.startDnsmasq(env.server, { tftpRoot: tree.root });
-    const r = await env.boot({
+    const r = await boot({
       model: 'pi4',
       serial,
       dhcp: { server: '255.255.255.255', interface: env.pi.ifName, ...window },
@@ -55,7 +57,7 @@ describe.runIf(isRoot())('virtual Pi discovering DHCP servers on a LAN of namesp
 
   it('regression: DISCOVER unicast to dnsmasq (doctor --dhcp ADDR) gets the offer (it got none in 5 attempts)', async () => {
     const dnsmasq = await env.startDnsmasq(env.server, { tftpRoot: tree.root });
-    const r = await env.boot({ model: 'pi4', serial, dhcp: { server: env.server.address, ...window } });
+    const r = await boot({ model: 'pi4', serial, dhcp: { server: env.server.address, ...window } });
     expect(r.verdict, r.reason).toBe('would boot');
     expect(r.dhcp?.offers).toBeGreaterThan(0);
     expect(r.dhcp?.address).toMatch(/^10\.251\.\d+\.1\d\d$/);
@@ -65,7 +67,7 @@ describe.runIf(isRoot())('virtual Pi discovering DHCP servers on a LAN of namesp
 
   it("without the broadcast flag (as the ROM sends) dnsmasq unicasts the offer to the Pi's MAC and offered address, which this host never receives", async () => {
     const dnsmasq = await env.startDnsmasq(env.server, { tftpRoot: tree.root });
-    const r = await env.boot({
+    const r = await boot({
       model: 'pi4',
       serial,
       dhcp: { server: '255.255.255.255', interface: env.pi.ifName, ...window, broadcastFlag: false },
@@ -78,7 +80,7 @@ describe.runIf(isRoot())('virtual Pi discovering DHCP servers on a LAN of namesp
 
   it('pi3b: dnsmasq\'s plain "Raspberry Pi Boot" is reported and the reason is the trailing spaces', async () => {
     await env.startDnsmasq(env.server, { tftpRoot: tree.root });
-    const r = await env.boot({
+    const r = await boot({
       model: 'pi3b',
       serial: '6b8b4567',
       dhcp: { server: '255.255.255.255', interface: env.pi.ifName, ...window, attempts: 1 },
@@ -98,7 +100,7 @@ describe.runIf(isRoot())('virtual Pi discovering DHCP servers on a LAN of namesp
   it('two DHCP servers (addresses + a proxyDHCP dnsmasq): the report lists both offers', async () => {
     await env.startDnsmasq(env.server, { tftpRoot: tree.root, pxe: 'Not a Pi menu' });
     await env.startDnsmasq(env.proxy, { tftpRoot: tree.root, proxy: true });
-    const r = await env.boot({
+    const r = await boot({
       model: 'pi4',
       serial,
       dhcp: { server: '255.255.255.255', interface: env.pi.ifName, ...window, offerWaitMs: 1500 },

@@ -1,15 +1,18 @@
 import { execFile } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { createVethPair, type Peer, requireTool, startPeer, type VethLink, waitFor } from '@bramble/testkit';
+import {
+  createVethPair,
+  guideDnsmasqLines,
+  type Peer,
+  requireTool,
+  startDnsmasq,
+  type VethLink,
+} from '@bramble/testkit';
 import type { BootReport, StormReport } from '../../src/index.js';
+import { bootInNamespace, stormInNamespace } from './ns-boot.js';
 
 const run = promisify(execFile);
-const here = import.meta.dirname;
-const TSX = resolve(here, '../../../../node_modules/.bin/tsx');
-const RUNNER = resolve(here, 'ns-runner.ts');
-const TSCONFIG = resolve(here, 'tsconfig.ns.json');
 
 /**
  * Two namespaces joined by a veth pair: dnsmasq (DHCP + TFTP) in `server`, virtual Pis in `pi`.
@@ -36,7 +39,7 @@ export interface NetbootLab {
 }
 
 export async function createNetbootLab(tag: string): Promise<NetbootLab> {
-  const dnsmasqBin = requireTool('dnsmasq');
+  requireTool('dnsmasq');
   requireTool('ip');
   const link = await createVethPair(tag);
   // The Pi namespace needs a route for 255.255.255.255 (limited broadcast leaves via the veth).
@@ -51,32 +54,17 @@ export async function createNetbootLab(tag: string): Promise<NetbootLab> {
       await lab.stopDnsmasq();
       leases = `${o.tftpRoot}.leases`;
       conf = `${o.tftpRoot}.dnsmasq.conf`;
-      // The official guide's /etc/dnsmasq.conf, in a file so dnsmasq unquotes "Raspberry Pi Boot" as it does there.
-      const guide = [
-        'port=0',
-        `interface=${link.ifA}`,
-        'bind-interfaces',
-        o.proxy ? `dhcp-range=${subnet}.255,proxy` : `dhcp-range=${subnet}.100,${subnet}.199,255.255.255.0`,
-        'log-dhcp',
-        ...(o.pxe === false ? [] : [`pxe-service=0,"${o.pxe ?? 'Raspberry Pi Boot'}"`]),
-      ];
-      const lines = [
-        ...(o.config === undefined ? guide : o.config.trimEnd().split('\n')),
-        'no-hosts',
-        'user=root',
-        'group=root',
-        `dhcp-leasefile=${leases}`,
-        'dhcp-broadcast',
-        'no-ping',
-        'enable-tftp',
-        `tftp-root=${o.tftpRoot}`,
-        ...(o.extra ?? []),
-      ];
-      await writeFile(conf, `${lines.join('\n')}\n`);
-      const peer = startPeer([...link.a.prefix, dnsmasqBin, '-d', '--pid-file=', `--conf-file=${conf}`]);
+      const base =
+        o.config === undefined
+          ? guideDnsmasqLines({ ifName: link.ifA, subnet, proxy: o.proxy, pxe: o.pxe })
+          : o.config.trimEnd().split('\n');
+      const peer = await startDnsmasq(link.a, {
+        conf,
+        leaseFile: leases,
+        tftpRoot: o.tftpRoot,
+        lines: [...base, 'dhcp-broadcast', ...(o.extra ?? [])],
+      });
       lab.dnsmasq = peer;
-      await waitFor(() => peer.output().includes('TFTP root is') || peer.proc.exitCode !== null, 10_000);
-      if (peer.proc.exitCode !== null) throw new Error(`dnsmasq exited: ${peer.output()}`);
       return peer;
     },
     async stopDnsmasq() {
@@ -84,32 +72,8 @@ export async function createNetbootLab(tag: string): Promise<NetbootLab> {
       delete lab.dnsmasq;
       for (const f of [leases, conf]) if (f) await rm(f, { force: true });
     },
-    async boot(o, timeoutMs = 60_000) {
-      const r = await run(
-        link.b.prefix[0]!,
-        [...link.b.prefix.slice(1), TSX, '--tsconfig', TSCONFIG, RUNNER, JSON.stringify(o)],
-        {
-          timeout: timeoutMs,
-          maxBuffer: 64 * 1024 * 1024,
-        },
-      );
-      return JSON.parse(r.stdout) as BootReport;
-    },
-    async storm(o, timeoutMs = 120_000) {
-      const r = await run(
-        link.b.prefix[0]!,
-        [
-          ...link.b.prefix.slice(1),
-          TSX,
-          '--tsconfig',
-          TSCONFIG,
-          RUNNER,
-          JSON.stringify({ ...o, storm: true }),
-        ],
-        { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-      );
-      return JSON.parse(r.stdout) as StormReport;
-    },
+    boot: (o, timeoutMs) => bootInNamespace(link.b, o, timeoutMs),
+    storm: (o, timeoutMs) => stormInNamespace(link.b, o, timeoutMs),
     async destroy() {
       await lab.stopDnsmasq();
       await link.destroy();
