@@ -3,15 +3,15 @@
  * NIC) and lets go of addresses that vanish. The server runs in a namespace of its own whose veth gets its
  * address only after the server is up; real clients (tftp-hpa, curl) fetch from that address.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  createNetNs,
+  createVethPair,
   isRoot,
   type NetNs,
   type Peer,
   requireTool,
   startPeer,
+  type VethLink,
   waitFor,
 } from '@bramble/testkit';
 import { execa } from 'execa';
@@ -68,48 +68,29 @@ async function boundAddresses(ns: NetNs, port: number): Promise<string[]> {
 }
 
 describe.runIf(isRoot())("a '0.0.0.0' listen follows the host's addresses", () => {
+  let link: VethLink;
   let server: NetNs;
   let client: NetNs;
+  let serverIf: string;
+  let serverAddress: string;
   let dir: string;
   let cleanup: () => Promise<void>;
   let sum: string;
-  const serverIf = `vsr${randomBytes(3).toString('hex')}`;
-  const clientIf = `vcl${randomBytes(3).toString('hex')}`;
-  const subnet = 1 + Math.floor(Math.random() * 250);
-  const serverAddress = `10.252.${subnet}.1`;
-  const clientAddress = `10.252.${subnet}.2`;
   const peers: Peer[] = [];
 
   beforeAll(async () => {
     requireTool('ss');
     ({ dir, cleanup } = await tempDir('rescan'));
     sum = await makeFile(join(dir, 'start4.elf'), 300 * 1024 + 17);
-    server = await createNetNs('tfrs');
-    client = await createNetNs('tfrc');
-    await execa('ip', [
-      'link',
-      'add',
-      serverIf,
-      'netns',
-      server.name,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      clientIf,
-      'netns',
-      client.name,
-    ]);
-    await client.exec('ip', ['addr', 'add', `${clientAddress}/24`, 'dev', clientIf]);
-    await client.exec('ip', ['link', 'set', clientIf, 'up']);
-    // The server's side is up but has no address yet: a bridge or USB NIC that is configured later.
-    await server.exec('ip', ['link', 'set', serverIf, 'up']);
+    link = await createVethPair('tfrs');
+    ({ a: server, b: client, ifA: serverIf, addrA: serverAddress } = link);
+    // The server's side stays up without its address: a bridge or USB NIC that is configured later.
+    await removeServerAddress();
   }, 60_000);
 
   afterAll(async () => {
     for (const peer of peers) await peer.stop();
-    await server?.destroy();
-    await client?.destroy();
+    await link?.destroy();
     await cleanup?.();
   });
 
