@@ -3,6 +3,7 @@
  * NIC) and lets go of addresses that vanish. The server runs in a namespace of its own whose veth gets its
  * address only after the server is up; real clients (tftp-hpa, curl) fetch from that address.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   createVethPair,
@@ -27,6 +28,9 @@ interface ServerLine {
   addresses?: string[];
   log?: string;
   msg?: string;
+  event?: string;
+  file?: string;
+  error?: string;
   address?: string;
 }
 
@@ -35,6 +39,7 @@ async function startWildcardServer(
   ns: NetNs,
   root: string,
   rescanMs: number,
+  mode?: 'single-port',
 ): Promise<{ peer: Peer; port: number; addresses: string[]; lines: ServerLine[] }> {
   const lines: ServerLine[] = [];
   const peer = startPeer([
@@ -45,6 +50,7 @@ async function startWildcardServer(
     join(here, 'fixtures/wildcard-server.ts'),
     root,
     String(rescanMs),
+    ...(mode ? [mode] : []),
   ]);
   peer.proc.stdout?.on('data', (chunk: Buffer) => {
     for (const text of chunk.toString().split('\n'))
@@ -203,4 +209,56 @@ describe.runIf(isRoot())("a '0.0.0.0' listen follows the host's addresses", () =
       await server.exec('ip', ['link', 'set', 'lo', 'up']);
     }
   }, 60_000);
+
+  it('single-port mode: the address vanishing under a running transfer fails that transfer, never the server', async () => {
+    await makeFile(join(dir, 'big.img'), 64 * 1024 * 1024);
+    const started = await startWildcardServer(server, dir, RESCAN_MS, 'single-port');
+    peers.push(started.peer);
+    await addServerAddress();
+    await waitFor(
+      () => started.lines.some((l) => l.msg?.includes('appeared') && l.address === serverAddress),
+      10_000,
+    );
+    // tftp-hpa, lock-step 512-byte blocks: 64 MiB takes far longer than the steps below.
+    const out = join(dir, 'big-out');
+    const slow = startPeer([
+      ...client.prefix,
+      requireTool('tftp'),
+      serverAddress,
+      String(started.port),
+      '-m',
+      'binary',
+      '-c',
+      'get',
+      'big.img',
+      out,
+    ]);
+    peers.push(slow);
+    await waitFor(async () => ((await stat(out).catch(() => undefined))?.size ?? 0) > 0, 20_000);
+    await removeServerAddress();
+    await waitFor(
+      () => started.lines.some((l) => l.msg?.includes('gone') && l.address === serverAddress),
+      10_000,
+    );
+    // The transfer's retransmissions (200 ms doubling, 3 retries) now have no socket: it fails after them.
+    await waitFor(() => started.lines.some((l) => l.event === 'failed' && l.file === 'big.img'), 60_000);
+    expect(started.lines.find((l) => l.event === 'failed')?.error).toBe('TIMEOUT');
+    await slow.stop();
+    expect(started.peer.proc.exitCode, started.peer.output()).toBeNull();
+    await addServerAddress();
+    await waitFor(
+      () =>
+        started.lines.filter((l) => l.msg?.includes('appeared') && l.address === serverAddress).length === 2,
+      10_000,
+    );
+    const small = join(dir, 'after-out');
+    await client.exec(
+      requireTool('tftp'),
+      [serverAddress, String(started.port), '-m', 'binary', '-c', 'get', 'start4.elf', small],
+      { timeoutMs: 30_000 },
+    );
+    expect(await sha256File(small)).toBe(sum);
+    await started.peer.stop();
+    await removeServerAddress();
+  }, 120_000);
 });
