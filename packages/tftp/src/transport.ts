@@ -167,6 +167,7 @@ export class Transport {
     this.rescanTimer = undefined;
     this.wanted = undefined;
     await this.rescanning;
+    this.bindFailures.clear();
     const closing = this.listeners;
     this.listeners = [];
     await Promise.all(closing.map((l) => closeListener(l)));
