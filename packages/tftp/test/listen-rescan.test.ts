@@ -73,6 +73,19 @@ async function boundAddresses(ns: NetNs, port: number): Promise<string[]> {
     .map((local) => local.slice(0, local.lastIndexOf(':')));
 }
 
+/** Wait until the server has logged `what` ('appeared' or 'gone') for `address` `times` times. */
+async function waitForLog(lines: ServerLine[], what: 'appeared' | 'gone', address: string, times = 1) {
+  const count = () => lines.filter((l) => l.msg?.includes(what) && l.address === address).length;
+  await waitFor(() => count() >= times, 10_000);
+}
+
+/** tftp-hpa in `ns` fetches `file` from `address`:`port` into `out`. */
+async function hpaGet(ns: NetNs, address: string, port: number, file: string, out: string): Promise<void> {
+  await ns.exec(requireTool('tftp'), [address, String(port), '-m', 'binary', '-c', 'get', file, out], {
+    timeoutMs: 30_000,
+  });
+}
+
 describe.runIf(isRoot())("a '0.0.0.0' listen follows the host's addresses", () => {
   let link: VethLink;
   let server: NetNs;
@@ -114,16 +127,9 @@ describe.runIf(isRoot())("a '0.0.0.0' listen follows the host's addresses", () =
 
     const addedAt = performance.now();
     await addServerAddress();
-    await waitFor(
-      () => started.lines.some((l) => l.msg?.includes('appeared') && l.address === serverAddress),
-      10_000,
-    );
+    await waitForLog(started.lines, 'appeared', serverAddress);
     const out = join(dir, 'hpa-out');
-    await client.exec(
-      requireTool('tftp'),
-      [serverAddress, String(started.port), '-m', 'binary', '-c', 'get', 'start4.elf', out],
-      { timeoutMs: 30_000 },
-    );
+    await hpaGet(client, serverAddress, started.port, 'start4.elf', out);
     expect(await sha256File(out)).toBe(sum);
     console.log(`address added to file fetched: ${Math.round(performance.now() - addedAt)} ms`);
     expect(await boundAddresses(server, started.port)).toEqual(
@@ -131,19 +137,12 @@ describe.runIf(isRoot())("a '0.0.0.0' listen follows the host's addresses", () =
     );
 
     await removeServerAddress();
-    await waitFor(
-      () => started.lines.some((l) => l.msg?.includes('gone') && l.address === serverAddress),
-      10_000,
-    );
+    await waitForLog(started.lines, 'gone', serverAddress);
     expect(await boundAddresses(server, started.port)).toEqual(['127.0.0.1']);
 
     // Back again (a cable replugged): served again, from a new socket.
     await addServerAddress();
-    await waitFor(
-      () =>
-        started.lines.filter((l) => l.msg?.includes('appeared') && l.address === serverAddress).length === 2,
-      10_000,
-    );
+    await waitForLog(started.lines, 'appeared', serverAddress, 2);
     const again = join(dir, 'curl-out');
     await client.exec(
       requireTool('curl'),
@@ -191,10 +190,7 @@ describe.runIf(isRoot())("a '0.0.0.0' listen follows the host's addresses", () =
       peers.push(started.peer);
       expect(started.addresses).toEqual(['0.0.0.0']);
       await addServerAddress();
-      await waitFor(
-        () => started.lines.some((l) => l.msg?.includes('appeared') && l.address === serverAddress),
-        10_000,
-      );
+      await waitForLog(started.lines, 'appeared', serverAddress);
       expect(await boundAddresses(server, started.port)).toEqual([serverAddress]);
       const out = join(dir, 'atftp-out');
       await client.exec(
@@ -215,10 +211,7 @@ describe.runIf(isRoot())("a '0.0.0.0' listen follows the host's addresses", () =
     const started = await startWildcardServer(server, dir, RESCAN_MS, 'single-port');
     peers.push(started.peer);
     await addServerAddress();
-    await waitFor(
-      () => started.lines.some((l) => l.msg?.includes('appeared') && l.address === serverAddress),
-      10_000,
-    );
+    await waitForLog(started.lines, 'appeared', serverAddress);
     // tftp-hpa, lock-step 512-byte blocks: 64 MiB takes far longer than the steps below.
     const out = join(dir, 'big-out');
     const slow = startPeer([
@@ -236,27 +229,16 @@ describe.runIf(isRoot())("a '0.0.0.0' listen follows the host's addresses", () =
     peers.push(slow);
     await waitFor(async () => ((await stat(out).catch(() => undefined))?.size ?? 0) > 0, 20_000);
     await removeServerAddress();
-    await waitFor(
-      () => started.lines.some((l) => l.msg?.includes('gone') && l.address === serverAddress),
-      10_000,
-    );
+    await waitForLog(started.lines, 'gone', serverAddress);
     // The transfer's retransmissions (200 ms doubling, 3 retries) now have no socket: it fails after them.
     await waitFor(() => started.lines.some((l) => l.event === 'failed' && l.file === 'big.img'), 60_000);
     expect(started.lines.find((l) => l.event === 'failed')?.error).toBe('TIMEOUT');
     await slow.stop();
     expect(started.peer.proc.exitCode, started.peer.output()).toBeNull();
     await addServerAddress();
-    await waitFor(
-      () =>
-        started.lines.filter((l) => l.msg?.includes('appeared') && l.address === serverAddress).length === 2,
-      10_000,
-    );
+    await waitForLog(started.lines, 'appeared', serverAddress, 2);
     const small = join(dir, 'after-out');
-    await client.exec(
-      requireTool('tftp'),
-      [serverAddress, String(started.port), '-m', 'binary', '-c', 'get', 'start4.elf', small],
-      { timeoutMs: 30_000 },
-    );
+    await hpaGet(client, serverAddress, started.port, 'start4.elf', small);
     expect(await sha256File(small)).toBe(sum);
     await started.peer.stop();
     await removeServerAddress();
