@@ -34,7 +34,7 @@ export const VIRT_REQUIREMENTS: readonly VirtRequirement[] = [
   { compatible: 'arm,armv8-timer', what: 'the architected timer (CONFIG_ARM_ARCH_TIMER)' },
 ];
 
-/** Board families whose compatible strings mark a kernel built for Raspberry Pis (reported, not required). */
+/** SoCs whose compatible strings (as prefixes) mark a kernel that drives Raspberry Pis (reported, not required). */
 const PI_SOCS = ['brcm,bcm2712', 'brcm,bcm2711', 'brcm,bcm2837', 'brcm,bcm2835'] as const;
 
 /** Larger kernels are refused before reading (Debian's arm64 Image is ~35 MiB, gzip ~11 MiB). */
@@ -100,7 +100,7 @@ export async function checkKernel(raw: Buffer, file: string): Promise<KernelChec
   const gzip = raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b; // RFC 1952 §2.3.1 ID1 ID2
   const image = gzip ? await unpack(raw, file) : raw;
   assertArm64Image(image, file);
-  const flags = image.readUInt32LE(48); // low half of the u64 flags field
+  const flags = image.readUInt32LE(24); // low half of the u64 flags field (byte 24)
   const pageSizeKiB = PAGE_SIZES[(flags >> 1) & 3];
   const present: string[] = [];
   const missing: VirtRequirement[] = [];
@@ -116,7 +116,8 @@ export async function checkKernel(raw: Buffer, file: string): Promise<KernelChec
     ...(pageSizeKiB ? { pageSizeKiB } : {}),
     present,
     missing,
-    piSocs: PI_SOCS.filter((soc) => hasCompatible(image, soc)),
+    // Any driver for the SoC's blocks (`brcm,bcm2711-pcie`, `brcm,bcm2835-aux-uart` …) counts.
+    piSocs: PI_SOCS.filter((soc) => image.indexOf(Buffer.from(`\0${soc}`, 'latin1')) >= 0),
     ...(version ? { version: version.trim() } : {}),
   };
 }
@@ -155,7 +156,7 @@ async function unpack(raw: Buffer, file: string): Promise<Buffer> {
 
 function assertArm64Image(image: Buffer, file: string): void {
   if (image.length >= ARM64_HEADER_BYTES && image.readUInt32LE(56) === ARM64_MAGIC) {
-    if ((image.readUInt32LE(48) & 1) === 1)
+    if ((image.readUInt32LE(24) & 1) === 1)
       throw new VirtualPiError(
         'KERNEL_NOT_ARM64',
         `${file} is a big-endian arm64 kernel; -M virt boots little-endian`,
