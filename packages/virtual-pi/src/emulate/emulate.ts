@@ -91,6 +91,8 @@ export interface EmulationReport {
 /** A running emulation: `result` settles at the login prompt (or failure); `stop()` ends it. */
 export interface Emulation {
   readonly result: Promise<EmulationReport>;
+  /** Settles when QEMU has exited (for whatever reason). */
+  readonly exited: Promise<void>;
   console(): string;
   /** Stop QEMU (SIGTERM, then SIGKILL) and remove the tap. Idempotent. */
   stop(): Promise<void>;
@@ -255,6 +257,10 @@ function runMachine(
   const watch = new ConsoleWatch(options.onEvent);
   const [command, ...rest] = argv;
   const proc: ChildProcess = spawn(command as string, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.once('error', () => resolve());
+  });
   let settle: (report: EmulationReport) => void = () => undefined;
   const result = new Promise<EmulationReport>((resolve) => {
     settle = resolve;
@@ -317,7 +323,7 @@ function runMachine(
   const onAbort = () => finish('aborted', 'stopped by the user');
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
-  return { result, console: () => watch.console(), stop };
+  return { result, exited, console: () => watch.console(), stop };
 }
 
 async function stopProcess(proc: ChildProcess, graceMs = 5000): Promise<void> {
