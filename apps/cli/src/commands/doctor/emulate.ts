@@ -77,7 +77,7 @@ export async function emulateBoot(
       });
     } catch (error) {
       if (error instanceof virtualPi.VirtualPiError && CANNOT_EMULATE.has(error.code))
-        throw new CliError(error.code, error.message, 2, { cause: error });
+        throw new CliError(error.code, `[${error.code}] ${error.message}`, 2, { cause: error });
       throw error;
     }
     const report = await emulation.result;
