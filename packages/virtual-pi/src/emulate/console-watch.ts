@@ -12,6 +12,7 @@ export type EmulationEventKind =
   | 'bootargs'
   | 'kernel'
   | 'initramfs'
+  | 'kernel-dhcp'
   | 'nfs-root'
   | 'systemd'
   | 'login'
@@ -25,7 +26,7 @@ export interface EmulationEvent {
   text: string;
   /** For `tftp-file`: the file, its size and the rate U-Boot printed. */
   file?: { name: string; bytes: number; rate: string };
-  /** For `login`: the hostname on the prompt. For `dhcp`: the address. */
+  /** For `login`: the hostname on the prompt. For `dhcp` and `kernel-dhcp`: the address. */
   value?: string;
 }
 
@@ -67,6 +68,13 @@ const MILESTONES: readonly Milestone[] = [
     text: () => 'kernel started',
   },
   { kind: 'initramfs', pattern: /Run \/init as init process/, text: () => 'initramfs running' },
+  {
+    kind: 'kernel-dhcp',
+    // klibc ipconfig (initramfs-tools): "IP-Config: enp0s1 complete (dhcp from 10.0.0.1):\n address: 10.0.0.12 …"
+    pattern: /IP-Config: (\S+) complete \((?:dhcp|bootp) from ([\d.]+)\):\s+address: ([\d.]+)/,
+    text: (m) => `initramfs DHCP: ${m[1]} address ${m[3]} from ${m[2]}`,
+    value: (m) => m[3] ?? '',
+  },
   {
     kind: 'nfs-root',
     pattern: /Begin: Running \/scripts\/nfs-bottom|nfsmount[^\r\n]*|VFS: Mounted root \(nfs[^\r\n]*/,

@@ -10,7 +10,7 @@ import { modelSpec } from '../models/index.js';
 import type { PiModel } from '../models/types.js';
 import { ConsoleWatch, type EmulationEvent } from './console-watch.js';
 import { checkKernelFile, type KernelCheck, requireVirtKernel } from './kernel-check.js';
-import { attachToBridge, type EmulatorAttachment, NETDEV_NAME } from './network.js';
+import { attachToBridge, type EmulatorAttachment, NETDEV_NAME, NETNS_NAME } from './network.js';
 import { type NodeBootFiles, nodeBootFiles } from './node-files.js';
 
 /** Debian's u-boot-qemu firmware for `qemu-system-aarch64 -M virt`. */
@@ -37,7 +37,7 @@ export const EmulateOptionsSchema = z.object({
   /** Existing bridge on the boot LAN. */
   bridge: z.string().regex(NETDEV_NAME),
   /** Network namespace holding the bridge (root only). */
-  netns: z.string().regex(NETDEV_NAME).optional(),
+  netns: z.string().regex(NETNS_NAME).optional(),
   /** From QEMU start to the login prompt (default 10 min: TCG emulation is slow). */
   timeoutMs: z
     .number()

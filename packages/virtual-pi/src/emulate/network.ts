@@ -5,8 +5,10 @@ import { VirtualPiError } from '../errors.js';
 
 const run = promisify(execFile);
 
-/** Linux interface names: at most 15 bytes (IFNAMSIZ - 1); network namespace names likewise kept plain. */
+/** Linux interface names: at most 15 bytes (IFNAMSIZ - 1). */
 export const NETDEV_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+/** Network namespace names (files in /run/netns): kept plain, no '/'. */
+export const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** How the emulated node's network card reaches the LAN. */
 export interface EmulatorAttachment {
@@ -35,7 +37,7 @@ export async function attachToBridge(options: {
   const { bridge, netns } = options;
   if (!NETDEV_NAME.test(bridge))
     throw new VirtualPiError('INVALID_OPTIONS', `bridge name '${bridge}' is not an interface name`);
-  if (netns !== undefined && !NETDEV_NAME.test(netns))
+  if (netns !== undefined && !NETNS_NAME.test(netns))
     throw new VirtualPiError('INVALID_OPTIONS', `network namespace name '${netns}' is not valid`);
   if (!options.root) {
     if (netns !== undefined) throw new VirtualPiError('NETWORK_SETUP', '--netns needs root (ip netns exec)');
