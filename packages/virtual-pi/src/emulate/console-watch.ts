@@ -37,7 +37,12 @@ interface Milestone {
   value?: (match: RegExpExecArray) => string;
   /** Matched again and again (TFTP files); otherwise once. */
   repeat?: boolean;
+  /** Longest text a match spans (default LINE_SPAN): older text is not scanned again. */
+  span?: number;
 }
+
+/** Console lines are short; a match starts at most this far before the newest text. */
+const LINE_SPAN = 4096;
 
 const MILESTONES: readonly Milestone[] = [
   { kind: 'firmware', pattern: /U-Boot (\d{4}\.\d{2}[^\r\n]*)/, text: (m) => `U-Boot ${m[1]?.trim()}` },
@@ -54,6 +59,8 @@ const MILESTONES: readonly Milestone[] = [
       /Filename '([^']+)'\.(?:(?!Filename ')[\s\S])*?([\d.]+ (?:Bytes|KiB|MiB|GiB))\/s\s+done\s+Bytes transferred = (\d+)/,
     text: (m) => `TFTP ${m[1]}: ${(Number(m[3]) / 1048576).toFixed(1)} MiB at ${m[2]}/s`,
     repeat: true,
+    // U-Boot's '#' progress marks: ~2.5 KB for a 31 MiB kernel.
+    span: 256 * 1024,
   },
   {
     kind: 'tftp-error',
@@ -98,12 +105,18 @@ const MILESTONES: readonly Milestone[] = [
   },
 ];
 
-/** Feeds console text in, emits each milestone once (TFTP files each time). Console kept ≤ 4 MB. */
+/**
+ * Feeds console text in, emits each milestone once (TFTP files each time). Console kept ≤ 4 MB. Scans on
+ * each complete line (and on a login prompt, which has none), each pattern only over its span of new text:
+ * a serial console arriving a byte at a time costs O(lines), not O(bytes²).
+ */
 export class ConsoleWatch {
   private text = '';
   /** Offset (in `text`) after the last match of each milestone. */
   private readonly scanned = new Map<EmulationEventKind, number>();
   private readonly seen = new Set<EmulationEventKind>();
+  /** Length of `text` at the last scan. */
+  private lastScan = 0;
   readonly events: EmulationEvent[] = [];
 
   constructor(private readonly onEvent: (event: EmulationEvent) => void = () => undefined) {}
@@ -119,11 +132,16 @@ export class ConsoleWatch {
       const cut = this.text.length - 2_000_000;
       this.text = this.text.slice(cut);
       for (const [kind, offset] of this.scanned) this.scanned.set(kind, Math.max(0, offset - cut));
+      this.lastScan = Math.max(0, this.lastScan - cut);
     }
+    if (!chunk.includes('\n') && !/login: ?$/.test(this.text.slice(-8))) return;
+    const newFrom = this.lastScan;
+    this.lastScan = this.text.length;
     for (const milestone of MILESTONES) {
       if (!milestone.repeat && this.seen.has(milestone.kind)) continue;
+      const oldest = Math.max(0, newFrom - (milestone.span ?? LINE_SPAN));
       for (let guard = 0; guard < 64; guard++) {
-        const from = this.scanned.get(milestone.kind) ?? 0;
+        const from = Math.max(this.scanned.get(milestone.kind) ?? 0, oldest);
         const match = milestone.pattern.exec(this.text.slice(from));
         if (!match) break;
         this.scanned.set(milestone.kind, from + match.index + match[0].length);
