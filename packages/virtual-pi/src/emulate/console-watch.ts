@@ -74,7 +74,12 @@ const MILESTONES: readonly Milestone[] = [
     pattern: /Booting Linux on physical CPU[^\r\n]*|Linux version (\S+)/,
     text: () => 'kernel started',
   },
-  { kind: 'initramfs', pattern: /Run \/init as init process/, text: () => 'initramfs running' },
+  {
+    kind: 'initramfs',
+    // Linux init/main.c, initramfs-tools' banner, or (with `quiet`) klibc ipconfig asking for an address.
+    pattern: /Run \/init as init process|Loading, please wait\.\.\.|IP-Config: \S+ hardware address/,
+    text: () => 'initramfs running',
+  },
   {
     kind: 'kernel-dhcp',
     // klibc ipconfig (initramfs-tools): "IP-Config: enp0s1 complete (dhcp from 10.0.0.1):\n address: 10.0.0.12 …"

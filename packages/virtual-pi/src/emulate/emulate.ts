@@ -77,6 +77,10 @@ export interface EmulationReport {
   network: string;
   kernel: KernelCheck;
   files: { kernel: string; initramfs?: string; cmdline?: string };
+  /** The kernel command line the VM boots with ('kernel' mode; in 'uboot' mode cmdline.txt as served). */
+  bootargs?: string;
+  /** What the emulation changed or could not see, in words. */
+  notes: string[];
   events: EmulationEvent[];
   verdict: EmulationVerdict;
   /** Why it did not reach the login prompt. */
@@ -131,7 +135,8 @@ export async function startEmulation(options: EmulateOptions): Promise<Emulation
     ...(config.netns ? { netns: config.netns } : {}),
     root: process.getuid?.() === 0,
   });
-  const args = qemuArgs({ config, mode, files, kernel, mac, firmware, attachment });
+  const { bootargs, notes } = serialConsole(files.cmdline ?? '', mode);
+  const args = qemuArgs({ config, mode, files, kernel, mac, firmware, attachment, bootargs });
   const base = {
     node: config.dirName,
     ...(config.hostname ? { hostname: config.hostname } : {}),
@@ -145,6 +150,8 @@ export async function startEmulation(options: EmulateOptions): Promise<Emulation
       ...(files.initramfs ? { initramfs: files.initramfs } : {}),
       ...(files.cmdline !== undefined ? { cmdline: files.cmdline } : {}),
     },
+    bootargs,
+    notes,
   };
   return runMachine([...attachment.prefix, qemu, ...args], attachment, config, options, base);
 }
@@ -200,6 +207,37 @@ async function chooseMode(
   };
 }
 
+/**
+ * The Pi firmware rewrites `console=serial0` to the board's UART device before starting the kernel
+ * (raspberrypi/documentation configuration/uart.adoc, "serial0"); on -M virt that UART is the PL011,
+ * ttyAMA0. Direct kernel boot does the same and makes ttyAMA0 the last console= (added when missing), or
+ * the login prompt would never reach the serial line. Through U-Boot cmdline.txt goes as served.
+ */
+function serialConsole(cmdline: string, mode: 'uboot' | 'kernel'): { bootargs: string; notes: string[] } {
+  const onPl011 = (args: string) => /(^|\s)console=ttyAMA0(,|\s|$)/.test(args);
+  if (mode === 'uboot') {
+    const notes = onPl011(cmdline)
+      ? []
+      : [
+          'cmdline.txt has no console=ttyAMA0 and U-Boot passes it as is: the kernel and login prompt will not show on the serial console (--boot kernel maps console=serial0 to ttyAMA0 as the Pi firmware does)',
+        ];
+    return { bootargs: cmdline, notes };
+  }
+  const notes: string[] = [];
+  const mapped = cmdline.replace(/(^|\s)console=serial0(?=,|\s|$)/g, '$1console=ttyAMA0');
+  if (mapped !== cmdline)
+    notes.push('console=serial0 → console=ttyAMA0 (as the Pi firmware maps serial0 to its UART)');
+  // The last console= is /dev/console: initramfs and systemd output and the getty the login prompt comes from.
+  const words = mapped.split(/\s+/).filter(Boolean);
+  const pl011 = words.filter((word) => /^console=ttyAMA0(,|$)/.test(word)).at(-1);
+  const others = words.filter((word) => !/^console=ttyAMA0(,|$)/.test(word));
+  const bootargs = [...others, pl011 ?? 'console=ttyAMA0,115200'].join(' ');
+  if (!pl011)
+    notes.push('console=ttyAMA0,115200 added: the serial console is how the emulation sees the boot');
+  else if (words.at(-1) !== pl011) notes.push(`${pl011} moved last: /dev/console is the serial line`);
+  return { bootargs, notes };
+}
+
 function qemuArgs(input: {
   config: z.output<typeof EmulateOptionsSchema>;
   mode: 'uboot' | 'kernel';
@@ -208,6 +246,7 @@ function qemuArgs(input: {
   mac: string;
   firmware: string;
   attachment: EmulatorAttachment;
+  bootargs: string;
 }): string[] {
   const { config, files } = input;
   const boot =
@@ -218,7 +257,7 @@ function qemuArgs(input: {
           files.kernel,
           ...(files.initramfs ? ['-initrd', files.initramfs] : []),
           '-append',
-          files.cmdline ?? '',
+          input.bootargs,
         ];
   return [
     '-M',
@@ -315,9 +354,15 @@ function runMachine(
   const timeoutMs = config.timeoutMs ?? 10 * 60_000;
   const timer = setTimeout(() => {
     const last = watch.events.at(-1);
+    const tail = watch.console().slice(-2000);
+    const hint = /IP-Config: no response/.test(tail)
+      ? ': the initramfs gets no DHCP answer'
+      : /BOOTP broadcast \d+\s*$/.test(tail) || /Retry count exceeded/.test(tail)
+        ? ': U-Boot gets no DHCP/TFTP answer'
+        : '';
     finish(
       'timeout',
-      `no login prompt within ${Math.round(timeoutMs / 1000)} s (last milestone: ${last ? last.text : 'none: no output from the firmware'})`,
+      `no login prompt within ${Math.round(timeoutMs / 1000)} s (last milestone: ${last ? last.text : 'none: nothing recognised on the serial console'})${hint}`,
     );
   }, timeoutMs);
   const onAbort = () => finish('aborted', 'stopped by the user');

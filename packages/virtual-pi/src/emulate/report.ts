@@ -20,6 +20,8 @@ export function formatEmulationReport(report: EmulationReport): string {
     `  boot: ${report.mode === 'uboot' ? 'U-Boot over the network' : 'direct kernel boot'}: ${report.modeWhy}`,
   );
   lines.push(`  network: ${report.network}, MAC ${report.mac}`);
+  if (report.mode === 'kernel' && report.bootargs) lines.push(`  bootargs: ${report.bootargs}`);
+  for (const note of report.notes) lines.push(`  note: ${note}`);
   for (const event of report.events) lines.push(`  ${seconds(event.atMs).padStart(8)}  ${event.text}`);
   if (report.consoleTail) {
     lines.push('  --- console tail ---');
