@@ -294,6 +294,7 @@ function runMachine(
 ): Emulation {
   const startedAt = Date.now();
   const watch = new ConsoleWatch(options.onEvent);
+  let consoleLog = config.consoleLog;
   const [command, ...rest] = argv;
   const proc: ChildProcess = spawn(command as string, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => {
@@ -333,7 +334,14 @@ function runMachine(
   };
   const onData = (chunk: Buffer) => {
     const text = chunk.toString('latin1');
-    if (config.consoleLog) appendFileSync(config.consoleLog, text);
+    if (consoleLog) {
+      try {
+        appendFileSync(consoleLog, text);
+      } catch (error) {
+        base.notes.push(`console log ${consoleLog} stopped: ${(error as Error).message}`);
+        consoleLog = undefined;
+      }
+    }
     options.onConsole?.(text);
     watch.feed(text, Date.now() - startedAt);
     const panic = watch.first('panic');
