@@ -28,7 +28,7 @@ import {
 } from '@bramble/testkit';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bramble, tempDir } from './helpers.js';
+import { bin, bramble, tempDir } from './helpers.js';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const buildScript = join(repoRoot, 'scripts', 'build-test-os-image.sh');
@@ -255,6 +255,52 @@ describe.runIf(canBoot)(
       IMAGE_BUILD_TIMEOUT_MS + 20 * 60_000,
     );
 
+    /** `bramble doctor --emulate NODE --keep-running` as a QemuVm: its output carries the console (--console). */
+    const emulatedByDoctor = (hostname: string): QemuVm => {
+      const doctor = startPeer(
+        [
+          'node',
+          bin,
+          '-c',
+          cfg,
+          'doctor',
+          '--emulate',
+          hostname,
+          '--netns',
+          lan.ns.name,
+          '--bridge',
+          lan.bridge,
+          '--boot',
+          'uboot',
+          '--timeout',
+          String(BOOT_TIMEOUT_MS),
+          '--console',
+          '--console-log',
+          join(dir, `${hostname}.console.log`),
+          '--keep-running',
+        ],
+        { cwd: dir },
+      );
+      return {
+        proc: doctor.proc,
+        console: doctor.output,
+        expect: async (pattern, timeoutMs) => {
+          const found = () => pattern.exec(doctor.output());
+          await waitFor(() => found() !== null || doctor.proc.exitCode !== null, timeoutMs, 200).catch(
+            () => undefined,
+          );
+          const match = found();
+          if (!match)
+            throw new Error(
+              `doctor --emulate (exit ${doctor.proc.exitCode}) did not print ${pattern} within ${timeoutMs} ms`,
+            );
+          return match;
+        },
+        type: () => undefined,
+        stop: doctor.stop,
+      };
+    };
+
     afterAll(async () => {
       for (const b of booted) await b.vm.stop();
       for (const p of peers.reverse()) await p.stop();
@@ -266,12 +312,16 @@ describe.runIf(canBoot)(
       'two nodes boot from one image to a login prompt, over TFTP from brambled and NFS from ganesha',
       async () => {
         for (const [i, n] of NODES.entries()) {
-          const vm = startQemuVm({
-            ns: lan.ns,
-            tap: lan.taps[i] as string,
-            mac: n.mac,
-            logFile: join(dir, `${n.hostname}.console.log`),
-          });
+          // The second node boots as a user would: `bramble doctor --emulate` (kept running for the ssh checks).
+          const vm =
+            i === 1
+              ? emulatedByDoctor(n.hostname)
+              : startQemuVm({
+                  ns: lan.ns,
+                  tap: lan.taps[i] as string,
+                  mac: n.mac,
+                  logFile: join(dir, `${n.hostname}.console.log`),
+                });
           booted.push({
             hostname: n.hostname,
             address: `${lan.prefix}.${n.host}`,
@@ -291,6 +341,11 @@ describe.runIf(canBoot)(
               expect(args[1]).toBe(cmdline.trim());
               await b.vm.expect(new RegExp(`${b.hostname} login:`), BOOT_TIMEOUT_MS);
               b.loginAfterMs = Date.now() - b.startedAt;
+              if (b.hostname === NODES[1]?.hostname)
+                await b.vm.expect(
+                  new RegExp(`${b.hostname} \\(${mac}\\): REACHED LOGIN in [\\d.]+ s`),
+                  60_000,
+                );
             } catch (e) {
               throw new Error(
                 `${b.hostname}: ${(e as Error).message}\n--- console tail ---\n${b.vm.console().slice(-4000)}`,

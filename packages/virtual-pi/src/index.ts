@@ -9,6 +9,7 @@ export { bootVirtualPi, tftpPrefixFor } from './boot.js';
 export { autoInitramfsName } from './boot-files.js';
 export type { DhcpClientOptions } from './dhcp-client.js';
 export { buildDiscover, buildRequest } from './dhcp-messages.js';
+export * from './emulate/index.js';
 export { VirtualPiError, type VirtualPiErrorCode } from './errors.js';
 export { type FirmwareFileRoles, firmwareFileRoles } from './file-roles.js';
 export { defaultMac } from './identity.js';
