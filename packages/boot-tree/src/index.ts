@@ -69,7 +69,14 @@ export {
   installBootReport,
 } from './personalise/boot-report.js';
 export { type CloudInitSeed, cloudInitSeed, writeCloudInitSeed } from './personalise/cloud-init.js';
-export { generateHostKeys, type HostKeyType } from './personalise/host-keys.js';
+export {
+  DEFAULT_HOST_KEY_TYPES,
+  generateHostKeys,
+  type HostKeyType,
+  type HostKeyWriter,
+  prepareHostKeys,
+} from './personalise/host-keys.js';
+export { generateOpenSshKeyPair, type OpenSshKeyPair, RSA_BITS } from './personalise/openssh-key.js';
 export { setHostname } from './personalise/hostname.js';
 export { newMachineId, setMachineId } from './personalise/machine-id.js';
 export {

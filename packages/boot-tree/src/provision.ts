@@ -15,7 +15,7 @@ import { patchFstab } from './patch/fstab.js';
 import { writeAuthorizedKeys } from './personalise/authorized-keys.js';
 import { installBootReport } from './personalise/boot-report.js';
 import { writeCloudInitSeed } from './personalise/cloud-init.js';
-import { generateHostKeys, type HostKeyType } from './personalise/host-keys.js';
+import { DEFAULT_HOST_KEY_TYPES, type HostKeyType, prepareHostKeys } from './personalise/host-keys.js';
 import { setHostname } from './personalise/hostname.js';
 import { setMachineId } from './personalise/machine-id.js';
 import { ensureScratchVolume, SCRATCH_FILE } from './personalise/scratch.js';
@@ -222,9 +222,6 @@ async function provisionPlanned(
   if (upper) {
     changes.push(...(await installOverlayScript(options.image.rootDir)).map((p) => `base:${p}`));
     if (await mkdirLayer(rootPath)) changes.push(`nfs:${node.hostname}: layer created`);
-    if (upper === 'volume') {
-      changes.push(...(await ensureUpperVolume(rootPath, options.upperSize ?? DEFAULT_UPPER_SIZE)));
-    }
     stage = await stageIdentity(options.image.rootDir, rootPath, { carry: options.carryIdentity ?? 'all' });
     root = stage.tree;
   } else {
@@ -239,6 +236,14 @@ async function provisionPlanned(
     root = await NodeTree.open(rootPath);
   }
   throwIfAborted(options.signal);
+  // The host keys are made in the thread pool while the rest of the root is personalised.
+  const keyTypes = options.hostKeyTypes ?? DEFAULT_HOST_KEY_TYPES;
+  const writeHostKeys = keyTypes.length
+    ? await prepareHostKeys(root, { hostname: node.hostname, types: keyTypes })
+    : undefined;
+  if (upper === 'volume') {
+    changes.push(...(await ensureUpperVolume(rootPath, options.upperSize ?? DEFAULT_UPPER_SIZE)));
+  }
   if (node.scratch) changes.push(...(await ensureScratchVolume(root, node.scratch)));
   const fstab =
     (await root.readText('/etc/fstab')) ??
@@ -257,9 +262,7 @@ async function provisionPlanned(
   changes.push(...(await disableSdCardServices(root)));
   if (options.bootReportUrl !== undefined)
     changes.push(...(await installBootReport(root, options.bootReportUrl)));
-  const keyTypes = options.hostKeyTypes ?? ['ed25519', 'ecdsa', 'rsa'];
-  if (keyTypes.length)
-    changes.push(...(await generateHostKeys(root, { hostname: node.hostname, types: keyTypes })));
+  if (writeHostKeys) changes.push(...(await writeHostKeys()));
 
   let passwordHash = node.passwordHash;
   if (node.password !== undefined && node.user) {
