@@ -76,9 +76,9 @@ export {
   type HostKeyWriter,
   prepareHostKeys,
 } from './personalise/host-keys.js';
-export { generateOpenSshKeyPair, type OpenSshKeyPair, RSA_BITS } from './personalise/openssh-key.js';
 export { setHostname } from './personalise/hostname.js';
 export { newMachineId, setMachineId } from './personalise/machine-id.js';
+export { generateOpenSshKeyPair, type OpenSshKeyPair, RSA_BITS } from './personalise/openssh-key.js';
 export {
   ensureScratchVolume,
   parseScratchFlag,

@@ -37,20 +37,24 @@ async function writeKey(type: HostKeyType, comment: string): Promise<{ file: str
 }
 
 describe('generateOpenSshKeyPair', () => {
-  it.each(TYPES)('%s: ssh-keygen -y derives the .pub, -l reports its size and fingerprint', async (type) => {
-    const { file, pub } = await writeKey(type, 'root@node7');
-    expect(pub).toMatch(new RegExp(`^${NAMES[type]} [A-Za-z0-9+/=]+ root@node7\\n$`));
-    const derived = await execa('ssh-keygen', ['-y', '-f', file]);
-    expect(derived.stdout.trim().split(' ').slice(0, 2)).toEqual(pub.trim().split(' ').slice(0, 2));
-    const fromKey = await execa('ssh-keygen', ['-l', '-f', file]);
-    const fromPub = await execa('ssh-keygen', ['-l', '-f', `${file}.pub`]);
-    expect(fromKey.stdout.split(' ')[0]).toBe(BITS[type]);
-    expect(fromKey.stdout.split(' ')[1]).toBe(fromPub.stdout.split(' ')[1]);
-    expect(fromKey.stdout).toContain('root@node7'); // the comment is in the private key too
-    // ssh-keygen rewrites the key (new comment) only if it can parse all of it, padding and check ints.
-    await execa('ssh-keygen', ['-c', '-C', 'rewritten', '-f', file]);
-    expect((await execa('ssh-keygen', ['-l', '-f', file])).stdout).toContain('rewritten');
-  }, 60_000);
+  it.each(TYPES)(
+    '%s: ssh-keygen -y derives the .pub, -l reports its size and fingerprint',
+    async (type) => {
+      const { file, pub } = await writeKey(type, 'root@node7');
+      expect(pub).toMatch(new RegExp(`^${NAMES[type]} [A-Za-z0-9+/=]+ root@node7\\n$`));
+      const derived = await execa('ssh-keygen', ['-y', '-f', file]);
+      expect(derived.stdout.trim().split(' ').slice(0, 2)).toEqual(pub.trim().split(' ').slice(0, 2));
+      const fromKey = await execa('ssh-keygen', ['-l', '-f', file]);
+      const fromPub = await execa('ssh-keygen', ['-l', '-f', `${file}.pub`]);
+      expect(fromKey.stdout.split(' ')[0]).toBe(BITS[type]);
+      expect(fromKey.stdout.split(' ')[1]).toBe(fromPub.stdout.split(' ')[1]);
+      expect(fromKey.stdout).toContain('root@node7'); // the comment is in the private key too
+      // ssh-keygen rewrites the key (new comment) only if it can parse all of it, padding and check ints.
+      await execa('ssh-keygen', ['-c', '-C', 'rewritten', '-f', file]);
+      expect((await execa('ssh-keygen', ['-l', '-f', file])).stdout).toContain('rewritten');
+    },
+    60_000,
+  );
 
   it('makes a different key every time', async () => {
     const [a, b] = await Promise.all([
@@ -81,34 +85,56 @@ describe('generateHostKeys', () => {
     expect((await readFile(join(root, 'etc/ssh/ssh_host_rsa_key'))).equals(before)).toBe(true);
   }, 60_000);
 
-  it.skipIf(!isRoot())('sshd loads the keys and serves them to ssh-keyscan', async () => {
-    const sshd = requireTool('sshd');
-    requireTool('ssh-keyscan');
-    const keys = await Promise.all(TYPES.map((t) => writeKey(t, 'root@n1')));
-    // sshd's privilege separation directory (made by its Debian package's service, absent in containers).
-    await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
-    const config = join(work, 'sshd_config');
-    await writeFile(config, `${keys.map((k) => `HostKey ${k.file}`).join('\n')}\nPidFile none\n`);
-    expect((await execa(sshd, ['-t', '-f', config], { reject: false })).stderr).toBe('');
-    const port = await freeTcpPort();
-    const peer = startPeer([sshd, '-D', '-e', '-f', config, '-p', String(port), '-o', 'ListenAddress=127.0.0.1']);
-    try {
-      let scanned = '';
-      await waitFor(async () => {
-        const r = await execa('ssh-keyscan', ['-T', '5', '-p', String(port), '-t', 'rsa,ecdsa,ed25519', '127.0.0.1'], {
-          reject: false,
-          timeout: 20_000,
-        });
-        scanned = r.stdout;
-        return scanned.split('\n').filter((l) => l.startsWith('[127.0.0.1]')).length === 3;
-      }, 30_000, 300);
-      for (const k of keys) {
-        const [name, blob] = k.pub.split(' ');
-        expect(scanned).toContain(`[127.0.0.1]:${port} ${name} ${blob}`);
+  it.skipIf(!isRoot())(
+    'sshd loads the keys and serves them to ssh-keyscan',
+    async () => {
+      const sshd = requireTool('sshd');
+      requireTool('ssh-keyscan');
+      const keys = await Promise.all(TYPES.map((t) => writeKey(t, 'root@n1')));
+      // sshd's privilege separation directory (made by its Debian package's service, absent in containers).
+      await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+      const config = join(work, 'sshd_config');
+      await writeFile(config, `${keys.map((k) => `HostKey ${k.file}`).join('\n')}\nPidFile none\n`);
+      expect((await execa(sshd, ['-t', '-f', config], { reject: false })).stderr).toBe('');
+      const port = await freeTcpPort();
+      const peer = startPeer([
+        sshd,
+        '-D',
+        '-e',
+        '-f',
+        config,
+        '-p',
+        String(port),
+        '-o',
+        'ListenAddress=127.0.0.1',
+      ]);
+      try {
+        let scanned = '';
+        await waitFor(
+          async () => {
+            const r = await execa(
+              'ssh-keyscan',
+              ['-T', '5', '-p', String(port), '-t', 'rsa,ecdsa,ed25519', '127.0.0.1'],
+              {
+                reject: false,
+                timeout: 20_000,
+              },
+            );
+            scanned = r.stdout;
+            return scanned.split('\n').filter((l) => l.startsWith('[127.0.0.1]')).length === 3;
+          },
+          30_000,
+          300,
+        );
+        for (const k of keys) {
+          const [name, blob] = k.pub.split(' ');
+          expect(scanned).toContain(`[127.0.0.1]:${port} ${name} ${blob}`);
+        }
+        expect(peer.output()).not.toMatch(/could not load|invalid format|error/i);
+      } finally {
+        await peer.stop();
       }
-      expect(peer.output()).not.toMatch(/could not load|invalid format|error/i);
-    } finally {
-      await peer.stop();
-    }
-  }, 90_000);
+    },
+    90_000,
+  );
 });

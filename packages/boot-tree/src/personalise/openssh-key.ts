@@ -122,7 +122,9 @@ export async function generateOpenSshKeyPair(type: HostKeyType, comment: string)
       ({ privateKey } = await generate('ed25519'));
     }
   } catch (e) {
-    throw new BootTreeError('TOOL_FAILED', `generating a ${type} host key failed: ${String(e)}`, { cause: e });
+    throw new BootTreeError('TOOL_FAILED', `generating a ${type} host key failed: ${String(e)}`, {
+      cause: e,
+    });
   }
   const { name, publicBlob, privateFields } = encodeParts(type, privateKey);
   return {

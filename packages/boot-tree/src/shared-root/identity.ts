@@ -48,43 +48,49 @@ export interface Stage {
   sources: string[];
   /** Directories made in the stage as the base has them (ancestors of the sources). */
   parents: string[];
+  /** The staged part of the base (sources and parents) as it was when staged, by node path. */
+  inBase: Map<string, ScanEntry>;
 }
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 
 /**
- * Mirror one base entry into the stage with `cp -a -l` (one process: directories recreated with their
- * modes and owners, files hard-linked, symlinks copied as symlinks — never followed; they resolve in the
- * staging tree as in the node). `path` is resolved through NodeTree and must be the entry itself (no
- * symlink on the way). Returns whether it was staged.
+ * Mirror the base's identity sources into the stage with one `cp -a -l --parents` run (directories
+ * recreated with their modes and owners, files hard-linked, symlinks copied as symlinks — never followed;
+ * they resolve in the staging tree as in the node). Each source was checked to be the entry itself (no
+ * symlink on the way). Across file systems (or where hard links are refused) the sources are copied
+ * instead: same metadata, more space in the stage only.
  */
-async function mirror(base: NodeTree, stageRoot: string, path: string): Promise<boolean> {
+async function mirror(base: NodeTree, stageRoot: string, sources: readonly string[]): Promise<void> {
+  if (sources.length === 0) return;
+  const relative = sources.map((path) => path.slice(1));
+  const cp = (link: boolean) =>
+    execa('cp', ['-a', ...(link ? ['-l'] : []), '--parents', '--', ...relative, stageRoot], {
+      cwd: base.root,
+      reject: false,
+      timeout: 300_000,
+    }).catch((e: unknown) => ({ exitCode: -1, stderr: String(e) }));
+  if ((await cp(true)).exitCode === 0) return;
+  for (const path of sources) await rm(join(stageRoot, path), { recursive: true, force: true });
+  const copied = await cp(false);
+  if (copied.exitCode !== 0) {
+    throw new BootTreeError(
+      'COPY_FAILED',
+      `staging ${sources.join(', ')} of the base failed: ${String(copied.stderr).slice(0, 300)}`,
+    );
+  }
+}
+
+/** Whether the base entry at `path` can be staged: it exists and no symlink is on the way to it. */
+async function stageable(base: NodeTree, stageRoot: string, path: string): Promise<boolean> {
   const st = await base.lstat(path);
   const host = st ? await base.hostPath(path, false) : undefined;
   if (!host || !st || host !== join(base.root, path)) return false;
-  const dst = join(stageRoot, path);
-  if (await lstat(dst).catch(() => undefined)) return false;
-  const r = await execa('cp', ['-a', '-l', '--', host, dst], { reject: false, timeout: 300_000 }).catch(
-    (e: unknown) => ({ exitCode: -1, stderr: String(e) }),
-  );
-  if (r.exitCode !== 0) {
-    // Across file systems hard links fail: copy instead (same metadata, more space in the stage only).
-    await rm(dst, { recursive: true, force: true });
-    const c = await execa('cp', ['-a', '--', host, dst], { reject: false, timeout: 300_000 }).catch(
-      (e: unknown) => ({ exitCode: -1, stderr: String(e) }),
-    );
-    if (c.exitCode !== 0) {
-      throw new BootTreeError(
-        'COPY_FAILED',
-        `staging ${path} of the base failed: ${String(c.stderr).slice(0, 300)}`,
-      );
-    }
-  }
-  return true;
+  return !(await lstat(join(stageRoot, path)).catch(() => undefined));
 }
 
 /** One entry of a scan: find's type letter (f d l …), inode, permission bits, owner, size. */
-interface ScanEntry {
+export interface ScanEntry {
   type: string;
   ino: number;
   mode: number;
@@ -94,11 +100,14 @@ interface ScanEntry {
 }
 
 /**
- * Every entry under `hostDir` (itself included) keyed by node path (`nodePath` + relative path), from one
- * `find -P` run (symlinks never followed). At most MAX_TREE_ENTRIES entries.
+ * Every entry under the `starts` (host paths inside `hostRoot`, themselves included) keyed by node path
+ * (host path relative to `hostRoot`; `hostRoot` itself is `/`), from one `find -P` run (symlinks never
+ * followed). At most MAX_TREE_ENTRIES entries.
  */
-async function scan(hostDir: string, nodePath: string): Promise<Map<string, ScanEntry>> {
-  const r = await execa('find', ['-P', hostDir, '-printf', '%y %i %m %U %G %s %P\\0'], {
+async function scan(hostRoot: string, starts: readonly string[]): Promise<Map<string, ScanEntry>> {
+  const out = new Map<string, ScanEntry>();
+  if (starts.length === 0) return out;
+  const r = await execa('find', ['-P', ...starts, '-printf', '%y %i %m %U %G %s %p\\0'], {
     reject: false,
     timeout: 300_000,
     maxBuffer: 256 * 1024 * 1024,
@@ -107,21 +116,20 @@ async function scan(hostDir: string, nodePath: string): Promise<Map<string, Scan
   if (r.exitCode !== 0) {
     throw new BootTreeError(
       'TOOL_FAILED',
-      `find ${hostDir}: ${String(r.stderr).slice(0, 300)} (install findutils)`,
+      `find ${starts.join(' ')}: ${String(r.stderr).slice(0, 300)} (install findutils)`,
     );
   }
-  const out = new Map<string, ScanEntry>();
   for (const record of Buffer.from(r.stdout as Uint8Array)
     .toString('utf8')
     .split('\0')) {
     if (!record) continue;
     const m = /^(\S) (\d+) ([0-7]+) (\d+) (\d+) (\d+) ([\s\S]*)$/.exec(record);
-    if (!m) continue;
+    const host = m?.[7];
+    if (!m || host === undefined || (host !== hostRoot && !host.startsWith(`${hostRoot}/`))) continue;
     if (out.size >= MAX_TREE_ENTRIES) {
-      throw new BootTreeError('FILE_TOO_LARGE', `${nodePath} holds over ${MAX_TREE_ENTRIES} entries`);
+      throw new BootTreeError('FILE_TOO_LARGE', `${starts.join(' ')} hold over ${MAX_TREE_ENTRIES} entries`);
     }
-    const rel = m[7] ?? '';
-    out.set(rel ? `${nodePath === '/' ? '' : nodePath}/${rel}` : nodePath, {
+    out.set(host.slice(hostRoot.length) || '/', {
       type: m[1] ?? '',
       ino: Number(m[2]),
       mode: Number.parseInt(m[3] ?? '0', 8),
@@ -177,8 +185,27 @@ export async function stageIdentity(
   const sources: string[] = [];
   const parents: string[] = [];
   for (const path of IDENTITY_SOURCES) {
-    if ((await mirrorParents(base, dir, path, parents)) && (await mirror(base, dir, path)))
+    if ((await mirrorParents(base, dir, path, parents)) && (await stageable(base, dir, path)))
       sources.push(path);
+  }
+  // One cp for the stage and one find for the base's entries, side by side.
+  const [inBase] = await Promise.all([
+    scan(
+      base.root,
+      sources.map((path) => join(base.root, path)),
+    ),
+    mirror(base, dir, sources),
+  ]);
+  for (const p of parents) {
+    const st = await lstat(join(base.root, p));
+    inBase.set(p, {
+      type: 'd',
+      ino: st.ino,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      size: st.size,
+    });
   }
   const tree = await NodeTree.open(dir);
   const current = join(layerDir, IDENTITY_DIR);
@@ -198,7 +225,7 @@ export async function stageIdentity(
       await tree.remove(path);
     }
   }
-  return { tree, dir, sources, parents };
+  return { tree, dir, sources, parents, inBase };
 }
 
 /** The identity files a node keeps across base updates: its machine-id and SSH host keys. */
@@ -265,24 +292,10 @@ export async function commitIdentity(stage: Stage, baseDir: string, layerDir: st
   const out = await NodeTree.open(join(layerDir, next));
   const hash = createHash('sha256');
   const written: string[] = [];
-  // One find run over the stage, one per staged base subtree; ancestors the stage made are lstat'ed
-  // (real directories: mirrorParents checked). Inodes are compared before anything is read.
-  const staged = await scan(stage.tree.root, '/');
-  const inBase = new Map<string, ScanEntry>();
-  for (const source of stage.sources) {
-    for (const [p, e] of await scan(join(base.root, source), source)) inBase.set(p, e);
-  }
-  for (const p of stage.parents) {
-    const st = await lstat(join(base.root, p));
-    inBase.set(p, {
-      type: 'd',
-      ino: st.ino,
-      mode: st.mode & 0o7777,
-      uid: st.uid,
-      gid: st.gid,
-      size: st.size,
-    });
-  }
+  // One find run over the stage; the base's entries were listed when it was staged. Inodes are compared
+  // before anything is read.
+  const staged = await scan(stage.tree.root, [stage.tree.root]);
+  const inBase = stage.inBase;
   for (const p of [...staged.keys()].sort()) {
     const st = staged.get(p) as ScanEntry;
     if (p === '/') continue;
