@@ -101,6 +101,20 @@ export {
   releaseFromOsRelease,
 } from './release.js';
 export {
+  type BaseUser,
+  baseUsers,
+  CURRENT_BASE_SUFFIX,
+  currentBaseFile,
+  currentBaseName,
+  listBases,
+  newBaseName,
+  type PruneOptions,
+  type PruneResult,
+  pruneBases,
+  removeImageBases,
+  type StoredBase,
+} from './shared-root/bases.js';
+export {
   parseSharedCmdline,
   patchSharedCmdline,
   type SharedCmdlineOptions,
