@@ -1,7 +1,10 @@
 /**
  * A shared-root node's identity, written without touching the base: personalisation runs on a staging
- * tree (hard links to the part of the base it reads, plus the node's current identity on top), and what
- * differs from the base afterwards becomes the node's identity directory in its layer.
+ * tree (hard links to the part of the base it reads — IDENTITY_SOURCES whole, /etc's own files — made by
+ * one `cp -a -l`, plus the node's current identity on top), and what differs from the base afterwards
+ * becomes the node's identity directory in its layer. The base's staged entries are listed by `find`
+ * beside the copy, the stage by one more `find` at the end: no per-file round trips, no second pass over
+ * the base.
  *
  * Layer directory (exported read-write to the node only):
  *   identity/          files, symlinks and directories that differ from the base (owners/modes kept)
@@ -13,15 +16,36 @@
  * changed by personalisation; every staged path is compared with the base by inode, then by content.
  */
 import { createHash } from 'node:crypto';
-import { chmod, lchown, lstat, mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import {
+  chmod,
+  lchown,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  symlink,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { BootTreeError } from '../errors.js';
 import { MAX_TREE_ENTRIES, MAX_TREE_READ_BYTES, NodeTree } from '../node-tree.js';
 
-/** Directories of the base personalisation reads or writes (the staging tree holds only these). */
+/**
+ * Directories of the base personalisation reads or writes, staged whole (with the non-directory entries
+ * of IDENTITY_SHALLOW_SOURCES, the staging tree holds only these): SSH config and host keys, systemd units
+ * and their links, SysV rc links, sudoers drop-ins, the skeleton home, cloud-init drop-ins, homes,
+ * machine-id, Bramble's state.
+ */
 export const IDENTITY_SOURCES = [
-  '/etc',
+  '/etc/ssh',
+  '/etc/systemd/system',
+  '/etc/sudoers.d',
+  '/etc/skel',
+  '/etc/cloud',
+  ...['0', '1', '2', '3', '4', '5', '6', 'S'].map((level) => `/etc/rc${level}.d`),
   '/home',
   '/root',
   '/var/lib/dbus',
@@ -29,6 +53,13 @@ export const IDENTITY_SOURCES = [
   '/usr/lib/systemd/system',
   '/lib/systemd/system',
 ] as const;
+
+/**
+ * Directories of which only the directory itself and its non-directory entries are staged: /etc's files
+ * (passwd, shadow, group, gshadow, fstab, hostname, hosts, machine-id…), not its other subdirectories
+ * (ssl, alternatives, apt…, thousands of entries personalisation never reads).
+ */
+export const IDENTITY_SHALLOW_SOURCES = ['/etc'] as const;
 
 export const IDENTITY_DIR = 'identity';
 export const IDENTITY_REMOVED = 'identity.removed';
@@ -100,14 +131,18 @@ export interface ScanEntry {
 }
 
 /**
- * Every entry under the `starts` (host paths inside `hostRoot`, themselves included) keyed by node path
- * (host path relative to `hostRoot`; `hostRoot` itself is `/`), from one `find -P` run (symlinks never
- * followed). At most MAX_TREE_ENTRIES entries.
+ * Every entry under the `starts` (host paths inside `hostRoot`, themselves included) that passes find's
+ * `tests` (e.g. -maxdepth 1), keyed by node path (host path relative to `hostRoot`; `hostRoot` itself is
+ * `/`), from one `find -P` run (symlinks never followed). At most MAX_TREE_ENTRIES entries.
  */
-async function scan(hostRoot: string, starts: readonly string[]): Promise<Map<string, ScanEntry>> {
+async function scan(
+  hostRoot: string,
+  starts: readonly string[],
+  tests: readonly string[] = [],
+): Promise<Map<string, ScanEntry>> {
   const out = new Map<string, ScanEntry>();
   if (starts.length === 0) return out;
-  const r = await execa('find', ['-P', ...starts, '-printf', '%y %i %m %U %G %s %p\\0'], {
+  const r = await execa('find', ['-P', ...starts, ...tests, '-printf', '%y %i %m %U %G %s %p\\0'], {
     reject: false,
     timeout: 300_000,
     maxBuffer: 256 * 1024 * 1024,
@@ -184,18 +219,43 @@ export async function stageIdentity(
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const sources: string[] = [];
   const parents: string[] = [];
+  // Shallow sources: made as parents (real directories, no symlink on the way), then their files.
+  const shallow: string[] = [];
+  const files: string[] = [];
+  for (const path of IDENTITY_SHALLOW_SOURCES) {
+    if (!(await mirrorParents(base, dir, `${path}/-`, parents))) continue;
+    shallow.push(path);
+    for (const entry of await readdir(join(base.root, path), { withFileTypes: true })) {
+      if (files.length >= MAX_TREE_ENTRIES) {
+        throw new BootTreeError('FILE_TOO_LARGE', `${path} holds over ${MAX_TREE_ENTRIES} entries`);
+      }
+      if (!entry.isDirectory()) files.push(`${path}/${entry.name}`);
+    }
+  }
   for (const path of IDENTITY_SOURCES) {
     if ((await mirrorParents(base, dir, path, parents)) && (await stageable(base, dir, path)))
       sources.push(path);
   }
-  // One cp for the stage and one find for the base's entries, side by side.
-  const [inBase] = await Promise.all([
+  // Entries mirrorParents made already (a symlink such as /etc/systemd -> …) are not staged again.
+  const staged = new Set([...parents, ...sources]);
+  const wanted = [];
+  for (const path of files) {
+    if (!staged.has(path) && !(await lstat(join(dir, path)).catch(() => undefined))) wanted.push(path);
+  }
+  // One cp for the stage and finds for the base's entries, side by side.
+  const [inBase, inShallow] = await Promise.all([
     scan(
       base.root,
       sources.map((path) => join(base.root, path)),
     ),
-    mirror(base, dir, sources),
+    scan(
+      base.root,
+      shallow.map((path) => join(base.root, path)),
+      ['-mindepth', '1', '-maxdepth', '1', '!', '-type', 'd'],
+    ),
+    mirror(base, dir, [...wanted, ...sources]),
   ]);
+  for (const [path, entry] of inShallow) if (!inBase.has(path)) inBase.set(path, entry);
   for (const p of parents) {
     const st = await lstat(join(base.root, p));
     inBase.set(p, {
