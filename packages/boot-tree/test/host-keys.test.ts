@@ -56,6 +56,20 @@ describe('generateOpenSshKeyPair', () => {
     60_000,
   );
 
+  it('rsa: OpenSSL checks the whole private key (p·q = n, d, CRT values) after ssh-keygen converts it to PEM', async () => {
+    requireTool('openssl');
+    for (let i = 0; i < 3; i++) {
+      const { file } = await writeKey('rsa', 'root@node7');
+      await execa('ssh-keygen', ['-p', '-m', 'PEM', '-P', '', '-N', '', '-f', file]);
+      const check = await execa('openssl', ['rsa', '-check', '-noout', '-in', file], { reject: false });
+      expect(check.stdout).toContain('RSA key ok');
+      expect(check.exitCode).toBe(0);
+      const text = await execa('openssl', ['rsa', '-text', '-noout', '-in', file]);
+      expect(text.stdout).toMatch(/Private-Key: \(3072 bit, 2 primes\)/);
+      expect(text.stdout).toMatch(/publicExponent: 65537 /);
+    }
+  }, 120_000);
+
   it('makes a different key every time', async () => {
     const [a, b] = await Promise.all([
       generateOpenSshKeyPair('ed25519', 'x'),
