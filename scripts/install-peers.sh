@@ -12,7 +12,7 @@ PKGS=(
   tftp-hpa atftp curl busybox dnsmasq tftpd-hpa udhcpc tshark
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   mtools dosfstools e2fsprogs fdisk xz-utils gzip zip unzip p7zip-full rsync attr acl libcap2-bin
-  gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libc6-dev iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client openssl util-linux systemd whois python3 time xfsprogs btrfs-progs
+  gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libc6-dev iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client openssh-server openssl util-linux systemd whois python3 time xfsprogs btrfs-progs
   chromium
   debootstrap qemu-user-static binfmt-support qemu-system-arm u-boot-qemu u-boot-tools ipxe-qemu
 )

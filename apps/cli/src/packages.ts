@@ -8,6 +8,7 @@ export type {
   LayerOverride,
   NodeLayout,
   NodeSpecInput,
+  PruneResult,
   ScratchSpec,
 } from '@bramble/boot-tree';
 export type { BootNetwork } from '@bramble/dhcp';

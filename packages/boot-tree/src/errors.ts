@@ -25,7 +25,11 @@ export type BootTreeErrorCode =
   /** A directory resolved outside the tree right before a write (the tree changed under us). */
   | 'ESCAPES_TREE'
   /** The image holds a hostile or malformed entry (e.g. a passwd home with `..`, a non-numeric uid). */
-  | 'UNSAFE_IMAGE';
+  | 'UNSAFE_IMAGE'
+  /** A base (or other store entry) a node still uses: nothing was removed. */
+  | 'IN_USE'
+  /** Moving store directories aside for deletion failed: nothing was removed. */
+  | 'REMOVE_FAILED';
 
 export class BootTreeError extends Error {
   readonly code: BootTreeErrorCode;

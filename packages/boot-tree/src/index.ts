@@ -69,9 +69,16 @@ export {
   installBootReport,
 } from './personalise/boot-report.js';
 export { type CloudInitSeed, cloudInitSeed, writeCloudInitSeed } from './personalise/cloud-init.js';
-export { generateHostKeys, type HostKeyType } from './personalise/host-keys.js';
+export {
+  DEFAULT_HOST_KEY_TYPES,
+  generateHostKeys,
+  type HostKeyType,
+  type HostKeyWriter,
+  prepareHostKeys,
+} from './personalise/host-keys.js';
 export { setHostname } from './personalise/hostname.js';
 export { newMachineId, setMachineId } from './personalise/machine-id.js';
+export { generateOpenSshKeyPair, type OpenSshKeyPair, RSA_BITS } from './personalise/openssh-key.js';
 export {
   ensureScratchVolume,
   parseScratchFlag,
@@ -93,6 +100,20 @@ export {
   type ReleaseInfo,
   releaseFromOsRelease,
 } from './release.js';
+export {
+  type BaseUser,
+  baseUsers,
+  CURRENT_BASE_SUFFIX,
+  currentBaseFile,
+  currentBaseName,
+  listBases,
+  newBaseName,
+  type PruneOptions,
+  type PruneResult,
+  pruneBases,
+  removeImageBases,
+  type StoredBase,
+} from './shared-root/bases.js';
 export {
   parseSharedCmdline,
   patchSharedCmdline,

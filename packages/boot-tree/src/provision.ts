@@ -15,7 +15,7 @@ import { patchFstab } from './patch/fstab.js';
 import { writeAuthorizedKeys } from './personalise/authorized-keys.js';
 import { installBootReport } from './personalise/boot-report.js';
 import { writeCloudInitSeed } from './personalise/cloud-init.js';
-import { generateHostKeys, type HostKeyType } from './personalise/host-keys.js';
+import { DEFAULT_HOST_KEY_TYPES, type HostKeyType, prepareHostKeys } from './personalise/host-keys.js';
 import { setHostname } from './personalise/hostname.js';
 import { setMachineId } from './personalise/machine-id.js';
 import { ensureScratchVolume, SCRATCH_FILE } from './personalise/scratch.js';
@@ -219,13 +219,19 @@ async function provisionPlanned(
   // the node's identity in its layer.
   let stage: Stage | undefined;
   let root: NodeTree;
+  let upperVolume: Promise<string[]> | undefined;
   if (upper) {
     changes.push(...(await installOverlayScript(options.image.rootDir)).map((p) => `base:${p}`));
     if (await mkdirLayer(rootPath)) changes.push(`nfs:${node.hostname}: layer created`);
-    if (upper === 'volume') {
-      changes.push(...(await ensureUpperVolume(rootPath, options.upperSize ?? DEFAULT_UPPER_SIZE)));
+    // mke2fs formats the upper volume beside the staging and personalisation (it writes upper.ext4 only).
+    if (upper === 'volume')
+      upperVolume = ensureUpperVolume(rootPath, options.upperSize ?? DEFAULT_UPPER_SIZE);
+    try {
+      stage = await stageIdentity(options.image.rootDir, rootPath, { carry: options.carryIdentity ?? 'all' });
+    } catch (e) {
+      await upperVolume?.catch(() => undefined); // finished before the caller removes the layer
+      throw e;
     }
-    stage = await stageIdentity(options.image.rootDir, rootPath, { carry: options.carryIdentity ?? 'all' });
     root = stage.tree;
   } else {
     if (
@@ -239,6 +245,40 @@ async function provisionPlanned(
     root = await NodeTree.open(rootPath);
   }
   throwIfAborted(options.signal);
+  try {
+    changes.push(...(await personaliseRoot(options, node, plan, root, boot)));
+  } catch (e) {
+    await upperVolume?.catch(() => undefined); // finished before the caller removes the layer
+    throw e;
+  }
+  if (upperVolume) changes.push(...(await upperVolume));
+  if (stage) {
+    const identity = await commitIdentity(stage, options.image.rootDir, rootPath);
+    log?.debug({ entries: identity.length }, 'node identity written to its layer');
+  }
+  log?.info({ changes: changes.length, tftpDir, rootPath, nfsVersion }, 'node provisioned');
+  return { ...plan, cmdline, changes };
+}
+
+/**
+ * Personalise a node root (its own, or a shared node's stage): fstab, hostname, machine-id, SSH, services,
+ * boot report, host keys (made in the thread pool while the rest is written), user, cloud-init seed.
+ */
+async function personaliseRoot(
+  options: ProvisionOptions,
+  node: NodeSpec,
+  plan: Omit<NodeLayout, 'cmdline' | 'changes'>,
+  root: NodeTree,
+  boot: NodeTree,
+): Promise<string[]> {
+  const changes: string[] = [];
+  const { release, nfsVersion, tftpDirName: dirName, tftpDir } = plan;
+  const userMode = options.userMode ?? 'bake';
+  // The host keys are made in the thread pool while the rest of the root is personalised.
+  const keyTypes = options.hostKeyTypes ?? DEFAULT_HOST_KEY_TYPES;
+  const writeHostKeys = keyTypes.length
+    ? await prepareHostKeys(root, { hostname: node.hostname, types: keyTypes })
+    : undefined;
   if (node.scratch) changes.push(...(await ensureScratchVolume(root, node.scratch)));
   const fstab =
     (await root.readText('/etc/fstab')) ??
@@ -257,9 +297,6 @@ async function provisionPlanned(
   changes.push(...(await disableSdCardServices(root)));
   if (options.bootReportUrl !== undefined)
     changes.push(...(await installBootReport(root, options.bootReportUrl)));
-  const keyTypes = options.hostKeyTypes ?? ['ed25519', 'ecdsa', 'rsa'];
-  if (keyTypes.length)
-    changes.push(...(await generateHostKeys(root, { hostname: node.hostname, types: keyTypes })));
 
   let passwordHash = node.passwordHash;
   if (node.password !== undefined && node.user) {
@@ -290,12 +327,8 @@ async function provisionPlanned(
       })),
     );
   }
-  if (stage) {
-    const identity = await commitIdentity(stage, options.image.rootDir, rootPath);
-    log?.debug({ entries: identity.length }, 'node identity written to its layer');
-  }
-  log?.info({ changes: changes.length, tftpDir, rootPath, nfsVersion }, 'node provisioned');
-  return { ...plan, cmdline, changes };
+  if (writeHostKeys) changes.push(...(await writeHostKeys()));
+  return changes;
 }
 
 /**

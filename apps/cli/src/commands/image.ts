@@ -3,6 +3,7 @@ import { registerAdd } from './image/add.js';
 import { registerExtract } from './image/extract.js';
 import { registerInspect } from './image/inspect.js';
 import { registerLs } from './image/ls.js';
+import { registerPrune } from './image/prune.js';
 import { registerRm } from './image/rm.js';
 import { registerImageUpdate } from './image/update.js';
 
@@ -10,7 +11,7 @@ import { registerImageUpdate } from './image/update.js';
 export function register(program: Command): void {
   const image = program
     .command('image')
-    .description('manage OS images (add, ls, inspect, rm, extract, update)')
+    .description('manage OS images (add, ls, inspect, rm, extract, update, prune)')
     .addHelpText(
       'after',
       '\nExamples:\n  bramble image add bookworm ./raspios-bookworm-arm64-lite.img.xz\n  bramble image ls --json',
@@ -21,6 +22,7 @@ export function register(program: Command): void {
     registerInspect,
     registerRm,
     registerImageUpdate,
+    registerPrune,
     registerExtract,
   ])
     registerAction(image);

@@ -1,7 +1,10 @@
 /**
  * A shared-root node's identity, written without touching the base: personalisation runs on a staging
- * tree (hard links to the part of the base it reads, plus the node's current identity on top), and what
- * differs from the base afterwards becomes the node's identity directory in its layer.
+ * tree (hard links to the part of the base it reads — IDENTITY_SOURCES whole, /etc's own files — made by
+ * one `cp -a -l`, plus the node's current identity on top), and what differs from the base afterwards
+ * becomes the node's identity directory in its layer. The base's staged entries are listed by `find`
+ * beside the copy, the stage by one more `find` at the end: no per-file round trips, no second pass over
+ * the base.
  *
  * Layer directory (exported read-write to the node only):
  *   identity/          files, symlinks and directories that differ from the base (owners/modes kept)
@@ -13,15 +16,36 @@
  * changed by personalisation; every staged path is compared with the base by inode, then by content.
  */
 import { createHash } from 'node:crypto';
-import { chmod, lchown, lstat, mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import {
+  chmod,
+  lchown,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  symlink,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { BootTreeError } from '../errors.js';
 import { MAX_TREE_ENTRIES, MAX_TREE_READ_BYTES, NodeTree } from '../node-tree.js';
 
-/** Directories of the base personalisation reads or writes (the staging tree holds only these). */
+/**
+ * Directories of the base personalisation reads or writes, staged whole (with the non-directory entries
+ * of IDENTITY_SHALLOW_SOURCES, the staging tree holds only these): SSH config and host keys, systemd units
+ * and their links, SysV rc links, sudoers drop-ins, the skeleton home, cloud-init drop-ins, homes,
+ * machine-id, Bramble's state.
+ */
 export const IDENTITY_SOURCES = [
-  '/etc',
+  '/etc/ssh',
+  '/etc/systemd/system',
+  '/etc/sudoers.d',
+  '/etc/skel',
+  '/etc/cloud',
+  ...['0', '1', '2', '3', '4', '5', '6', 'S'].map((level) => `/etc/rc${level}.d`),
   '/home',
   '/root',
   '/var/lib/dbus',
@@ -29,6 +53,13 @@ export const IDENTITY_SOURCES = [
   '/usr/lib/systemd/system',
   '/lib/systemd/system',
 ] as const;
+
+/**
+ * Directories of which only the directory itself and its non-directory entries are staged: /etc's files
+ * (passwd, shadow, group, gshadow, fstab, hostname, hosts, machine-id…), not its other subdirectories
+ * (ssl, alternatives, apt…, thousands of entries personalisation never reads).
+ */
+export const IDENTITY_SHALLOW_SOURCES = ['/etc'] as const;
 
 export const IDENTITY_DIR = 'identity';
 export const IDENTITY_REMOVED = 'identity.removed';
@@ -48,43 +79,49 @@ export interface Stage {
   sources: string[];
   /** Directories made in the stage as the base has them (ancestors of the sources). */
   parents: string[];
+  /** The staged part of the base (sources and parents) as it was when staged, by node path. */
+  inBase: Map<string, ScanEntry>;
 }
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 
 /**
- * Mirror one base entry into the stage with `cp -a -l` (one process: directories recreated with their
- * modes and owners, files hard-linked, symlinks copied as symlinks — never followed; they resolve in the
- * staging tree as in the node). `path` is resolved through NodeTree and must be the entry itself (no
- * symlink on the way). Returns whether it was staged.
+ * Mirror the base's identity sources into the stage with one `cp -a -l --parents` run (directories
+ * recreated with their modes and owners, files hard-linked, symlinks copied as symlinks — never followed;
+ * they resolve in the staging tree as in the node). Each source was checked to be the entry itself (no
+ * symlink on the way). Across file systems (or where hard links are refused) the sources are copied
+ * instead: same metadata, more space in the stage only.
  */
-async function mirror(base: NodeTree, stageRoot: string, path: string): Promise<boolean> {
+async function mirror(base: NodeTree, stageRoot: string, sources: readonly string[]): Promise<void> {
+  if (sources.length === 0) return;
+  const relative = sources.map((path) => path.slice(1));
+  const cp = (link: boolean) =>
+    execa('cp', ['-a', ...(link ? ['-l'] : []), '--parents', '--', ...relative, stageRoot], {
+      cwd: base.root,
+      reject: false,
+      timeout: 300_000,
+    }).catch((e: unknown) => ({ exitCode: -1, stderr: String(e) }));
+  if ((await cp(true)).exitCode === 0) return;
+  for (const path of sources) await rm(join(stageRoot, path), { recursive: true, force: true });
+  const copied = await cp(false);
+  if (copied.exitCode !== 0) {
+    throw new BootTreeError(
+      'COPY_FAILED',
+      `staging ${sources.join(', ')} of the base failed: ${String(copied.stderr).slice(0, 300)}`,
+    );
+  }
+}
+
+/** Whether the base entry at `path` can be staged: it exists and no symlink is on the way to it. */
+async function stageable(base: NodeTree, stageRoot: string, path: string): Promise<boolean> {
   const st = await base.lstat(path);
   const host = st ? await base.hostPath(path, false) : undefined;
   if (!host || !st || host !== join(base.root, path)) return false;
-  const dst = join(stageRoot, path);
-  if (await lstat(dst).catch(() => undefined)) return false;
-  const r = await execa('cp', ['-a', '-l', '--', host, dst], { reject: false, timeout: 300_000 }).catch(
-    (e: unknown) => ({ exitCode: -1, stderr: String(e) }),
-  );
-  if (r.exitCode !== 0) {
-    // Across file systems hard links fail: copy instead (same metadata, more space in the stage only).
-    await rm(dst, { recursive: true, force: true });
-    const c = await execa('cp', ['-a', '--', host, dst], { reject: false, timeout: 300_000 }).catch(
-      (e: unknown) => ({ exitCode: -1, stderr: String(e) }),
-    );
-    if (c.exitCode !== 0) {
-      throw new BootTreeError(
-        'COPY_FAILED',
-        `staging ${path} of the base failed: ${String(c.stderr).slice(0, 300)}`,
-      );
-    }
-  }
-  return true;
+  return !(await lstat(join(stageRoot, path)).catch(() => undefined));
 }
 
 /** One entry of a scan: find's type letter (f d l …), inode, permission bits, owner, size. */
-interface ScanEntry {
+export interface ScanEntry {
   type: string;
   ino: number;
   mode: number;
@@ -94,11 +131,18 @@ interface ScanEntry {
 }
 
 /**
- * Every entry under `hostDir` (itself included) keyed by node path (`nodePath` + relative path), from one
- * `find -P` run (symlinks never followed). At most MAX_TREE_ENTRIES entries.
+ * Every entry under the `starts` (host paths inside `hostRoot`, themselves included) that passes find's
+ * `tests` (e.g. -maxdepth 1), keyed by node path (host path relative to `hostRoot`; `hostRoot` itself is
+ * `/`), from one `find -P` run (symlinks never followed). At most MAX_TREE_ENTRIES entries.
  */
-async function scan(hostDir: string, nodePath: string): Promise<Map<string, ScanEntry>> {
-  const r = await execa('find', ['-P', hostDir, '-printf', '%y %i %m %U %G %s %P\\0'], {
+async function scan(
+  hostRoot: string,
+  starts: readonly string[],
+  tests: readonly string[] = [],
+): Promise<Map<string, ScanEntry>> {
+  const out = new Map<string, ScanEntry>();
+  if (starts.length === 0) return out;
+  const r = await execa('find', ['-P', ...starts, ...tests, '-printf', '%y %i %m %U %G %s %p\\0'], {
     reject: false,
     timeout: 300_000,
     maxBuffer: 256 * 1024 * 1024,
@@ -107,21 +151,20 @@ async function scan(hostDir: string, nodePath: string): Promise<Map<string, Scan
   if (r.exitCode !== 0) {
     throw new BootTreeError(
       'TOOL_FAILED',
-      `find ${hostDir}: ${String(r.stderr).slice(0, 300)} (install findutils)`,
+      `find ${starts.join(' ')}: ${String(r.stderr).slice(0, 300)} (install findutils)`,
     );
   }
-  const out = new Map<string, ScanEntry>();
   for (const record of Buffer.from(r.stdout as Uint8Array)
     .toString('utf8')
     .split('\0')) {
     if (!record) continue;
     const m = /^(\S) (\d+) ([0-7]+) (\d+) (\d+) (\d+) ([\s\S]*)$/.exec(record);
-    if (!m) continue;
+    const host = m?.[7];
+    if (!m || host === undefined || (host !== hostRoot && !host.startsWith(`${hostRoot}/`))) continue;
     if (out.size >= MAX_TREE_ENTRIES) {
-      throw new BootTreeError('FILE_TOO_LARGE', `${nodePath} holds over ${MAX_TREE_ENTRIES} entries`);
+      throw new BootTreeError('FILE_TOO_LARGE', `${starts.join(' ')} hold over ${MAX_TREE_ENTRIES} entries`);
     }
-    const rel = m[7] ?? '';
-    out.set(rel ? `${nodePath === '/' ? '' : nodePath}/${rel}` : nodePath, {
+    out.set(host.slice(hostRoot.length) || '/', {
       type: m[1] ?? '',
       ino: Number(m[2]),
       mode: Number.parseInt(m[3] ?? '0', 8),
@@ -176,9 +219,53 @@ export async function stageIdentity(
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const sources: string[] = [];
   const parents: string[] = [];
+  // Shallow sources: made as parents (real directories, no symlink on the way), then their files.
+  const shallow: string[] = [];
+  const files: string[] = [];
+  for (const path of IDENTITY_SHALLOW_SOURCES) {
+    if (!(await mirrorParents(base, dir, `${path}/-`, parents))) continue;
+    shallow.push(path);
+    for (const entry of await readdir(join(base.root, path), { withFileTypes: true })) {
+      if (files.length >= MAX_TREE_ENTRIES) {
+        throw new BootTreeError('FILE_TOO_LARGE', `${path} holds over ${MAX_TREE_ENTRIES} entries`);
+      }
+      if (!entry.isDirectory()) files.push(`${path}/${entry.name}`);
+    }
+  }
   for (const path of IDENTITY_SOURCES) {
-    if ((await mirrorParents(base, dir, path, parents)) && (await mirror(base, dir, path)))
+    if ((await mirrorParents(base, dir, path, parents)) && (await stageable(base, dir, path)))
       sources.push(path);
+  }
+  // Entries mirrorParents made already (a symlink such as /etc/systemd -> …) are not staged again.
+  const staged = new Set([...parents, ...sources]);
+  const wanted = [];
+  for (const path of files) {
+    if (!staged.has(path) && !(await lstat(join(dir, path)).catch(() => undefined))) wanted.push(path);
+  }
+  // One cp for the stage and finds for the base's entries, side by side.
+  const [inBase, inShallow] = await Promise.all([
+    scan(
+      base.root,
+      sources.map((path) => join(base.root, path)),
+    ),
+    scan(
+      base.root,
+      shallow.map((path) => join(base.root, path)),
+      ['-mindepth', '1', '-maxdepth', '1', '!', '-type', 'd'],
+    ),
+    mirror(base, dir, [...wanted, ...sources]),
+  ]);
+  for (const [path, entry] of inShallow) if (!inBase.has(path)) inBase.set(path, entry);
+  for (const p of parents) {
+    const st = await lstat(join(base.root, p));
+    inBase.set(p, {
+      type: 'd',
+      ino: st.ino,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      size: st.size,
+    });
   }
   const tree = await NodeTree.open(dir);
   const current = join(layerDir, IDENTITY_DIR);
@@ -198,7 +285,7 @@ export async function stageIdentity(
       await tree.remove(path);
     }
   }
-  return { tree, dir, sources, parents };
+  return { tree, dir, sources, parents, inBase };
 }
 
 /** The identity files a node keeps across base updates: its machine-id and SSH host keys. */
@@ -239,7 +326,8 @@ async function sameAsBase(
   b: ScanEntry | undefined,
 ): Promise<boolean> {
   if (!b || s.type !== b.type) return false;
-  if (s.ino === b.ino && s.type === 'f') return true;
+  // A hard link of the base's file or symlink (cp -a -l links symlinks too; neither is ever written in place).
+  if (s.ino === b.ino && (s.type === 'f' || s.type === 'l')) return true;
   // Without root, staged copies and directories cannot carry the base's owners: compare modes only.
   const owners = !isRoot() || (s.uid === b.uid && s.gid === b.gid);
   if (s.mode !== b.mode || !owners) return false;
@@ -249,6 +337,20 @@ async function sameAsBase(
     return (await readFile(stageHost)).equals(await readFile(baseHost));
   }
   return false;
+}
+
+/**
+ * Remove a staging tree: one `rm -rf --one-file-system` (thousands of unlinks in one process, far quicker
+ * than fs.rm's per-entry round trips), fs.rm if that fails.
+ */
+async function removeStage(dir: string): Promise<void> {
+  const r = await execa('rm', ['-rf', '--one-file-system', '--', dir], {
+    reject: false,
+    timeout: 300_000,
+  }).catch(() => ({ exitCode: -1 }));
+  if (r.exitCode !== 0 || (await lstat(dir).catch(() => undefined))) {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -265,24 +367,10 @@ export async function commitIdentity(stage: Stage, baseDir: string, layerDir: st
   const out = await NodeTree.open(join(layerDir, next));
   const hash = createHash('sha256');
   const written: string[] = [];
-  // One find run over the stage, one per staged base subtree; ancestors the stage made are lstat'ed
-  // (real directories: mirrorParents checked). Inodes are compared before anything is read.
-  const staged = await scan(stage.tree.root, '/');
-  const inBase = new Map<string, ScanEntry>();
-  for (const source of stage.sources) {
-    for (const [p, e] of await scan(join(base.root, source), source)) inBase.set(p, e);
-  }
-  for (const p of stage.parents) {
-    const st = await lstat(join(base.root, p));
-    inBase.set(p, {
-      type: 'd',
-      ino: st.ino,
-      mode: st.mode & 0o7777,
-      uid: st.uid,
-      gid: st.gid,
-      size: st.size,
-    });
-  }
+  // One find run over the stage; the base's entries were listed when it was staged. Inodes are compared
+  // before anything is read.
+  const staged = await scan(stage.tree.root, [stage.tree.root]);
+  const inBase = stage.inBase;
   for (const p of [...staged.keys()].sort()) {
     const st = staged.get(p) as ScanEntry;
     if (p === '/') continue;
@@ -319,6 +407,6 @@ export async function commitIdentity(stage: Stage, baseDir: string, layerDir: st
   await layer.remove(`/${IDENTITY_DIR}`);
   await rename(join(layerDir, next), join(layerDir, IDENTITY_DIR));
   await layer.writeFile(`/${IDENTITY_STAMP}`, `${hash.digest('hex')}\n`);
-  await rm(stage.dir, { recursive: true, force: true });
+  await removeStage(stage.dir);
   return written;
 }

@@ -11,7 +11,12 @@ import { join } from 'node:path';
 import { requireTool } from '@bramble/testkit';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BootTreeError, type ProvisionOptions, provisionNode } from '../../src/index.js';
+import {
+  BootTreeError,
+  installOverlayScript,
+  type ProvisionOptions,
+  provisionNode,
+} from '../../src/index.js';
 import { hostileImage, treeDigest } from '../helpers/hostile-image.js';
 
 let work: string;
@@ -134,6 +139,29 @@ describe('hostile image: symlinks resolve inside the node tree, never on the hos
     expect(
       (await readFile(join(inTree, 'ssh_host_ed25519_key.pub'), 'utf8')).startsWith('ssh-ed25519 '),
     ).toBe(true);
+  }, 120_000);
+
+  it('shared root, etc/systemd and etc/ssh escaping: the staged identity resolves them in-tree; host and base untouched', async () => {
+    const img = await image(async (root) => {
+      await mkdir(join(root, sentinel, '..'), { recursive: true });
+      await rename(join(root, 'etc/systemd'), join(root, sentinel));
+      await symlink(`${'../'.repeat(12)}${sentinel.slice(1)}`, join(root, 'etc/systemd'));
+      await symlink(sentinel, join(root, 'etc/ssh-link'));
+      await rm(join(root, 'etc/ssh'), { recursive: true });
+      await symlink('ssh-link', join(root, 'etc/ssh'));
+    });
+    await installOverlayScript(img.rootDir); // the one write to a base, done before the snapshot
+    await snapshot();
+    await provision(img, { root: 'shared', user: 'alice', password: 'pw' });
+    await expectHostUntouched(); // the base is outside the TFTP and NFS roots: unchanged too
+    const identity = join(nfsRoot, 'n1', 'identity');
+    const inTree = join(identity, sentinel);
+    expect(await readlink(join(inTree, 'system/sshd.service'))).toBe('/lib/systemd/system/ssh.service');
+    expect(await readFile(join(inTree, 'ssh_host_ed25519_key.pub'), 'utf8')).toMatch(/^ssh-ed25519 /);
+    expect(await readFile(join(identity, 'etc/hostname'), 'utf8')).toBe('n1\n');
+    expect(await readFile(join(identity, 'etc/passwd'), 'utf8')).toContain('alice:x:1000:1000:');
+    // The layer's sparse 8 GiB upper.ext4 is not for the later cases' digests of `work`.
+    await rm(join(work, `case${caseNo}`), { recursive: true, force: true });
   }, 120_000);
 
   it("home/pi -> /<host dir> with --user pi --ssh-key: authorized_keys goes to the node's /<host dir>", async () => {

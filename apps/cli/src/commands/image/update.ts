@@ -6,7 +6,7 @@
  * layer overrides that the new base changed. Old bases are kept: running nodes use them until they reboot.
  */
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { LoadedManifest } from '@bramble/manifest';
 import type { Command } from 'commander';
@@ -59,11 +59,8 @@ async function updateImage(
 ): Promise<NodeUpdate[]> {
   if (!existsSync(file)) throw new CliError('NOT_FOUND', `image file ${file} does not exist`);
   if (!(name in m.imageFiles)) throw new UsageError(`no image '${name}' in the manifest (bramble image ls)`);
-  const stamp = new Date()
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  const dirName = `${name}@${stamp}`;
+  const bt = await loadBootTree();
+  const dirName = bt.newBaseName(name);
   const dir = join(m.imagesDir, dirName);
   const next: StoredImage = {
     name,
@@ -73,7 +70,6 @@ async function updateImage(
     rootDir: join(dir, 'root'),
   };
   await ensureExtracted(next, out, { force: true });
-  const bt = await loadBootTree();
   const { layouts } = await readLayouts(m);
   const current = storedImage(m, name);
   const rows: NodeUpdate[] = [];
@@ -94,12 +90,10 @@ async function updateImage(
     const rel = relative(resolve(config, '..'), resolve(file));
     doc.setIn(['images', name], rel.startsWith('..') ? resolve(file) : `./${rel}`);
   });
-  const old = (await readdir(m.imagesDir)).filter(
-    (d) => (d === name || d.startsWith(`${name}@`)) && d !== dirName,
-  );
+  const old = (await bt.listBases(m.imagesDir, name, [])).filter((base) => base.name !== dirName);
   if (old.length > 0) {
     out.print(
-      `kept earlier base(s) of ${name}: ${old.join(', ')} (running nodes use them until they reboot; remove them from ${m.imagesDir} afterwards)`,
+      `kept earlier base(s) of ${name}: ${old.map((base) => base.name).join(', ')} (running nodes use them until they reboot; then \`bramble image prune ${name}\` deletes them)`,
     );
   }
   return rows;
