@@ -254,6 +254,22 @@ export class BootTimeline extends EventEmitter {
     return [...entry.boots].reverse().map((b) => judgeBoot(b, now, this.rules));
   }
 
+  /** The manifest node a DHCP client is (by serial, then MAC), if any. */
+  nodeFor(client: { serial?: string | undefined; mac: string }): string | undefined {
+    const entry =
+      (client.serial ? this.bySerial.get(client.serial.toLowerCase()) : undefined) ??
+      this.byMac.get(client.mac.toLowerCase()) ??
+      this.byLearnedMac(client.mac);
+    return entry?.node.hostname;
+  }
+
+  /** The node's latest boot, judged now; undefined when it has none (or is not a manifest node). */
+  latestBoot(hostname: string): BootView | undefined {
+    const entry = this.entries.get(hostname);
+    const boot = entry ? this.latest(entry) : undefined;
+    return boot ? judgeBoot(boot, this.now(), this.rules) : undefined;
+  }
+
   /** One row per manifest node. */
   fleet(): NodeStatus[] {
     const now = this.now();
