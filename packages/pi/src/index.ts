@@ -41,6 +41,7 @@ export {
   RASPBERRY_PI_OUIS,
 } from './mac.js';
 export {
+  dhcpAttempts,
   isPiModelName,
   modelFromBoardRevision,
   modelFromDetected,
@@ -50,6 +51,7 @@ export {
   PI_BOOT_MENU_TEXT_PADDED,
   PI_MODEL_TABLE,
   PI_MODELS,
+  type PiDhcpRetry,
   type PiFamily,
   type PiModelBoot,
   type PiModelFiles,
