@@ -56,6 +56,20 @@ describe('AdmissionQueue', () => {
     expect(queue.counters.released.expired).toBe(1);
   });
 
+  it('serves a waiter that will give up (a Pi 3 ROM) before those that keep retrying, earliest deadline first', () => {
+    const queue = new AdmissionQueue({ ...limits, maxConcurrentBoots: 1, maxWaiting: 10 });
+    queue.request('busy', 'known', 0);
+    queue.request('pi4', 'known', 1);
+    queue.request('pi3-late', 'known', 2, 30_000);
+    queue.request('pi3-early', 'known', 3, 20_000);
+    const order: string[] = [];
+    for (let step = 0; step < 3; step++) {
+      queue.release(queue.booting()[0]?.key ?? '', 'booted');
+      order.push(...queue.settle(10 + step).map((slot) => slot.key));
+    }
+    expect(order).toEqual(['pi3-early', 'pi3-late', 'pi4']);
+  });
+
   it('bounds the line: unknown newcomers are turned away, a known one pushes out the newest unknown', () => {
     const queue = new AdmissionQueue({ ...limits, maxConcurrentBoots: 1, maxWaiting: 2 });
     queue.request('busy', 'known', 0);

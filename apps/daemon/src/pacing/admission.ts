@@ -1,7 +1,8 @@
 /**
  * Boot admission control, as pure logic: at most `maxConcurrentBoots` nodes boot at once, the others
  * wait in line. Known (manifest) nodes are admitted before unknown addresses; within each class the
- * line is first come, first served. Every table is bounded; the clock is passed in, so the rules are
+ * line is first come, first served, except that a waiter with a deadline (a Pi 3 ROM halts after its
+ * last DISCOVER) goes first, earliest deadline first. Every table is bounded; the clock is passed in, so the rules are
  * unit-testable without timers.
  */
 
@@ -33,6 +34,8 @@ export interface Waiter {
   /** When it first asked (its place in line). */
   since: number;
   lastSeen: number;
+  /** When it stops asking for good (a Pi 3 ROM's last DISCOVER window), if it ever does. */
+  deadline?: number;
 }
 
 export interface Admitted {
@@ -88,7 +91,7 @@ export class AdmissionQueue {
    * A node asks to boot. Admitted at once when it already holds a slot, or when a slot is free and
    * nobody is ahead of it; otherwise it keeps (or takes) its place in its class's line.
    */
-  request(key: string, kind: AdmissionClass, now: number): AdmissionAnswer {
+  request(key: string, kind: AdmissionClass, now: number, deadline?: number): AdmissionAnswer {
     const slot = this.slots.get(key);
     if (slot) return { status: 'admitted', slot };
     const line = this.lines[kind];
@@ -101,7 +104,7 @@ export class AdmissionQueue {
       this.counters.turnedAway += 1;
       return { status: 'full' };
     }
-    line.set(key, { key, kind, since: now, lastSeen: now });
+    line.set(key, { key, kind, since: now, lastSeen: now, ...(deadline !== undefined ? { deadline } : {}) });
     const admitted = this.promote(now).find((entry) => entry.key === key);
     if (admitted) return { status: 'admitted', slot: admitted };
     return { status: 'waiting', position: this.position(key, kind) };
@@ -170,11 +173,11 @@ export class AdmissionQueue {
   }
 
   private nextWaiter(): Waiter | undefined {
-    const known = this.lines.known.values().next().value;
+    const known = headOf(this.lines.known);
     if (known) return known;
     const unknownBooting = [...this.slots.values()].filter((slot) => slot.kind === 'unknown').length;
     if (unknownBooting >= this.limits.maxUnknownBoots) return undefined;
-    return this.lines.unknown.values().next().value;
+    return headOf(this.lines.unknown);
   }
 
   /** 1-based place in line: every known waiter is ahead of every unknown one. */
@@ -193,4 +196,17 @@ export class AdmissionQueue {
     this.counters.dropped += 1;
     return true;
   }
+}
+
+/** The earliest deadline in the line, else the longest waiting (Map order is arrival order). */
+function headOf(line: Map<string, Waiter>): Waiter | undefined {
+  let head: Waiter | undefined;
+  for (const waiter of line.values()) {
+    if (waiter.deadline === undefined) {
+      head ??= waiter;
+      continue;
+    }
+    if (head?.deadline === undefined || waiter.deadline < head.deadline) head = waiter;
+  }
+  return head;
 }

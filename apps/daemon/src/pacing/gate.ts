@@ -6,6 +6,7 @@
  * back when the boot timeline says the boot ended (see release.ts), on timeouts, or on reloads.
  */
 import type { ProxyClient, ProxyDecision } from '@bramble/dhcp';
+import { isPiModelName, piModel } from '@bramble/pi';
 import type { Logger } from 'pino';
 import type { BootTimeline } from '../timeline/index.js';
 import {
@@ -54,6 +55,17 @@ const DHCP_DISCOVER = 1;
 interface Held {
   resolve: (decision: ProxyDecision) => void;
   timer: NodeJS.Timeout;
+}
+
+/**
+ * When a client that halts after its DISCOVERs (the Pi 3 ROM: 5 × 5 s) must be answered by: within
+ * its last retry window, counted from this (its first seen) DISCOVER. Undefined for firmware that
+ * keeps retrying (the Pi 4/5 EEPROM restarts network boot).
+ */
+function giveUpAt(client: ProxyClient, now: number): number | undefined {
+  if (!isPiModelName(client.model)) return undefined;
+  const retry = piModel(client.model).boot.dhcpRetry;
+  return retry.then === 'halt' ? now + retry.totalTimeoutMs - retry.requestTimeoutMs : undefined;
 }
 
 export class BootGate {
@@ -105,7 +117,8 @@ export class BootGate {
     if (!client.vendorClass?.startsWith('PXEClient')) return 'boot';
     const hostname = this.timeline.nodeFor(client);
     const key = hostname ?? client.mac.toLowerCase();
-    const answer = this.queue.request(key, hostname ? 'known' : 'unknown', this.now());
+    const now = this.now();
+    const answer = this.queue.request(key, hostname ? 'known' : 'unknown', now, giveUpAt(client, now));
     if (answer.status === 'admitted') return 'boot';
     if (answer.status === 'full') return this.leaveUnanswered();
     return this.hold(key);
