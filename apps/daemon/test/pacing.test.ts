@@ -125,24 +125,27 @@ function view(fields: Partial<BootView>): BootView {
 describe('releaseReason', () => {
   const timings = { settleMs: 1_000, admitTimeoutMs: 15_000 };
   it('holds the slot while booting and releases it once the kernel is in and the node is quiet', () => {
-    expect(releaseReason(view({ lastEventAt: 120 }), 100, 500, timings)).toBeUndefined();
+    expect(releaseReason([view({ lastEventAt: 120 })], 100, 500, timings)).toBeUndefined();
     const up = view({ lastEventAt: 2_000, handoverAt: 2_000, state: 'up' });
-    expect(releaseReason(up, 100, 2_500, timings)).toBeUndefined();
-    expect(releaseReason(up, 100, 3_000, timings)).toBe('booted');
+    expect(releaseReason([up], 100, 2_500, timings)).toBeUndefined();
+    expect(releaseReason([up], 100, 3_000, timings)).toBe('booted');
     const sending = view({
       ...up,
       files: [{ file: 'initramfs8', at: 2_000, bytes: 0, retransmits: 0, result: 'in-progress' }],
     });
-    expect(releaseReason(sending, 100, 9_000, timings)).toBeUndefined();
+    expect(releaseReason([sending], 100, 9_000, timings)).toBeUndefined();
+    // A late duplicate request after the handover opens a newer record: the handover still counts.
+    const stray = view({ id: 2, lastEventAt: 2_400, startedAt: 2_400, startedBy: 'tftp' });
+    expect(releaseReason([stray, up], 100, 3_000, timings)).toBe('booted');
   });
   it('releases on failure, on userspace up, and when an admitted node never shows up', () => {
-    expect(releaseReason(view({ lastEventAt: 200, state: 'failed' }), 100, 300, timings)).toBe('failed');
-    expect(releaseReason(view({ lastEventAt: 200, userspaceUpAt: 250 }), 100, 300, timings)).toBe('booted');
+    expect(releaseReason([view({ lastEventAt: 200, state: 'failed' })], 100, 300, timings)).toBe('failed');
+    expect(releaseReason([view({ lastEventAt: 200, userspaceUpAt: 250 })], 100, 300, timings)).toBe('booted');
     // An older boot's events (before admission) do not count as this boot's activity.
     const old = view({ lastEventAt: 50, state: 'failed' });
-    expect(releaseReason(old, 100, 5_000, timings)).toBeUndefined();
-    expect(releaseReason(old, 100, 15_100, timings)).toBe('no-show');
-    expect(releaseReason(undefined, 100, 15_100, timings)).toBe('no-show');
+    expect(releaseReason([old], 100, 5_000, timings)).toBeUndefined();
+    expect(releaseReason([old], 100, 15_100, timings)).toBe('no-show');
+    expect(releaseReason([], 100, 15_100, timings)).toBe('no-show');
   });
 });
 

@@ -38,6 +38,7 @@ export {
   macBytes,
   macDirName,
   normaliseMac,
+  pi3MacFromSerial,
   RASPBERRY_PI_OUIS,
 } from './mac.js';
 export {

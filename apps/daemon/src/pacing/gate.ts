@@ -168,7 +168,8 @@ export class BootGate {
 
   /** Release the slot if the timeline says its boot ended; true when it did. */
   private judge(slot: Admitted, now: number): boolean {
-    const reason = releaseReason(this.timeline.latestBoot(slot.key), slot.admittedAt, now, this.settings);
+    const boots = this.timeline.boots(slot.key) ?? [];
+    const reason = releaseReason(boots, slot.admittedAt, now, this.settings);
     if (!reason) return false;
     this.queue.release(slot.key, reason);
     this.logger?.debug(

@@ -13,18 +13,26 @@ export interface ReleaseTimings {
   admitTimeoutMs: number;
 }
 
-/** The reason to release the slot now, or undefined while the boot holds it. */
+/**
+ * The reason to release the slot now, or undefined while the boot holds it. `boots` are the node's
+ * boots, newest first; only activity since `admittedAt` counts. A boot that reached the handover
+ * wins over a newer record a late duplicate request may have opened after it.
+ */
 export function releaseReason(
-  latest: BootView | undefined,
+  boots: readonly BootView[],
   admittedAt: number,
   now: number,
   timings: ReleaseTimings,
 ): ReleaseReason | undefined {
-  const active = latest !== undefined && latest.lastEventAt >= admittedAt;
-  if (!active) return now - admittedAt >= timings.admitTimeoutMs ? 'no-show' : undefined;
-  if (latest.userspaceUpAt !== undefined && latest.userspaceUpAt >= admittedAt) return 'booted';
-  if (latest.state === 'failed') return 'failed';
-  if (latest.state !== 'up') return undefined;
-  const sending = latest.files.some((file) => file.result === 'in-progress');
-  return !sending && now - latest.lastEventAt >= timings.settleMs ? 'booted' : undefined;
+  const since = boots.filter((boot) => boot.lastEventAt >= admittedAt);
+  const latest = since[0];
+  if (!latest) return now - admittedAt >= timings.admitTimeoutMs ? 'no-show' : undefined;
+  if (since.some((boot) => boot.userspaceUpAt !== undefined && boot.userspaceUpAt >= admittedAt))
+    return 'booted';
+  const handedOver = since.find((boot) => boot.handoverAt !== undefined && boot.handoverAt >= admittedAt);
+  if (handedOver) {
+    const sending = handedOver.files.some((file) => file.result === 'in-progress');
+    return !sending && now - handedOver.lastEventAt >= timings.settleMs ? 'booted' : undefined;
+  }
+  return latest.state === 'failed' ? 'failed' : undefined;
 }

@@ -4,7 +4,7 @@
  * for the manifest's nodes only — unknown addresses never create entries.
  */
 import { EventEmitter } from 'node:events';
-import { parseTftpPath } from '@bramble/pi';
+import { isPiModelName, parseTftpPath, pi3MacFromSerial, piModel } from '@bramble/pi';
 import { type FirmwareFileRoles, firmwareFileRoles } from '@bramble/virtual-pi';
 import {
   type BootRules,
@@ -129,6 +129,9 @@ export class BootTimeline extends EventEmitter {
       this.entries.set(node.hostname, entry);
       if (node.serial) this.bySerial.set(node.serial.toLowerCase(), entry);
       if (node.mac) this.byMac.set(node.mac.toLowerCase(), entry);
+      // A Pi 3B ROM's DISCOVER has no serial: its MAC, derived from the serial, names the node.
+      else if (node.serial && node.model && isPiModelName(node.model) && piModel(node.model).family === 'pi3')
+        this.byMac.set(pi3MacFromSerial(node.serial), entry);
       if (entry.node.address) addresses.set(entry.node.address, entry);
     }
     this.byAddress = addresses;
