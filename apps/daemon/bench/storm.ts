@@ -3,8 +3,8 @@
  * powered on at once, UDP loss) against brambled with pacing off and on, in network namespaces
  * (root). Writes bench/results/boot-storm-pacing.json.
  *
- *   pnpm bench                                   # 104 known + 8 unknown, 1% loss, limit 24
- *   STORM_KNOWN=40 STORM_UNKNOWN=4 STORM_LOSS=0.5 STORM_LIMIT=16 pnpm bench
+ *   pnpm bench          # 104 known + 8 unknown, 0.2% loss each way, an 8 MB/s link, limit 24
+ *   STORM_KNOWN=40 STORM_UNKNOWN=4 STORM_LOSS=0.5 STORM_LINK_MBPS=0 STORM_LIMIT=16 pnpm bench
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,7 +17,9 @@ const base: Omit<StormOptions, 'pacing'> = {
   known: env('STORM_KNOWN', 104),
   unknown: env('STORM_UNKNOWN', 8),
   models,
-  lossPercent: env('STORM_LOSS', 1),
+  unknownModels: ['pi4', 'pi5', 'cm4'],
+  lossPercent: env('STORM_LOSS', 0.2),
+  linkMBps: env('STORM_LINK_MBPS', 8),
   sizes: { kernel: env('STORM_KERNEL', 2_000_000), initramfs: env('STORM_INITRAMFS', 3_000_000) },
   timeoutMs: env('STORM_TIMEOUT', 600_000),
   restarts: 20,

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PacingSettings } from '@bramble/manifest';
-import { addPacketLoss, createVethPair } from '@bramble/testkit';
+import { addPacketLoss, createVethPair, type NetNs } from '@bramble/testkit';
 import { type PiModel, serialRange } from '@bramble/virtual-pi';
 import type { PacingSnapshot } from '../../src/index.js';
 import type { StormPisOptions } from './pis.js';
@@ -20,9 +20,20 @@ export interface StormOptions {
   /** Manifest (known) nodes and unknown Pis (a tree but no manifest entry). */
   known: number;
   unknown: number;
+  /** Models of the known nodes, round-robin. */
   models: PiModel[];
+  /**
+   * Models of the unknown Pis, round-robin. Pi 4/5 keep retrying; a Pi 3 ROM halts after 25 s, so an
+   * unknown Pi 3 queued behind known nodes for longer would not boot until power-cycled.
+   */
+  unknownModels: PiModel[];
   /** UDP loss in percent, each way (dropped on arrival at either end). */
   lossPercent: number;
+  /**
+   * Capacity of the link towards the Pis, MB/s (10^6), like a server's uplink: packets beyond it
+   * (after a 64 KB burst) are dropped, as by a switch with small buffers. 0 = no limit.
+   */
+  linkMBps: number;
   sizes: StormSizes;
   /** `pacing:` of the manifest (`{ enabled: false }` for the baseline). */
   pacing: Partial<PacingSettings>;
@@ -132,6 +143,15 @@ ${nodes}
 `;
 }
 
+/** Police what arrives in `ns` to `mbps` MB/s: beyond it (and a 64 KB burst) packets are dropped. */
+async function addLinkLimit(ns: NetNs, mbps: number): Promise<void> {
+  const kbytes = Math.max(1, Math.round(mbps * 1000));
+  const table = `table inet bramble_link {
+  chain in { type filter hook input priority 10; policy accept; meta l4proto udp limit rate over ${kbytes} kbytes/second burst 64 kbytes drop; }
+}`;
+  await ns.exec('nft', ['-f', '-'], { input: table });
+}
+
 /** Run one storm; namespaces, processes and files are removed afterwards whatever happens. */
 export async function runStorm(options: StormOptions): Promise<StormRun> {
   const total = options.known + options.unknown;
@@ -156,12 +176,15 @@ export async function runStorm(options: StormOptions): Promise<StormRun> {
       await addPacketLoss(link.a, options.lossPercent, { direction: 'in' });
       await addPacketLoss(link.b, options.lossPercent, { direction: 'in' });
     }
+    if (options.linkMBps > 0) await addLinkLimit(link.b, options.linkMBps);
     server = child([...link.a.prefix, TSX, join(import.meta.dirname, 'server.ts'), join(dir, 'bramble.yaml')]);
     await server.line('READY', 60_000);
     const pisOptions: StormPisOptions = {
       serials,
-      // The same model for a serial whether it is known or not: round-robin over the whole storm.
-      models: options.models,
+      models: [
+        ...knownSerials.map((_, index) => options.models[index % options.models.length] as PiModel),
+        ...unknownSerials.map((_, index) => options.unknownModels[index % options.unknownModels.length] as PiModel),
+      ],
       interface: link.ifB,
       timeoutMs: options.timeoutMs,
       restarts: options.restarts,
