@@ -39,7 +39,10 @@ export class Metrics {
    * Prometheus exposition text; `nodes` adds the per-node byte counters, `boots` (the boot
    * timeline's fleet rows) the per-node last boot gauge.
    */
-  render(nodes: readonly NodeActivity[], boots: readonly { node: string; lastBootAt?: number }[] = []): string {
+  render(
+    nodes: readonly NodeActivity[],
+    boots: readonly { node: string; lastBootAt?: number }[] = [],
+  ): string {
     const lines: string[] = [];
     const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]) => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);

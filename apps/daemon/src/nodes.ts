@@ -78,7 +78,13 @@ export class NodeTracker {
    * A request for one of the node's files arrived from `from`; `bootStarted` when the boot timeline
    * (the one home of when a boot starts) counts it as the first file of a new boot.
    */
-  recordRequest(node: NodeActivity, from: string, file: string, bootStarted: boolean, now = Date.now()): void {
+  recordRequest(
+    node: NodeActivity,
+    from: string,
+    file: string,
+    bootStarted: boolean,
+    now = Date.now(),
+  ): void {
     if (bootStarted) {
       this.logger?.info(
         { event: 'boot', node: node.hostname, address: from, file },

@@ -209,10 +209,19 @@ describe('BootGate', () => {
     const gate = new BootGate(settings, timeline, undefined);
     expect(gate.decide(client('1a2b3c01', 'dc:a6:32:00:00:01'))).toBe('boot');
     const pi4 = gate.decide(client('1a2b3c02', 'dc:a6:32:00:00:02'));
-    const pi3 = gate.decide({ ...client('', 'b8:27:eb:c0:ff:ee'), model: 'pi3b', serial: undefined } as ProxyClient);
+    const pi3 = gate.decide({
+      ...client('', 'b8:27:eb:c0:ff:ee'),
+      model: 'pi3b',
+      serial: undefined,
+    } as ProxyClient);
     expect(gate.snapshot().waiting).toEqual({ known: 2, unknown: 0 });
     timeline.tftpRequest({ remoteAddress: '10.0.0.5', remotePort: 1, file: '1a2b3c01/kernel8.img' });
-    timeline.tftpEnd('complete', { remoteAddress: '10.0.0.5', remotePort: 1, file: '1a2b3c01/kernel8.img', bytes: 9 });
+    timeline.tftpEnd('complete', {
+      remoteAddress: '10.0.0.5',
+      remotePort: 1,
+      file: '1a2b3c01/kernel8.img',
+      bytes: 9,
+    });
     gate.tick();
     // The Pi 3 asked after the second Pi 4 but halts after 25 s: it is admitted first.
     await expect(pi3).resolves.toBe('boot');

@@ -38,7 +38,9 @@ describe.skipIf(!isRoot())('boot storm with pacing (network namespaces)', () => 
     // Priority: when an unknown Pi was admitted, every known node that had asked before was in already.
     const firstAsked = new Map<string, number>();
     for (const node of server.nodes) {
-      const asked = node.boots.flatMap((boot) => (boot.firstDiscoverAt === undefined ? [] : [boot.firstDiscoverAt]));
+      const asked = node.boots.flatMap((boot) =>
+        boot.firstDiscoverAt === undefined ? [] : [boot.firstDiscoverAt],
+      );
       firstAsked.set(node.node, Math.min(...asked));
     }
     const admittedAt = new Map(server.pacing.recent.map((slot) => [slot.key, slot.admittedAt]));

@@ -43,7 +43,7 @@ export interface PiDhcpRetry {
   /** The whole DHCP sequence of one network-boot attempt. */
   totalTimeoutMs: number;
   /** After it: 'halt' until power-cycled, or 'restart' the network boot (a new DHCP sequence). */
-  then: 'halt' | 'restart';
+  afterTimeout: 'halt' | 'restart';
 }
 
 /** DISCOVERs in one network-boot attempt (the last one sent before totalTimeoutMs runs out). */
@@ -136,7 +136,7 @@ const PI3_BOOT: PiModelBoot = {
   tftpPrefixes: ['serial'],
   blksize: 512,
   prefixProbes: ['start.elf'],
-  dhcpRetry: { requestTimeoutMs: 5_000, totalTimeoutMs: 25_000, then: 'halt' },
+  dhcpRetry: { requestTimeoutMs: 5_000, totalTimeoutMs: 25_000, afterTimeout: 'halt' },
 };
 const PI4_BOOT: PiModelBoot = {
   loader: 'eeprom',
@@ -146,7 +146,7 @@ const PI4_BOOT: PiModelBoot = {
   tftpPrefixes: ['serial', 'mac', 'custom'],
   blksize: 1024,
   prefixProbes: ['start4.elf', 'start.elf'],
-  dhcpRetry: { requestTimeoutMs: 4_000, totalTimeoutMs: 45_000, then: 'restart' },
+  dhcpRetry: { requestTimeoutMs: 4_000, totalTimeoutMs: 45_000, afterTimeout: 'restart' },
 };
 const PI5_BOOT: PiModelBoot = { ...PI4_BOOT, blksize: 1468, prefixProbes: ['config.txt'] };
 

@@ -193,7 +193,7 @@ class DhcpExchange {
     this.port = options.port ?? 67;
     this.attempts = options.attempts ?? dhcpAttempts(profile.retry);
     this.interval = options.retryIntervalMs ?? profile.retry.requestTimeoutMs;
-    this.rounds = 1 + (profile.retry.then === 'restart' ? (options.restarts ?? 0) : 0);
+    this.rounds = 1 + (profile.retry.afterTimeout === 'restart' ? (options.restarts ?? 0) : 0);
     this.target = `${options.server}:${this.port}`;
     const chaddr = macBytes(id.mac);
     const onMessage = (buf: Buffer, from: RemoteInfo): void => {
@@ -219,7 +219,7 @@ class DhcpExchange {
     const offers = await this.discover();
     if ('failed' in offers) return offers.failed;
     if (!offers.boot) {
-      if (this.profile.retry.then === 'halt')
+      if (this.profile.retry.afterTimeout === 'halt')
         this.warnings.push(
           'the boot ROM stops asking after its last DISCOVER and stays halted until power-cycled',
         );

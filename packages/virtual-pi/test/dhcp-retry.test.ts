@@ -66,11 +66,11 @@ describe('virtual Pi DHCP retries', () => {
     expect(piModel('pi4').boot.dhcpRetry).toEqual({
       requestTimeoutMs: 4_000,
       totalTimeoutMs: 45_000,
-      then: 'restart',
+      afterTimeout: 'restart',
     });
     expect(dhcpAttempts(piModel('pi5').boot.dhcpRetry)).toBe(12);
     expect(dhcpAttempts(piModel('pi3b+').boot.dhcpRetry)).toBe(5);
-    expect(piModel('pi3b').boot.dhcpRetry.then).toBe('halt');
+    expect(piModel('pi3b').boot.dhcpRetry.afterTimeout).toBe('halt');
   });
 
   it('a Pi 4 restarts network boot after a sequence without an offer and boots on the next', async () => {

@@ -65,7 +65,7 @@ interface Held {
 function giveUpAt(client: ProxyClient, now: number): number | undefined {
   if (!isPiModelName(client.model)) return undefined;
   const retry = piModel(client.model).boot.dhcpRetry;
-  return retry.then === 'halt' ? now + retry.totalTimeoutMs - retry.requestTimeoutMs : undefined;
+  return retry.afterTimeout === 'halt' ? now + retry.totalTimeoutMs - retry.requestTimeoutMs : undefined;
 }
 
 export class BootGate {
@@ -104,8 +104,7 @@ export class BootGate {
     this.settings = settings;
     this.queue.setLimits(settings);
     for (const slot of this.queue.booting())
-      if (slot.kind === 'known' && !this.isNode(slot.key))
-        this.queue.release(slot.key, 'removed');
+      if (slot.kind === 'known' && !this.isNode(slot.key)) this.queue.release(slot.key, 'removed');
     this.admit(this.queue.promote(this.now()));
   }
 

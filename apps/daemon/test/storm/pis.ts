@@ -22,7 +22,12 @@ const storm = await bootStorm({
   count: options.serials.length,
   serials: options.serials,
   models: options.models,
-  dhcp: { server: '255.255.255.255', clientPort: 68, interface: options.interface, restarts: options.restarts },
+  dhcp: {
+    server: '255.255.255.255',
+    clientPort: 68,
+    interface: options.interface,
+    restarts: options.restarts,
+  },
   timeoutMs: options.timeoutMs,
 });
 const result = {

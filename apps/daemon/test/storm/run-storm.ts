@@ -73,7 +73,14 @@ export interface PisReport {
   reasons: Record<string, number>;
   bootMs: { min: number; p50: number; p95: number; max: number };
   totalBytes: number;
-  pis: { serial: string; model: PiModel; verdict: string; durationMs: number; discovers: number; reason?: string }[];
+  pis: {
+    serial: string;
+    model: PiModel;
+    verdict: string;
+    durationMs: number;
+    discovers: number;
+    reason?: string;
+  }[];
 }
 
 export interface StormRun {
@@ -130,7 +137,10 @@ function child(argv: string[]) {
 
 function manifestYaml(dir: string, server: string, serials: string[], models: PiModel[], pacing: object) {
   const nodes = serials
-    .map((serial, index) => `  - { hostname: n${index + 1}, serial: '${serial}', model: ${models[index % models.length]}, image: img }`)
+    .map(
+      (serial, index) =>
+        `  - { hostname: n${index + 1}, serial: '${serial}', model: ${models[index % models.length]}, image: img }`,
+    )
     .join('\n');
   return `server: { address: ${server} }
 stateDir: ${dir}
@@ -177,13 +187,20 @@ export async function runStorm(options: StormOptions): Promise<StormRun> {
       await addPacketLoss(link.b, options.lossPercent, { direction: 'in' });
     }
     if (options.linkMBps > 0) await addLinkLimit(link.b, options.linkMBps);
-    server = child([...link.a.prefix, TSX, join(import.meta.dirname, 'server.ts'), join(dir, 'bramble.yaml')]);
+    server = child([
+      ...link.a.prefix,
+      TSX,
+      join(import.meta.dirname, 'server.ts'),
+      join(dir, 'bramble.yaml'),
+    ]);
     await server.line('READY', 60_000);
     const pisOptions: StormPisOptions = {
       serials,
       models: [
         ...knownSerials.map((_, index) => options.models[index % options.models.length] as PiModel),
-        ...unknownSerials.map((_, index) => options.unknownModels[index % options.unknownModels.length] as PiModel),
+        ...unknownSerials.map(
+          (_, index) => options.unknownModels[index % options.unknownModels.length] as PiModel,
+        ),
       ],
       interface: link.ifB,
       timeoutMs: options.timeoutMs,

@@ -27,7 +27,11 @@ export interface StormSizes {
 }
 
 /** Write the tree under `root` for `serials`; every node gets every model's files. */
-export async function writeStormTree(root: string, serials: readonly string[], sizes: StormSizes): Promise<void> {
+export async function writeStormTree(
+  root: string,
+  serials: readonly string[],
+  sizes: StormSizes,
+): Promise<void> {
   const files: Record<string, number> = {
     ...FIRMWARE,
     'kernel8.img': sizes.kernel,
