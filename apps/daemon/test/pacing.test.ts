@@ -209,7 +209,8 @@ describe('BootGate', () => {
     const gate = new BootGate(settings, timeline, undefined);
     expect(gate.decide(client('1a2b3c01', 'dc:a6:32:00:00:01'))).toBe('boot');
     const pi4 = gate.decide(client('1a2b3c02', 'dc:a6:32:00:00:02'));
-    const pi3 = gate.decide({
+    const { serial: _none, ...noSerial } = client('', 'b8:27:eb:c0:ff:ee');
+    const pi3 = gate.decide({ ...noSerial, model: 'pi3b' });
       ...client('', 'b8:27:eb:c0:ff:ee'),
       model: 'pi3b',
       serial: undefined,
