@@ -211,10 +211,6 @@ describe('BootGate', () => {
     const pi4 = gate.decide(client('1a2b3c02', 'dc:a6:32:00:00:02'));
     const { serial: _none, ...noSerial } = client('', 'b8:27:eb:c0:ff:ee');
     const pi3 = gate.decide({ ...noSerial, model: 'pi3b' });
-      ...client('', 'b8:27:eb:c0:ff:ee'),
-      model: 'pi3b',
-      serial: undefined,
-    } as ProxyClient);
     expect(gate.snapshot().waiting).toEqual({ known: 2, unknown: 0 });
     timeline.tftpRequest({ remoteAddress: '10.0.0.5', remotePort: 1, file: '1a2b3c01/kernel8.img' });
     timeline.tftpEnd('complete', {
