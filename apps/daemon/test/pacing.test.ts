@@ -9,6 +9,7 @@ import {
   type BootView,
   type PacingSettings,
   releaseReason,
+  renderPacingMetrics,
 } from '../src/index.js';
 
 const limits: AdmissionLimits = {
@@ -240,5 +241,21 @@ describe('BootGate', () => {
     const off = new BootGate({ ...settings, enabled: false }, timeline, undefined);
     expect(off.decide(stranger)).toBe('boot');
     gate.stop();
+  });
+
+  it('shows the gauges in Prometheus text', async () => {
+    const timeline = new BootTimeline();
+    timeline.setNodes([{ hostname: 'rpi-a', serial: '1a2b3c01' }]);
+    const gate = new BootGate(settings, timeline, undefined);
+    gate.decide(client('1a2b3c01', 'dc:a6:32:00:00:01'));
+    const waiting = gate.decide(client('99999999', 'dc:a6:32:99:99:99'));
+    const text = renderPacingMetrics(gate.snapshot());
+    expect(text).toMatch(/^bramble_pacing_booting 1$/m);
+    expect(text).toMatch(/^bramble_pacing_limit 1$/m);
+    expect(text).toMatch(/^bramble_pacing_waiting\{class="unknown"\} 1$/m);
+    expect(text).toMatch(/^bramble_pacing_admitted_total\{class="known"\} 1$/m);
+    expect(text).toContain('# TYPE bramble_pacing_released_total counter');
+    gate.stop();
+    await expect(waiting).resolves.toBe('ignore');
   });
 });
