@@ -19,6 +19,7 @@ const limits: AdmissionLimits = {
   waitingExpireMs: 10_000,
   bootTimeoutMs: 60_000,
   unknownSlotMs: 5_000,
+  rescueHalting: true,
 };
 
 describe('AdmissionQueue', () => {
@@ -69,6 +70,20 @@ describe('AdmissionQueue', () => {
       order.push(...queue.settle(10 + step).map((slot) => slot.key));
     }
     expect(order).toEqual(['pi3-early', 'pi3-late', 'pi4']);
+  });
+
+  it('admits a waiter above the limit when its deadline comes, unless rescueHalting is off', () => {
+    for (const rescueHalting of [true, false]) {
+      const queue = new AdmissionQueue({ ...limits, maxConcurrentBoots: 1, rescueHalting });
+      queue.request('busy', 'known', 0);
+      queue.request('pi3', 'known', 0, 15_000);
+      queue.request('pi3', 'known', 9_000); // its retries keep it in line
+      expect(queue.settle(14_999)).toEqual([]);
+      const rescued = queue.settle(15_000).map((slot) => slot.key);
+      expect(rescued).toEqual(rescueHalting ? ['pi3'] : []);
+      expect(queue.counters.rescued).toBe(rescueHalting ? 1 : 0);
+      expect(queue.peakBooting).toBe(rescueHalting ? 2 : 1);
+    }
   });
 
   it('bounds the line: unknown newcomers are turned away, a known one pushes out the newest unknown', () => {

@@ -122,6 +122,11 @@ export const PacingSettings = z
     settleMs: z.number().int().min(0).max(60_000).default(1_000),
     /** An unknown node's slot lasts this long (brambled cannot follow its boot). */
     unknownSlotMs: z.number().int().min(1_000).max(600_000).default(15_000),
+    /**
+     * Admit a Pi 3 ROM above the limit when it is about to give up (it halts after 25 s without an
+     * offer, until power-cycled); false keeps the limit strict and lets it halt.
+     */
+    rescueHalting: z.boolean().default(true),
     /** Most nodes waiting in line. */
     maxWaiting: z.number().int().min(1).max(100_000).default(4_096),
     /** A waiter not heard from for this long has given up and loses its place. */

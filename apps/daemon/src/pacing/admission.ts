@@ -2,7 +2,9 @@
  * Boot admission control, as pure logic: at most `maxConcurrentBoots` nodes boot at once, the others
  * wait in line. Known (manifest) nodes are admitted before unknown addresses; within each class the
  * line is first come, first served, except that a waiter with a deadline (a Pi 3 ROM halts after its
- * last DISCOVER) goes first, earliest deadline first. Every table is bounded; the clock is passed in, so the rules are
+ * last DISCOVER) goes first, earliest deadline first, and is admitted even above the limit once its
+ * deadline comes (`rescueHalting`): waiting longer would leave it halted until power-cycled. Every
+ * table is bounded; the clock is passed in, so the rules are
  * unit-testable without timers.
  */
 
@@ -26,6 +28,8 @@ export interface AdmissionLimits {
   bootTimeoutMs: number;
   /** An unknown node's slot is taken back after this long (brambled cannot see how far it got). */
   unknownSlotMs: number;
+  /** Admit a waiter above the limit when its deadline comes (else it would halt). */
+  rescueHalting: boolean;
 }
 
 export interface Waiter {
@@ -59,6 +63,8 @@ export interface AdmissionCounters {
   dropped: number;
   /** Requests turned away because the waiting table was full. */
   turnedAway: number;
+  /** Waiters admitted above the limit because their deadline came. */
+  rescued: number;
 }
 
 /** Most admissions kept in the recent-admissions log. */
@@ -79,6 +85,7 @@ export class AdmissionQueue {
     released: { booted: 0, failed: 0, 'no-show': 0, timeout: 0, expired: 0, removed: 0 },
     dropped: 0,
     turnedAway: 0,
+    rescued: 0,
   };
 
   constructor(private limits: AdmissionLimits) {}
@@ -133,7 +140,19 @@ export class AdmissionQueue {
           line.delete(waiter.key);
           this.counters.dropped += 1;
         }
-    return this.promote(now);
+    return [...this.promote(now), ...this.rescue(now)];
+  }
+
+  /** Waiters whose deadline has come, admitted whatever the limit (rescueHalting). */
+  private rescue(now: number): Admitted[] {
+    if (!this.limits.rescueHalting) return [];
+    const due = [...this.lines.known.values(), ...this.lines.unknown.values()].filter(
+      (waiter) => waiter.deadline !== undefined && waiter.deadline <= now,
+    );
+    const admitted = due.map((waiter) => this.admit(waiter, now));
+    this.counters.rescued += admitted.length;
+    this.peakBooting = Math.max(this.peakBooting, this.slots.size);
+    return admitted;
   }
 
   /** Admit from the head of the lines while slots are free: known first, unknown within its cap. */
@@ -142,13 +161,7 @@ export class AdmissionQueue {
     while (this.slots.size < this.limits.maxConcurrentBoots) {
       const next = this.nextWaiter();
       if (!next) break;
-      this.lines[next.kind].delete(next.key);
-      const slot: Admitted = { key: next.key, kind: next.kind, admittedAt: now, waitedMs: now - next.since };
-      this.slots.set(next.key, slot);
-      this.counters.admitted[next.kind] += 1;
-      this.recentLog.push(slot);
-      if (this.recentLog.length > RECENT_ADMISSIONS) this.recentLog.shift();
-      admitted.push(slot);
+      admitted.push(this.admit(next, now));
     }
     this.peakBooting = Math.max(this.peakBooting, this.slots.size);
     return admitted;
@@ -170,6 +183,21 @@ export class AdmissionQueue {
 
   isWaiting(key: string): boolean {
     return this.lines.known.has(key) || this.lines.unknown.has(key);
+  }
+
+  private admit(waiter: Waiter, now: number): Admitted {
+    this.lines[waiter.kind].delete(waiter.key);
+    const slot: Admitted = {
+      key: waiter.key,
+      kind: waiter.kind,
+      admittedAt: now,
+      waitedMs: now - waiter.since,
+    };
+    this.slots.set(waiter.key, slot);
+    this.counters.admitted[waiter.kind] += 1;
+    this.recentLog.push(slot);
+    if (this.recentLog.length > RECENT_ADMISSIONS) this.recentLog.shift();
+    return slot;
   }
 
   private nextWaiter(): Waiter | undefined {

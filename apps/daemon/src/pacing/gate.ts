@@ -38,6 +38,8 @@ export interface PacingSnapshot {
   released: Record<ReleaseReason, number>;
   dropped: number;
   turnedAway: number;
+  /** Pi 3 ROMs admitted above the limit because they were about to halt. */
+  rescued: number;
   /** DISCOVERs left unanswered because no slot freed within holdMs. */
   unanswered: number;
   /** The latest admissions, oldest first (bounded). */
@@ -58,14 +60,16 @@ interface Held {
 }
 
 /**
- * When a client that halts after its DISCOVERs (the Pi 3 ROM: 5 × 5 s) must be answered by: within
- * its last retry window, counted from this (its first seen) DISCOVER. Undefined for firmware that
- * keeps retrying (the Pi 4/5 EEPROM restarts network boot).
+ * When a client that halts after its DISCOVERs (the Pi 3 ROM: 5 × 5 s) must be answered by, counted
+ * from its first DISCOVER seen: two retry windows before the end, so a lost first DISCOVER (the
+ * firmware started 5 s earlier than seen) still leaves one. Undefined for firmware that keeps
+ * retrying (the Pi 4/5 EEPROM restarts network boot).
  */
 function giveUpAt(client: ProxyClient, now: number): number | undefined {
   if (!isPiModelName(client.model)) return undefined;
   const retry = piModel(client.model).boot.dhcpRetry;
-  return retry.afterTimeout === 'halt' ? now + retry.totalTimeoutMs - retry.requestTimeoutMs : undefined;
+  if (retry.afterTimeout !== 'halt') return undefined;
+  return now + retry.totalTimeoutMs - 2 * retry.requestTimeoutMs;
 }
 
 export class BootGate {
@@ -142,6 +146,7 @@ export class BootGate {
       released: { ...counters.released },
       dropped: counters.dropped,
       turnedAway: counters.turnedAway,
+      rescued: counters.rescued,
       unanswered: this.unanswered,
       recent: this.queue.recent().map(view),
     };

@@ -36,5 +36,11 @@ export function renderPacingMetrics(snapshot: PacingSnapshot): string {
     'DISCOVERs left unanswered while waiting (the firmware asks again).',
     [['', snapshot.unanswered]],
   );
+  metric(
+    'bramble_pacing_rescued_total',
+    'counter',
+    'Pi 3 ROMs admitted above the limit because they were about to halt.',
+    [['', snapshot.rescued]],
+  );
   return `${lines.join('\n')}\n`;
 }
