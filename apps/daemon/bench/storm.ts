@@ -3,7 +3,7 @@
  * powered on at once, UDP loss) against brambled with pacing off and on, in network namespaces
  * (root). Writes bench/results/boot-storm-pacing.json.
  *
- *   pnpm bench          # 104 known + 8 unknown, 0.2% loss each way, an 8 MB/s link, limit 24
+ *   pnpm bench          # 104 known + 8 unknown, 0.2% loss each way, an 8 MB/s link, default pacing
  *   STORM_KNOWN=40 STORM_UNKNOWN=4 STORM_LOSS=0.5 STORM_LINK_MBPS=0 STORM_LIMIT=16 pnpm bench
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -24,10 +24,11 @@ const base: Omit<StormOptions, 'pacing'> = {
   timeoutMs: env('STORM_TIMEOUT', 600_000),
   restarts: 20,
 };
-const limit = env('STORM_LIMIT', 24);
+// Pacing as configured by default (limit 32, 4 unknown), unless STORM_LIMIT sets the limit.
+const pacing = process.env.STORM_LIMIT ? { maxConcurrentBoots: env('STORM_LIMIT', 32) } : {};
 const runs = {
   off: await runStorm({ ...base, pacing: { enabled: false } }),
-  on: await runStorm({ ...base, pacing: { enabled: true, maxConcurrentBoots: limit, maxUnknownBoots: 4 } }),
+  on: await runStorm({ ...base, pacing }),
 };
 const off = stormFigures(runs.off);
 const on = stormFigures(runs.on);
@@ -36,7 +37,7 @@ const out = {
   command: 'cd apps/daemon && pnpm bench',
   when: new Date().toISOString(),
   node: process.version,
-  setup: { ...base, maxConcurrentBoots: limit, maxUnknownBoots: 4 },
+  setup: { ...base, pacing: { ...pacing, defaults: 'bramble.yaml pacing defaults otherwise' } },
   results: { pacingOff: off, pacingOn: on },
   ratio: {
     'on/off total time': Number((on.totalMs / off.totalMs).toFixed(2)),

@@ -8,7 +8,7 @@ import { isRoot, requireTool } from '@bramble/testkit';
 import { describe, expect, it } from 'vitest';
 import { peakConcurrentBoots, runStorm, type StormRun } from './storm/run-storm.js';
 
-const LIMIT = 6;
+const LIMIT = 8;
 
 describe.skipIf(!isRoot())('boot storm with pacing (network namespaces)', () => {
   it('boots every Pi, never more than the limit at once, known nodes first', async () => {
@@ -16,7 +16,7 @@ describe.skipIf(!isRoot())('boot storm with pacing (network namespaces)', () => 
     const run: StormRun = await runStorm({
       known: 24,
       unknown: 6,
-      models: ['pi4', 'pi5', 'pi3b+', 'cm4', 'pi3b', 'pi400'],
+      models: ['pi4', 'pi5', 'pi3b+', 'cm4', 'pi3b', 'pi500'],
       unknownModels: ['pi4', 'pi5'],
       lossPercent: 0.5,
       linkMBps: 4,
@@ -30,6 +30,8 @@ describe.skipIf(!isRoot())('boot storm with pacing (network namespaces)', () => 
     expect(pis.booted).toBe(30);
     // Server side, two ways: the gate's own high-water mark, and the overlap of the boots brambled
     // recorded (first offer to last file) — both within the limit, and the limit was reached.
+    // Pi 3 ROMs went first (earliest deadline), so none had to be let in above the limit.
+    expect(server.pacing.rescued).toBe(0);
     expect(server.pacing.peakBooting).toBe(LIMIT);
     const measured = peakConcurrentBoots(server);
     expect(measured).toBeLessThanOrEqual(LIMIT);
