@@ -120,8 +120,11 @@ export const PacingSettings = z
     bootTimeoutMs: z.number().int().min(5_000).max(3_600_000).default(180_000),
     /** Quiet time after the kernel/initramfs before the slot goes back. */
     settleMs: z.number().int().min(0).max(60_000).default(1_000),
-    /** An unknown node's slot lasts this long (brambled cannot follow its boot). */
-    unknownSlotMs: z.number().int().min(1_000).max(600_000).default(15_000),
+    /**
+     * An unknown node's slot lasts this long (brambled cannot follow its boot), so unknown Pis start
+     * at most `maxUnknownBoots` per this interval.
+     */
+    unknownSlotMs: z.number().int().min(1_000).max(600_000).default(5_000),
     /**
      * Admit a Pi 3 ROM above the limit when it is about to give up (it halts after 25 s without an
      * offer, until power-cycled); false keeps the limit strict and lets it halt.
