@@ -261,6 +261,8 @@ export function stormFigures(run: StormRun) {
       dhcpOffers: run.server.counters.dhcpOffers,
       peakConcurrentBootsMeasured: peakConcurrentBoots(run.server),
       pacingPeakBooting: run.server.pacing.peakBooting,
+      pacingLimit: run.server.pacing.enabled ? run.server.pacing.maxConcurrentBoots : undefined,
+      rescuedAboveLimit: run.server.pacing.rescued,
       admitted: run.server.pacing.admitted,
       released: run.server.pacing.released,
       unanswered: run.server.pacing.unanswered,
