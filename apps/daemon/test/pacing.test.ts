@@ -7,7 +7,7 @@ import {
   BootGate,
   BootTimeline,
   type BootView,
-  type PacingSettings,
+  type GateSettings,
   releaseReason,
   renderPacingMetrics,
 } from '../src/index.js';
@@ -166,7 +166,7 @@ describe('releaseReason', () => {
 });
 
 describe('BootGate', () => {
-  const settings: PacingSettings = {
+  const settings: GateSettings = {
     enabled: true,
     ...limits,
     maxConcurrentBoots: 1,

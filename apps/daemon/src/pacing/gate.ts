@@ -18,12 +18,13 @@ import {
 } from './admission.js';
 import { type ReleaseTimings, releaseReason } from './release.js';
 
-/** brambled's `pacing` settings (the manifest's schema, resolved). */
-export interface PacingSettings extends AdmissionLimits, ReleaseTimings {
-  enabled: boolean;
-  /** Longest a DISCOVER's reply is held waiting for a slot (below the firmware's 4 s retry interval). */
-  holdMs: number;
-}
+/** The gate's settings: the manifest's `pacing:` (@bramble/manifest's PacingSettings, resolved). */
+export type GateSettings = AdmissionLimits &
+  ReleaseTimings & {
+    enabled: boolean;
+    /** Longest a DISCOVER's reply is held waiting for a slot (below the firmware's 4 s retry interval). */
+    holdMs: number;
+  };
 
 /** What /fleet, /health and the metrics show. */
 export interface PacingSnapshot {
@@ -81,7 +82,7 @@ export class BootGate {
   private readonly onChange = (hostname: string) => this.checkNode(hostname);
 
   constructor(
-    private settings: PacingSettings,
+    private settings: GateSettings,
     private readonly timeline: BootTimeline,
     private readonly logger: Logger | undefined,
     private readonly now: () => number = Date.now,
@@ -104,9 +105,11 @@ export class BootGate {
   }
 
   /** New settings from a reloaded manifest; slots held by nodes that left the manifest go back. */
-  configure(settings: PacingSettings): void {
+  configure(settings: GateSettings): void {
     this.settings = settings;
     this.queue.setLimits(settings);
+    // Pacing switched off: whoever waits is answered now.
+    if (!settings.enabled) for (const key of [...this.held.keys()]) this.answer(key, 'boot');
     for (const slot of this.queue.booting())
       if (slot.kind === 'known' && !this.isNode(slot.key)) this.queue.release(slot.key, 'removed');
     this.admit(this.queue.promote(this.now()));

@@ -9,6 +9,6 @@ export {
   type ReleaseReason,
   type Waiter,
 } from './admission.js';
-export { BootGate, type PacingSettings, type PacingSnapshot } from './gate.js';
+export { BootGate, type GateSettings, type PacingSnapshot } from './gate.js';
 export { renderPacingMetrics } from './metrics.js';
 export { type ReleaseTimings, releaseReason } from './release.js';
