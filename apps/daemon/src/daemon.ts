@@ -10,6 +10,8 @@ import type { TftpServer } from '@bramble/tftp';
 import type { Logger } from 'pino';
 import { type HttpEndpoint, startHttp } from './http.js';
 import type { Metrics, NodeActivity } from './metrics.js';
+import type { PacingSnapshot } from './pacing/index.js';
+import { renderPacingMetrics } from './pacing/index.js';
 import { startProxy } from './proxy-service.js';
 import { createReloader, type Reloader, type ReloadResult } from './reload.js';
 import { applyManifest, createState, type DaemonState, syncDiscoveryMetrics } from './state.js';
@@ -47,6 +49,8 @@ export interface Daemon {
   readonly metrics: Metrics;
   /** Per node and boot, every DHCP and TFTP step. */
   readonly timeline: BootTimeline;
+  /** Boot-storm pacing: slots in use, the lines, counters and recent admissions. */
+  pacing(): PacingSnapshot;
   tftpAddress(): Listen;
   httpAddress(): Listen | undefined;
   /** Re-read the manifest; a bad one is rejected and the old one keeps serving. */
@@ -90,10 +94,22 @@ function createFleetRoutes(state: DaemonState): FleetRoutes {
           state.timeline.fleet(),
           state.discovery.list(),
           Object.keys(state.current.manifest.images),
+          pacingSummary(state.pacing.snapshot()),
         ),
     },
     state.logger,
   );
+}
+
+/** The pacing fields of /health and /fleet: the gauges, without the admission log. */
+function pacingSummary(snapshot: PacingSnapshot) {
+  return {
+    enabled: snapshot.enabled,
+    limit: snapshot.maxConcurrentBoots,
+    booting: snapshot.booting.map((slot) => slot.key),
+    waiting: snapshot.waiting,
+    peakBooting: snapshot.peakBooting,
+  };
 }
 
 async function startHttpIfWanted(
@@ -110,10 +126,15 @@ async function startHttpIfWanted(
         ok: !state.closing,
         nodes: state.current.manifest.nodes.length,
         manifest: state.current.path,
+        pacing: pacingSummary(state.pacing.snapshot()),
       }),
       metrics: () => {
         syncDiscoveryMetrics(state);
-        return state.metrics.render(state.nodes.list()) + state.timeline.metrics.render();
+        return (
+          state.metrics.render(state.nodes.list(), state.timeline.fleet()) +
+          state.timeline.metrics.render() +
+          renderPacingMetrics(state.pacing.snapshot())
+        );
       },
       nodes: () => state.nodes.list(),
       discovered: () => state.discovery.list(),
@@ -156,6 +177,7 @@ async function stopServices(state: DaemonState, services: Services, deadlineMs: 
   state.closing = true;
   services.reloader.close();
   state.timeline.stop();
+  state.pacing.stop();
   services.fleet.close();
   state.logger?.info({ event: 'draining' }, 'draining transfers in flight');
   await Promise.allSettled([
@@ -176,6 +198,7 @@ function daemonHandle(state: DaemonState, services: Services): Daemon {
     },
     metrics: state.metrics,
     timeline: state.timeline,
+    pacing: () => state.pacing.snapshot(),
     tftpAddress: () => services.tftpAddress,
     httpAddress: () => {
       const bound = services.http?.address();

@@ -13,10 +13,12 @@ export { BrambledError, PrivilegeError } from './errors.js';
 export { createLogger } from './logger.js';
 export { Metrics, type NodeActivity } from './metrics.js';
 export { type NodeLookup, NodeTracker } from './nodes.js';
+export * from './pacing/index.js';
 export { createReloader, type Reloader, type ReloadResult } from './reload.js';
 export { type RunOptions, runDaemon } from './run.js';
 export {
   adoptCommand,
+  type FleetPacing,
   type FleetSnapshot,
   fleetSnapshot,
   type KnockingPi,

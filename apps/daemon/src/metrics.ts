@@ -12,8 +12,6 @@ export interface NodeActivity {
   lastSeenFrom?: string;
   /** Latest request from an address other than the configured (or first seen) one. */
   addressConflict?: { from: string; expected: string; at: number; count: number };
-  /** Unix ms of the first request of the node's latest boot. */
-  lastBoot?: number;
   lastSeen?: number;
   lastFile?: string;
   files: number;
@@ -37,8 +35,14 @@ export class Metrics {
   addressConflicts = 0;
   readonly startedAt = Date.now();
 
-  /** Prometheus exposition text; `nodes` adds the per-node last boot gauge. */
-  render(nodes: readonly NodeActivity[]): string {
+  /**
+   * Prometheus exposition text; `nodes` adds the per-node byte counters, `boots` (the boot
+   * timeline's fleet rows) the per-node last boot gauge.
+   */
+  render(
+    nodes: readonly NodeActivity[],
+    boots: readonly { node: string; lastBootAt?: number }[] = [],
+  ): string {
     const lines: string[] = [];
     const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]) => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -105,10 +109,10 @@ export class Metrics {
     metric(
       'bramble_node_last_boot_timestamp_seconds',
       'gauge',
-      'Unix time of the latest boot of each node.',
-      nodes
-        .filter((n) => n.lastBoot !== undefined)
-        .map((n) => [`{node="${n.hostname}"}`, Math.floor((n.lastBoot ?? 0) / 1000)]),
+      'Unix time the latest boot of each node started (from the boot timeline).',
+      boots.flatMap((row): [string, number][] =>
+        row.lastBootAt === undefined ? [] : [[`{node="${row.node}"}`, Math.floor(row.lastBootAt / 1000)]],
+      ),
     );
     metric(
       'bramble_node_bytes_total',

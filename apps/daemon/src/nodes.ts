@@ -1,6 +1,6 @@
 /**
  * What the daemon knows about the manifest's nodes at run time (/nodes, per-node metrics): which
- * node a TFTP path belongs to, when it last booted, what it fetched, and from where.
+ * node a TFTP path belongs to, what it fetched, and from where.
  *
  * A node's identity (serial, MAC, configured address) comes only from the manifest. A request
  * for its files from another address is recorded as an address conflict (log line, counter,
@@ -12,9 +12,6 @@ import type { LoadedManifest } from '@bramble/manifest';
 import { macDirName, parseTftpPath, type TftpPath } from '@bramble/pi';
 import type { Logger } from 'pino';
 import type { Metrics, NodeActivity } from './metrics.js';
-
-/** Requests further apart than this start a new boot. */
-const BOOT_GAP_MS = 30_000;
 
 interface NodeIndex {
   bySerial: Map<string, NodeActivity>;
@@ -77,10 +74,18 @@ export class NodeTracker {
     return node ? { node, path } : { path };
   }
 
-  /** A request for one of the node's files arrived from `from`. */
-  recordRequest(node: NodeActivity, from: string, file: string, now = Date.now()): void {
-    if (node.lastSeen === undefined || now - node.lastSeen > BOOT_GAP_MS) {
-      node.lastBoot = now;
+  /**
+   * A request for one of the node's files arrived from `from`; `bootStarted` when the boot timeline
+   * (the one home of when a boot starts) counts it as the first file of a new boot.
+   */
+  recordRequest(
+    node: NodeActivity,
+    from: string,
+    file: string,
+    bootStarted: boolean,
+    now = Date.now(),
+  ): void {
+    if (bootStarted) {
       this.logger?.info(
         { event: 'boot', node: node.hostname, address: from, file },
         `${node.hostname}: boot started from ${from}`,

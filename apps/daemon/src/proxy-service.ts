@@ -51,6 +51,8 @@ function createResponder(
       socket: sockets?.dhcp,
       pxeSocket: sockets?.pxe,
     }),
+    // Boot-storm pacing: a DISCOVER without a boot slot waits in line (see pacing/gate.ts).
+    decide: (client) => state.pacing.decide(client),
   });
 }
 

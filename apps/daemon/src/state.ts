@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Discovery } from './discovery.js';
 import { Metrics } from './metrics.js';
 import { NodeTracker } from './nodes.js';
+import { BootGate } from './pacing/index.js';
 import { BootTimeline, type TimelineOptions } from './timeline/index.js';
 
 export interface DaemonState {
@@ -15,6 +16,8 @@ export interface DaemonState {
   readonly discovery: Discovery;
   /** Per node and boot, every DHCP and TFTP step. */
   readonly timeline: BootTimeline;
+  /** Boot-storm admission control (the proxyDHCP responder asks it before answering). */
+  readonly pacing: BootGate;
   readonly logger: Logger | undefined;
 }
 
@@ -23,6 +26,7 @@ export function applyManifest(state: DaemonState, manifest: LoadedManifest): voi
   state.current = manifest;
   state.nodes.reindex(manifest);
   state.timeline.setNodes(manifest.manifest.nodes);
+  state.pacing.configure(manifest.manifest.pacing);
   state.discovery.retarget(manifest.discoveredFile);
   state.discovery.setKnown(
     manifest.manifest.nodes.flatMap((node) => (node.serial ? [node.serial] : [])),
@@ -56,16 +60,19 @@ export async function createState(
     { maxEntries: settings.maxEntries, expireAfterMs: settings.expireAfterSeconds * 1000 },
   );
   await discovery.load();
+  const timeline = new BootTimeline(timelineOptions);
   state = {
     current: manifest,
     closing: false,
     metrics,
     nodes: new NodeTracker(metrics, logger),
     discovery,
-    timeline: new BootTimeline(timelineOptions),
+    timeline,
+    pacing: new BootGate(manifest.manifest.pacing, timeline, logger),
     logger,
   };
   state.timeline.start();
+  state.pacing.start();
   applyManifest(state, manifest);
   return state;
 }

@@ -52,7 +52,9 @@ function onRequest(state: DaemonState, event: TransferEvent): void {
   state.metrics.requests += 1;
   const { node, path } = state.nodes.lookup(event.file);
   if (node) {
-    state.nodes.recordRequest(node, event.remoteAddress, event.file);
+    const boot = state.timeline.latestBoot(node.hostname);
+    const bootStarted = boot?.files.length === 1;
+    state.nodes.recordRequest(node, event.remoteAddress, event.file, bootStarted);
     return;
   }
   if (!path.prefix) return;

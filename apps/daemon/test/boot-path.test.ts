@@ -24,7 +24,10 @@ describe('boot paths (@bramble/pi, as the daemon reads them), metrics, LISTEN_FD
     const m = new Metrics();
     m.transfers.complete = 3;
     m.bytes = 1234;
-    const text = m.render([{ hostname: 'rpi-a', files: 2, bytes: 99, lastBoot: 1_700_000_000_000 }]);
+    const text = m.render(
+      [{ hostname: 'rpi-a', files: 2, bytes: 99 }],
+      [{ node: 'rpi-a', lastBootAt: 1_700_000_000_000 }],
+    );
     expect(text).toContain('# TYPE bramble_tftp_bytes_total counter');
     expect(text).toMatch(/^bramble_tftp_transfers_total\{result="complete"\} 3$/m);
     expect(text).toMatch(/^bramble_node_last_boot_timestamp_seconds\{node="rpi-a"\} 1700000000$/m);

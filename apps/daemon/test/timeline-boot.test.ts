@@ -156,6 +156,19 @@ describe('boot timeline with a virtual Pi booting against brambled', () => {
       }),
     ]);
     expect((await httpGet(httpPort, `/nodes/pi-${stranger}/boots`)).status).toBe(404);
+    // Pacing (on by default, limit 32): the nodes' slots went back when their boots ended (the
+    // stranger, by MAC, keeps its slot for unknownSlotMs, as brambled cannot follow its boot).
+    expect(fleet.pacing).toEqual({
+      enabled: true,
+      limit: 32,
+      booting: expect.any(Array),
+      waiting: { known: 0, unknown: 0 },
+      peakBooting: expect.any(Number),
+    });
+    expect(fleet.pacing?.booting.filter((key) => key !== 'dc:a6:32:fe:fd:ef')).toEqual([]);
+    const metrics = (await httpGet(httpPort, '/metrics')).body;
+    expect(metrics).toMatch(/^bramble_pacing_admitted_total\{class="unknown"\} 1$/m);
+    expect(metrics).toMatch(/^bramble_pacing_released_total\{reason="booted"\} [1-9]/m);
   }, 90_000);
 
   it('userspace up is marked only for the matching serial from the node address', async () => {

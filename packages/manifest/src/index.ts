@@ -23,6 +23,7 @@ export {
   ManifestNode,
   ManifestUser,
   NfsVersion,
+  PacingSettings,
   PiModelName,
   Serial,
   toNodeSpec,

@@ -102,6 +102,43 @@ export const DiscoverySettings = z
   .strict();
 
 /**
+ * brambled's boot-storm pacing: how many nodes boot at once, and how the others wait. On by default
+ * with a generous limit: below it every DISCOVER is answered at once, as without pacing.
+ */
+export const PacingSettings = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Nodes booting at once (from the proxyDHCP offer until the kernel and initramfs are fetched). */
+    maxConcurrentBoots: z.number().int().min(1).max(10_000).default(32),
+    /** Of those, how many may be unknown Pis / other PXE clients. */
+    maxUnknownBoots: z.number().int().min(0).max(10_000).default(4),
+    /** Longest a DISCOVER's reply is held for a slot; keep it under the firmware's 4 s DHCP retry. */
+    holdMs: z.number().int().min(0).max(3_500).default(3_000),
+    /** An admitted node with no boot activity for this long loses its slot. */
+    admitTimeoutMs: z.number().int().min(1_000).max(600_000).default(15_000),
+    /** A slot is taken back after this long at the latest. */
+    bootTimeoutMs: z.number().int().min(5_000).max(3_600_000).default(180_000),
+    /** Quiet time after the kernel/initramfs before the slot goes back. */
+    settleMs: z.number().int().min(0).max(60_000).default(1_000),
+    /**
+     * An unknown node's slot lasts this long (brambled cannot follow its boot), so unknown Pis start
+     * at most `maxUnknownBoots` per this interval.
+     */
+    unknownSlotMs: z.number().int().min(1_000).max(600_000).default(5_000),
+    /**
+     * Admit a Pi 3 ROM above the limit when it is about to give up (it halts after 25 s without an
+     * offer, until power-cycled); false keeps the limit strict and lets it halt.
+     */
+    rescueHalting: z.boolean().default(true),
+    /** Most nodes waiting in line. */
+    maxWaiting: z.number().int().min(1).max(100_000).default(4_096),
+    /** A waiter not heard from for this long has given up and loses its place. */
+    waitingExpireMs: z.number().int().min(5_000).max(3_600_000).default(60_000),
+  })
+  .strict();
+export type PacingSettings = z.output<typeof PacingSettings>;
+
+/**
  * Checks across nodes (unique hostnames/serials/MACs, images that exist). They run on the raw
  * input too, so an invalid manifest still gets them listed with its other problems.
  */
@@ -202,6 +239,7 @@ export const Manifest = z
       .strict()
       .default({ listen: { address: '127.0.0.1', port: 9469 } }),
     discovery: DiscoverySettings.default({ maxEntries: 1024, expireAfterSeconds: 7 * 24 * 3600 }),
+    pacing: PacingSettings.prefault({}),
     images: z.record(node.image, z.string()).default({}),
     nodes: z.array(ManifestNode).default([]),
   })

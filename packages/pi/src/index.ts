@@ -38,9 +38,11 @@ export {
   macBytes,
   macDirName,
   normaliseMac,
+  pi3MacFromSerial,
   RASPBERRY_PI_OUIS,
 } from './mac.js';
 export {
+  dhcpAttempts,
   isPiModelName,
   modelFromBoardRevision,
   modelFromDetected,
@@ -50,6 +52,7 @@ export {
   PI_BOOT_MENU_TEXT_PADDED,
   PI_MODEL_TABLE,
   PI_MODELS,
+  type PiDhcpRetry,
   type PiFamily,
   type PiModelBoot,
   type PiModelFiles,

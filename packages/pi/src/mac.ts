@@ -1,4 +1,5 @@
 import { PiError } from './errors.js';
+import { normaliseSerial } from './serial.js';
 
 /**
  * Raspberry Pi OUIs (pi-netboot.md §5): b8:27:eb (Pi 1-3), dc:a6:32 (Pi 4), e4:5f:01, d8:3a:dd
@@ -30,6 +31,15 @@ export function normaliseMac(mac: string): string {
 
 export function isMac(mac: string): boolean {
   return SPELLINGS.some((re) => re.test(mac.trim()));
+}
+
+/**
+ * The MAC a Pi 1-3 board derives from its serial: the b8:27:eb OUI and the serial's low 3 bytes (the
+ * Pi 3B ROM's DISCOVER carries no serial, only this MAC). Throws PiError('INVALID_SERIAL').
+ */
+export function pi3MacFromSerial(serial: string): string {
+  const low = normaliseSerial(serial).slice(2);
+  return `b8:27:eb:${low.slice(0, 2)}:${low.slice(2, 4)}:${low.slice(4, 6)}`;
 }
 
 /** The 6 bytes of a MAC. */

@@ -31,6 +31,26 @@ export const PI_BOOT_MENU_TEXT_PADDED = `${PI_BOOT_MENU_TEXT}   `;
 /** How a model's TFTP directory can be named (EEPROM TFTP_PREFIX 0 serial, 1 custom string, 2 MAC). */
 export type TftpPrefixMode = 'serial' | 'mac' | 'custom';
 
+/**
+ * How a loader's DHCP client retries (pi-netboot.md §1 "Known problems" table, §2.2 EEPROM keys).
+ * The Pi 3 ROM sends 5 DISCOVERs 5 s apart, then sits in a low-power state until power-cycled; the
+ * EEPROM bootloader waits DHCP_REQ_TIMEOUT (4 s) per DISCOVER for DHCP_TIMEOUT (45 s) in all, then
+ * moves on in BOOT_ORDER, whose RESTART (0xf, in the default 0xf41) starts network boot again.
+ */
+export interface PiDhcpRetry {
+  /** Wait for an offer after each DISCOVER. */
+  requestTimeoutMs: number;
+  /** The whole DHCP sequence of one network-boot attempt. */
+  totalTimeoutMs: number;
+  /** After it: 'halt' until power-cycled, or 'restart' the network boot (a new DHCP sequence). */
+  afterTimeout: 'halt' | 'restart';
+}
+
+/** DISCOVERs in one network-boot attempt (the last one sent before totalTimeoutMs runs out). */
+export function dhcpAttempts(retry: PiDhcpRetry): number {
+  return Math.ceil(retry.totalTimeoutMs / retry.requestTimeoutMs);
+}
+
 export interface PiModelBoot {
   /**
    * Who does the network boot: the boot ROM (Pi 3B/3B+; 3B needs the OTP bit set once), the EEPROM
@@ -53,6 +73,8 @@ export interface PiModelBoot {
   blksize: number;
   /** Files probed under `<prefix>/` first; the first found keeps the prefix (pi-netboot.md §1.5, §2.5). */
   prefixProbes: readonly string[];
+  /** How its DHCP client retries, and what it does when no offer comes. */
+  dhcpRetry: PiDhcpRetry;
 }
 
 export interface PiModelFiles {
@@ -114,6 +136,7 @@ const PI3_BOOT: PiModelBoot = {
   tftpPrefixes: ['serial'],
   blksize: 512,
   prefixProbes: ['start.elf'],
+  dhcpRetry: { requestTimeoutMs: 5_000, totalTimeoutMs: 25_000, afterTimeout: 'halt' },
 };
 const PI4_BOOT: PiModelBoot = {
   loader: 'eeprom',
@@ -123,6 +146,7 @@ const PI4_BOOT: PiModelBoot = {
   tftpPrefixes: ['serial', 'mac', 'custom'],
   blksize: 1024,
   prefixProbes: ['start4.elf', 'start.elf'],
+  dhcpRetry: { requestTimeoutMs: 4_000, totalTimeoutMs: 45_000, afterTimeout: 'restart' },
 };
 const PI5_BOOT: PiModelBoot = { ...PI4_BOOT, blksize: 1468, prefixProbes: ['config.txt'] };
 
@@ -192,7 +216,7 @@ const TABLE: Readonly<Record<PiModelName, PiModelInfo>> = {
     revisionType: 0x0e,
     boardRevision: 0x9020e0,
     configFilters: ['pi3', 'pi3+'],
-    boot: { ...PI3_BOOT, loader: 'sd-bootcode' },
+    boot: { ...PI3_BOOT, loader: 'sd-bootcode' }, // bootcode.bin's DHCP retries: assumed the ROM's
     dtb: 'bcm2710-rpi-3-b-plus.dtb',
   }),
   pizero2w: variant(PI3BPLUS, {

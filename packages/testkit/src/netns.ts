@@ -124,11 +124,25 @@ export async function createVethPair(
   }
 }
 
-/** Drop roughly `percent`% of packets leaving `ifName` in `ns` (nftables numgen; this kernel has no netem). */
-export async function addPacketLoss(ns: NetNs, percent: number): Promise<void> {
+/**
+ * Drop roughly `percent`% (steps of 0.01) of the UDP packets entering `ns`, and with `direction: 'both'`
+ * (the default) of those leaving it too (nftables numgen; this kernel has no netem). A packet dropped on
+ * the way out fails the sender's send() with EPERM; use 'in' on both ends of a link for loss the
+ * senders cannot see, as on a wire.
+ */
+export async function addPacketLoss(
+  ns: NetNs,
+  percent: number,
+  options: { direction?: 'in' | 'both' } = {},
+): Promise<void> {
+  const basisPoints = Math.round(percent * 100);
+  const rule = `meta l4proto udp numgen random mod 10000 < ${basisPoints} drop;`;
+  const out =
+    options.direction === 'in'
+      ? ''
+      : `  chain out { type filter hook output priority 0; policy accept; ${rule} }\n`;
   const table = `table inet bramble_loss {
-  chain out { type filter hook output priority 0; policy accept; meta l4proto udp numgen random mod 100 < ${Math.round(percent)} drop; }
-  chain in { type filter hook input priority 0; policy accept; meta l4proto udp numgen random mod 100 < ${Math.round(percent)} drop; }
+${out}  chain in { type filter hook input priority 0; policy accept; ${rule} }
 }`;
   await ns.exec('nft', ['-f', '-'], { input: table });
 }

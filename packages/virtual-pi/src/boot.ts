@@ -108,6 +108,7 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
         retryIntervalMs,
         offerWaitMs,
         broadcastFlag,
+        restarts,
       } = bootOptions.dhcp;
       const nic =
         bootOptions.dhcp.interface === undefined ? undefined : chooseInterface(bootOptions.dhcp.interface);
@@ -126,6 +127,7 @@ export async function bootVirtualPi(options: BootOptions): Promise<BootReport> {
             retryIntervalMs,
             offerWaitMs,
             broadcastFlag,
+            restarts,
             sendAddress: nic?.address,
             interfaceName: nic?.name,
           }),

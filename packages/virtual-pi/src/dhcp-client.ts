@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { type DhcpMessage, decodeMessage, encodeMessage } from '@bramble/dhcp';
-import { macBytes } from '@bramble/pi';
+import { dhcpAttempts, macBytes } from '@bramble/pi';
 import type { Logger } from '@bramble/tftp';
 import { buildDiscover, buildRequest, ipv4, MSG, messageType, OPT } from './dhcp-messages.js';
 import { VirtualPiError } from './errors.js';
@@ -23,9 +23,18 @@ export interface DhcpClientOptions {
   clientPort?: number;
   /** Local address to bind (default 0.0.0.0, which also receives broadcast replies). */
   localAddress?: string;
-  /** Override the model's DISCOVER attempts (Pi 3: 5) and the wait between them (5 s / 4 s). */
+  /**
+   * Override the model's DISCOVERs per network-boot attempt (Pi 3: 5; Pi 4/5: 12, DHCP_TIMEOUT 45 s /
+   * DHCP_REQ_TIMEOUT 4 s) and the wait between them (5 s / 4 s).
+   */
   attempts?: number;
   retryIntervalMs?: number;
+  /**
+   * Network-boot restarts after a DHCP sequence with no boot offer, for models whose bootloader
+   * restarts (Pi 4/5: BOOT_ORDER's RESTART); the Pi 3 ROM halts instead. Default 0 (one sequence);
+   * a real EEPROM keeps restarting, so set it (bounded) to model a Pi left powered on.
+   */
+  restarts?: number;
   /** After the first acceptable boot offer, how long the virtual Pi keeps listening for more offers (300 ms). */
   offerWaitMs?: number;
   /**
@@ -165,7 +174,11 @@ class DhcpExchange {
   private readonly port: number;
   private readonly attempts: number;
   private readonly interval: number;
+  /** DHCP sequences: 1 + restarts (only for a bootloader that restarts). */
+  private readonly rounds: number;
   private readonly target: string;
+  /** DISCOVERs sent, over every round. */
+  private discovers = 0;
 
   constructor(
     private readonly profile: DhcpProfile,
@@ -178,8 +191,9 @@ class DhcpExchange {
     this.summary = { xid, offers: 0, seen: [] };
     if (options.interfaceName) this.summary.interface = options.interfaceName;
     this.port = options.port ?? 67;
-    this.attempts = options.attempts ?? profile.attempts;
-    this.interval = options.retryIntervalMs ?? profile.retryIntervalMs;
+    this.attempts = options.attempts ?? dhcpAttempts(profile.retry);
+    this.interval = options.retryIntervalMs ?? profile.retry.requestTimeoutMs;
+    this.rounds = 1 + (profile.retry.afterTimeout === 'restart' ? (options.restarts ?? 0) : 0);
     this.target = `${options.server}:${this.port}`;
     const chaddr = macBytes(id.mac);
     const onMessage = (buf: Buffer, from: RemoteInfo): void => {
@@ -204,7 +218,13 @@ class DhcpExchange {
   async run(): Promise<DhcpOutcome> {
     const offers = await this.discover();
     if ('failed' in offers) return offers.failed;
-    if (!offers.boot) return this.fail(this.noBootReason(offers));
+    if (!offers.boot) {
+      if (this.profile.retry.afterTimeout === 'halt')
+        this.warnings.push(
+          'the boot ROM stops asking after its last DISCOVER and stays halted until power-cycled',
+        );
+      return this.fail(this.noBootReason(offers));
+    }
     this.recordBootOffer(offers.boot);
     if (!offers.address) {
       this.warnings.push(
@@ -250,9 +270,30 @@ class DhcpExchange {
     if (this.ctx.signal?.aborted) throw new VirtualPiError('ABORTED', 'boot aborted');
   }
 
-  /** Up to `attempts` DISCOVERs, each followed by collecting offers until the retry interval ends. */
+  /**
+   * Up to `attempts` DISCOVERs, each followed by collecting offers until the retry interval ends; a
+   * bootloader that restarts network boot does it all again, up to `rounds` times.
+   */
   private async discover(): Promise<Offers | { failed: DhcpOutcome }> {
     const offers: Offers = { rejections: [] };
+    for (let round = 1; round <= this.rounds && !offers.boot; round++) {
+      if (round > 1)
+        this.step({
+          action: 'RESTART',
+          target: this.target,
+          outcome: 'ok',
+          ms: 0,
+          detail: `network boot restarted (${round}/${this.rounds}) after ${this.attempts} DISCOVERs without a boot offer`,
+        });
+      const failed = await this.discoverRound(offers);
+      if (failed) return failed;
+    }
+    this.summary.discovers = this.discovers;
+    return offers;
+  }
+
+  /** One DHCP sequence: up to `attempts` DISCOVERs until a boot offer arrives. */
+  private async discoverRound(offers: Offers): Promise<{ failed: DhcpOutcome } | undefined> {
     for (let attempt = 1; attempt <= this.attempts && !offers.boot; attempt++) {
       this.checkAborted();
       const sentAt = Date.now();
@@ -263,6 +304,7 @@ class DhcpExchange {
         this.step({ action: 'DISCOVER', target: this.target, outcome: 'error', ms: 0, detail: message });
         return { failed: this.fail(`cannot send DHCPDISCOVER to ${this.target}: ${message}`) };
       }
+      this.discovers += 1;
       this.step({
         action: 'DISCOVER',
         target: this.target,
@@ -272,7 +314,7 @@ class DhcpExchange {
       });
       await this.collectOffers(offers, sentAt);
     }
-    return offers;
+    return undefined;
   }
 
   private async collectOffers(offers: Offers, sentAt: number): Promise<void> {
@@ -317,7 +359,7 @@ class DhcpExchange {
 
   private noBootReason(offers: Offers): string {
     if (this.summary.offers === 0)
-      return `no DHCP offer after ${this.attempts} DHCPDISCOVER${this.attempts > 1 ? 's' : ''} to ${this.target}${this.options.interfaceName ? ` on ${this.options.interfaceName}` : ''}`;
+      return `no DHCP offer after ${this.discovers} DHCPDISCOVER${this.discovers > 1 ? 's' : ''} to ${this.target}${this.options.interfaceName ? ` on ${this.options.interfaceName}` : ''}`;
     if (offers.rejections.some((x) => x.includes('trailing spaces')))
       return "option 43 has 'Raspberry Pi Boot' but not the trailing-spaces form the Pi 3B ROM needs";
     return `no option 43 with '${this.profile.option43Match}' in any offer`;

@@ -20,6 +20,11 @@ export const DhcpTargetSchema = z.object({
   retryIntervalMs: z.number().int().min(50).max(60_000).optional(),
   offerWaitMs: z.number().int().min(0).max(10_000).optional(),
   /**
+   * Network-boot restarts after a DHCP sequence without a boot offer (Pi 4/5 only: BOOT_ORDER's
+   * RESTART; the Pi 3 ROM halts). Default 0; bounded, like the whole boot by `timeoutMs`.
+   */
+  restarts: z.number().int().min(0).max(50).optional(),
+  /**
    * Interface to broadcast on (as a real Pi has one): its address becomes the send socket's, so Linux routes
    * 255.255.255.255 out of it. Default: none (the routing table decides).
    */

@@ -74,6 +74,8 @@ export interface SeenOffer {
 export interface DhcpSummary {
   xid: number;
   offers: number;
+  /** DISCOVERs sent, over every network-boot restart. */
+  discovers?: number;
   /** Interface the DISCOVERs were broadcast on, when one was given or chosen. */
   interface?: string;
   /** Every offer seen within the collection window, in arrival order. */

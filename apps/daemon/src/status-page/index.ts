@@ -2,6 +2,7 @@
 export { type FleetRoutes, type FleetSources, fleetRoutes, plainAddress, reportedSerial } from './routes.js';
 export {
   adoptCommand,
+  type FleetPacing,
   type FleetSnapshot,
   fleetSnapshot,
   type KnockingPi,

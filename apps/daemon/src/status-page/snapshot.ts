@@ -12,9 +12,20 @@ export interface KnockingPi {
   adopt: string;
 }
 
+/** Boot-storm pacing as /fleet shows it. */
+export interface FleetPacing {
+  enabled: boolean;
+  limit: number;
+  /** Nodes (hostnames, or MACs of unknown Pis) holding a boot slot. */
+  booting: string[];
+  waiting: { known: number; unknown: number };
+  peakBooting: number;
+}
+
 export interface FleetSnapshot {
   nodes: NodeStatus[];
   unknown: KnockingPi[];
+  pacing?: FleetPacing;
 }
 
 /** A hostname suggestion the manifest's hostname rule accepts: `pi-` and the id's hex digits. */
@@ -32,9 +43,11 @@ export function fleetSnapshot(
   nodes: NodeStatus[],
   discovered: readonly DiscoveredPi[],
   imageNames: readonly string[],
+  pacing?: FleetPacing,
 ): FleetSnapshot {
   return {
     nodes,
+    ...(pacing ? { pacing } : {}),
     unknown: discovered.map((pi) => ({
       id: pi.id,
       model: pi.model,

@@ -4,7 +4,7 @@
  * for the manifest's nodes only — unknown addresses never create entries.
  */
 import { EventEmitter } from 'node:events';
-import { parseTftpPath } from '@bramble/pi';
+import { isPiModelName, parseTftpPath, pi3MacFromSerial, piModel } from '@bramble/pi';
 import { type FirmwareFileRoles, firmwareFileRoles } from '@bramble/virtual-pi';
 import {
   type BootRules,
@@ -129,6 +129,9 @@ export class BootTimeline extends EventEmitter {
       this.entries.set(node.hostname, entry);
       if (node.serial) this.bySerial.set(node.serial.toLowerCase(), entry);
       if (node.mac) this.byMac.set(node.mac.toLowerCase(), entry);
+      // A Pi 3B ROM's DISCOVER has no serial: its MAC, derived from the serial, names the node.
+      else if (node.serial && node.model && isPiModelName(node.model) && piModel(node.model).family === 'pi3')
+        this.byMac.set(pi3MacFromSerial(node.serial), entry);
       if (entry.node.address) addresses.set(entry.node.address, entry);
     }
     this.byAddress = addresses;
@@ -252,6 +255,22 @@ export class BootTimeline extends EventEmitter {
     if (!entry) return undefined;
     const now = this.now();
     return [...entry.boots].reverse().map((b) => judgeBoot(b, now, this.rules));
+  }
+
+  /** The manifest node a DHCP client is (by serial, then MAC), if any. */
+  nodeFor(client: { serial?: string | undefined; mac: string }): string | undefined {
+    const entry =
+      (client.serial ? this.bySerial.get(client.serial.toLowerCase()) : undefined) ??
+      this.byMac.get(client.mac.toLowerCase()) ??
+      this.byLearnedMac(client.mac);
+    return entry?.node.hostname;
+  }
+
+  /** The node's latest boot, judged now; undefined when it has none (or is not a manifest node). */
+  latestBoot(hostname: string): BootView | undefined {
+    const entry = this.entries.get(hostname);
+    const boot = entry ? this.latest(entry) : undefined;
+    return boot ? judgeBoot(boot, this.now(), this.rules) : undefined;
   }
 
   /** One row per manifest node. */

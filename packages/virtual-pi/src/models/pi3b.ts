@@ -1,3 +1,4 @@
+import { piModel } from '@bramble/pi';
 import {
   boardFacts,
   option43Rule,
@@ -56,8 +57,7 @@ export const pi3b: ModelSpec = {
     xid: { kind: 'fixed', value: PI3_ROM_XID },
     sendsRequest: false,
     requestHasVendorClass: false,
-    attempts: 5,
-    retryIntervalMs: 5000,
+    retry: piModel('pi3b').boot.dhcpRetry,
     ...option43Rule('pi3b'),
   },
   tftp: { rom: ROM_PROFILE, firmware: PI3_FIRMWARE_PROFILE },

@@ -1,3 +1,4 @@
+import { piModel } from '@bramble/pi';
 import {
   boardFacts,
   EEPROM_PARAMETER_LIST,
@@ -42,8 +43,7 @@ export const PI4_DHCP: DhcpProfile = {
   xid: { kind: 'random' },
   sendsRequest: true,
   requestHasVendorClass: false,
-  attempts: 5,
-  retryIntervalMs: 4000,
+  retry: piModel('pi4').boot.dhcpRetry,
   ...option43Rule('pi4'),
 };
 

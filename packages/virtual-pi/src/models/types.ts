@@ -1,4 +1,4 @@
-import type { PiModelFiles, PiModelInfo, PiModelName, TftpPrefixMode } from '@bramble/pi';
+import type { PiDhcpRetry, PiModelFiles, PiModelInfo, PiModelName, TftpPrefixMode } from '@bramble/pi';
 
 /**
  * The models the simulator boots: every row of @bramble/pi's model table except the boards without
@@ -33,9 +33,8 @@ export interface DhcpProfile {
   sendsRequest: boolean;
   /** The Pi 4/5 DHCPREQUEST carries no option 60 (rpi-eeprom#82/#87). */
   requestHasVendorClass: boolean;
-  /** DISCOVER attempts and the wait between them (Pi 3: 5 × 5 s; Pi 4/5: DHCP_REQ_TIMEOUT 4 s). */
-  attempts: number;
-  retryIntervalMs: number;
+  /** DISCOVER timing and what follows the last (@bramble/pi's `boot.dhcpRetry`: Pi 3 5 × 5 s then halt; Pi 4/5 4 s for 45 s, then restart). */
+  retry: PiDhcpRetry;
   /** The string option 43 must contain (@bramble/pi PI_BOOT_MENU_TEXT). */
   option43Match: string;
   /** Pi 3B (BCM2837A0) ROM string-length bug, from the model table's `boot.option43TrailingSpaces`. */
