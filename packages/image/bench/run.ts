@@ -7,8 +7,10 @@
  *
  * Then BENCH_RUNS (default 5) paired runs, each on a warm page cache, alternating which goes first:
  *   `bramble extract` (dir, from the built dist) vs `mount -o loop,ro,offset=` + `rsync -aHAX`,
- * written to BENCH_OUT (default /var/tmp/bramble-bench: ext4, like a real state directory; set
- * /dev/shm/... for tmpfs). The first pair's trees are compared entry by entry (modes, owners,
+ * written to an ext4 file system of their own: by default a fresh `mkfs.ext4` in a RAM-backed loop
+ * file (/dev/shm), so the figures measure the tools' own work on ext4 and not the journal and disk
+ * of this shared VM, where other people's fsyncs stall every create (BENCH_OUT=<dir> writes to an
+ * existing directory instead, e.g. on the root file system). The first pair's trees are compared entry by entry (modes, owners,
  * ns mtimes, xattrs, hard links, symlinks, devices, contents). Reports each pair's ratio, the
  * median ratio and the 1-minute load average around each run (the bench box is shared) in
  * bench/results/extract-vs-rsync.json.
@@ -27,7 +29,10 @@ import { type DumpEntry, dumpTree, normaliseLinks } from '../test/ext4-tree.js';
 
 const HERE = import.meta.dirname;
 const WORK = process.env.BENCH_WORK ?? '/tmp/bramble-bench';
-const OUT = process.env.BENCH_OUT ?? '/var/tmp/bramble-bench';
+/** Where the trees go: BENCH_OUT, or a private ext4 in RAM mounted here (see outputFs). */
+const OUT = process.env.BENCH_OUT ?? join(WORK, 'out');
+const PRIVATE_OUT = process.env.BENCH_OUT === undefined;
+const OUT_IMG = '/dev/shm/bramble-bench-out.ext4';
 const CACHE = process.env.BENCH_CACHE ?? '/var/cache/bramble/bench';
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const PEERS = process.env.BENCH_PEERS === '1';
@@ -257,6 +262,20 @@ async function cachedImage(): Promise<CachedImage> {
 
 const load1 = (): number => loadavg()[0] ?? 0;
 
+/** A fresh ext4 (mke2fs defaults) in a RAM-backed loop file, mounted at OUT, room for two trees. */
+async function mountPrivateOut(fsBytes: number): Promise<void> {
+  await rm(OUT_IMG, { force: true });
+  await execa('truncate', ['-s', String(fsBytes * 3), OUT_IMG]);
+  await execa('mkfs.ext4', ['-q', '-F', '-L', 'bench-out', OUT_IMG]);
+  await mkdir(OUT, { recursive: true });
+  await execa('mount', ['-o', 'loop', OUT_IMG, OUT]);
+}
+
+async function unmountPrivateOut(): Promise<void> {
+  await execa('umount', ['-d', OUT], { reject: false });
+  await rm(OUT_IMG, { force: true });
+}
+
 async function runBramble(disk: string, to: string): Promise<Record<string, unknown>> {
   const before = load1();
   const b = await timed('node', [join(HERE, 'extract-child.mjs'), disk, '1', to, 'dir']);
@@ -285,7 +304,7 @@ async function runRsync(disk: string, to: string): Promise<Record<string, unknow
 
 /** Remove both trees and flush their writeback, so one run's dirty pages do not slow the next. */
 async function cleanOut(): Promise<void> {
-  await rm(OUT, { recursive: true, force: true });
+  for (const name of ['bramble', 'rsync']) await rm(join(OUT, name), { recursive: true, force: true });
   await mkdir(OUT, { recursive: true });
   await execa('sync');
 }
@@ -300,11 +319,12 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (mount, mknod, chown)');
   await rm(WORK, { recursive: true, force: true });
   await mkdir(WORK, { recursive: true });
-  await cleanOut();
   // Measure the built package (dist), as users run it: build it first.
   await execa('npx', ['tsup'], { cwd: join(HERE, '..') });
   const t = performance.now();
   const { disk, stats, fsBytes } = await cachedImage();
+  if (PRIVATE_OUT) await mountPrivateOut(fsBytes);
+  await cleanOut();
   const outFs = (await execa('stat', ['-f', '-c', '%T', OUT])).stdout.trim();
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
@@ -312,7 +332,7 @@ async function main(): Promise<void> {
     host: { cpus: cpus().length, node: process.version, load1AtStart: load1() },
     tree: stats,
     image: { path: disk, bytes: fsBytes, preparedSeconds: (performance.now() - t) / 1000 },
-    output: { dir: OUT, fileSystem: outFs },
+    output: { dir: OUT, fileSystem: outFs, privateExt4InRam: PRIVATE_OUT },
   };
   console.log(results);
   const runs: Record<string, unknown>[] = [];
@@ -380,7 +400,8 @@ async function main(): Promise<void> {
     const file = PEERS ? 'extract.json' : 'extract-vs-rsync.json';
     await writeFile(join(HERE, 'results', file), `${JSON.stringify(results, null, 2)}\n`);
     await execa('sh', ['-c', `umount -d ${join(WORK, 'mnt')} 2>/dev/null; true`]);
-    await rm(OUT, { recursive: true, force: true });
+    await cleanOut();
+    if (PRIVATE_OUT) await unmountPrivateOut();
     await rm(WORK, { recursive: true, force: true });
     console.log(JSON.stringify(results.summary ?? results, null, 2));
   }
