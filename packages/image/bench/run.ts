@@ -155,6 +155,8 @@ async function genTree(root: string): Promise<TreeStats> {
 
 interface Timed {
   seconds: number;
+  /** user + system CPU seconds of the command and the children it waited for. */
+  cpuSeconds: number;
   maxRssMb: number;
   stdout: string;
 }
@@ -163,17 +165,25 @@ interface Timed {
 async function timed(cmd: string, args: string[], opts: { shell?: boolean } = {}): Promise<Timed> {
   const marker = '@@TIME@@';
   const r = opts.shell
-    ? await execa('/usr/bin/time', ['-f', `${marker}%e %M`, 'sh', '-c', [cmd, ...args].join(' ')], {
+    ? await execa('/usr/bin/time', ['-f', `${marker}%e %M %U %S`, 'sh', '-c', [cmd, ...args].join(' ')], {
         reject: false,
         maxBuffer: 1e9,
       })
-    : await execa('/usr/bin/time', ['-f', `${marker}%e %M`, cmd, ...args], { reject: false, maxBuffer: 1e9 });
+    : await execa('/usr/bin/time', ['-f', `${marker}%e %M %U %S`, cmd, ...args], {
+        reject: false,
+        maxBuffer: 1e9,
+      });
   const line = r.stderr.split('\n').find((l) => l.startsWith(marker)) ?? '';
-  const [sec, rss] = line.slice(marker.length).split(' ');
+  const [sec, rss, user, sys] = line.slice(marker.length).split(' ');
   if (r.exitCode !== 0 && !cmd.includes('debugfs') && !cmd.includes('7z')) {
     throw new Error(`${cmd} ${args.join(' ')} failed (${r.exitCode}): ${r.stderr.slice(-2000)}`);
   }
-  return { seconds: Number(sec), maxRssMb: Number(rss) / 1024, stdout: r.stdout };
+  return {
+    seconds: Number(sec),
+    cpuSeconds: Number(user) + Number(sys),
+    maxRssMb: Number(rss) / 1024,
+    stdout: r.stdout,
+  };
 }
 
 function rate(stats: TreeStats, seconds: number): { filesPerSec: number; mbPerSec: number } {
@@ -282,6 +292,7 @@ async function runBramble(disk: string, to: string): Promise<Record<string, unkn
   const bj = JSON.parse(b.stdout.trim().split('\n').pop() as string);
   return {
     seconds: b.seconds,
+    cpuSeconds: b.cpuSeconds,
     maxRssMb: b.maxRssMb,
     phases: { openMs: bj.openMs, scanMs: bj.scanMs, writeMs: bj.writeMs },
     entries: bj.result.entries,
@@ -299,7 +310,7 @@ async function runRsync(disk: string, to: string): Promise<Record<string, unknow
     [],
     { shell: true },
   );
-  return { seconds: rs.seconds, maxRssMb: rs.maxRssMb, load1: [before, load1()] };
+  return { seconds: rs.seconds, cpuSeconds: rs.cpuSeconds, maxRssMb: rs.maxRssMb, load1: [before, load1()] };
 }
 
 /** Remove both trees and flush their writeback, so one run's dirty pages do not slow the next. */
@@ -358,6 +369,7 @@ async function main(): Promise<void> {
         bramble,
         mountRsync: rsync,
         ratio: (bramble.seconds as number) / (rsync.seconds as number),
+        cpuRatio: (bramble.cpuSeconds as number) / (rsync.cpuSeconds as number),
       };
       if (i === 0) {
         const mine = withoutAtime(normaliseLinks(await dumpTree(brambleOut)));
@@ -379,7 +391,13 @@ async function main(): Promise<void> {
     const bramSecs = runs.map((r) => (r.bramble as { seconds: number }).seconds);
     const rsyncSecs = runs.map((r) => (r.mountRsync as { seconds: number }).seconds);
     results.runs = runs;
+    const cpuRatios = runs.map((r) => r.cpuRatio as number);
     results.summary = {
+      medianCpuRatio: median(cpuRatios),
+      brambleMedianCpuSeconds: median(runs.map((r) => (r.bramble as { cpuSeconds: number }).cpuSeconds)),
+      mountRsyncMedianCpuSeconds: median(
+        runs.map((r) => (r.mountRsync as { cpuSeconds: number }).cpuSeconds),
+      ),
       brambleMedianSeconds: median(bramSecs),
       mountRsyncMedianSeconds: median(rsyncSecs),
       medianRatio: median(ratios),
@@ -411,7 +429,15 @@ async function main(): Promise<void> {
 async function peers(disk: string, stats: TreeStats, results: Record<string, unknown>): Promise<void> {
   const child = [join(HERE, 'extract-child.mjs')];
   const fsImg = join(WORK, 'root.ext4');
-  await execa('dd', [`if=${disk}`, `of=${fsImg}`, 'bs=4M', 'skip=1M', 'iflag=skip_bytes', 'conv=sparse', 'status=none']);
+  await execa('dd', [
+    `if=${disk}`,
+    `of=${fsImg}`,
+    'bs=4M',
+    'skip=1M',
+    'iflag=skip_bytes',
+    'conv=sparse',
+    'status=none',
+  ]);
   const bramSec = (results.summary as { brambleMedianSeconds: number }).brambleMedianSeconds;
 
   const dbg = join(OUT, 'debugfs');
@@ -426,7 +452,9 @@ async function peers(disk: string, stats: TreeStats, results: Record<string, unk
     ...z,
     stdout: undefined,
     ...rate(stats, z.seconds),
-    version: (await execa('7z', ['i'], { reject: false })).stdout.split('\n').find((l) => l.includes('7-Zip')),
+    version: (await execa('7z', ['i'], { reject: false })).stdout
+      .split('\n')
+      .find((l) => l.includes('7-Zip')),
   };
   await rm(sz, { recursive: true, force: true });
 

@@ -1,4 +1,4 @@
-import { linkSync, mkdirSync, statSync } from 'node:fs';
+import { linkSync, mkdirSync } from 'node:fs';
 import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageError } from '../errors.js';
@@ -7,7 +7,7 @@ import { MetaHelper, type MetaOp } from './meta-helper.js';
 import type { ExtractResult } from './options.js';
 import type { ProgressTracker } from './progress.js';
 import { checkedRelativePath } from './safe-path.js';
-import { type OwnerPolicy, writeFileData } from './write-file.js';
+import { creationPolicy, writeFileData } from './write-file.js';
 
 export interface DirWriteOptions {
   /** Apply ownership, devices and every xattr (root). Otherwise skip those parts. */
@@ -42,20 +42,6 @@ function needsRoot(x: Xattr): boolean {
 }
 
 /**
- * Who owns a file this process creates under `root`: the process's uid and gid, unless `root` is
- * setgid or has another group (then new files take the directory's group: always fchown).
- */
-const S_ISGID = 0o2000;
-
-function ownerPolicy(root: string, privileged: boolean): OwnerPolicy {
-  const st = statSync(root);
-  const uid = process.geteuid?.();
-  const gid = process.getegid?.();
-  const plain = (st.mode & S_ISGID) === 0 && st.gid === gid;
-  return { privileged, createdAs: plain && uid !== undefined && gid !== undefined ? { uid, gid } : undefined };
-}
-
-/**
  * Materialise a file-system tree under `root` (which must exist and be empty): directories first
  * (walk order, synchronously: children need them), file contents and symlinks as parallel jobs
  * (bounded by `concurrency`), hard links after their first name, then metadata via the helper;
@@ -74,7 +60,7 @@ export async function writeTree(
   const links: [string, string][] = [];
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
-  const owner = ownerPolicy(root, opts.privileged);
+  const owner = creationPolicy(root, opts.privileged);
   /** Run `work` as a bounded parallel job; the first failure stops the walk. */
   const spawnJob = async (work: () => Promise<void>): Promise<void> => {
     const job = work().catch((e: unknown) => {

@@ -1,4 +1,17 @@
-import { close, fchmod, fchown, ftruncate, open, write } from 'node:fs';
+import {
+  close,
+  closeSync,
+  fchmod,
+  fchown,
+  fstatSync,
+  ftruncate,
+  open,
+  openSync,
+  statSync,
+  unlinkSync,
+  write,
+} from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FileSystem, FsNode } from '../filesystem.js';
 import type { ProgressTracker } from './progress.js';
@@ -13,8 +26,8 @@ const chownFd = promisify(fchown);
 const chmodFd = promisify(fchmod);
 const closeFd = promisify(close);
 
-/** How one file's owner and mode are applied on its descriptor. */
-export interface OwnerPolicy {
+/** How one file's owner and mode are applied; measured once per tree by `creationPolicy`. */
+export interface CreationPolicy {
   /** Apply ownership (root). */
   privileged: boolean;
   /**
@@ -22,6 +35,43 @@ export interface OwnerPolicy {
    * directory): fchown is skipped when the image's owner is this one. Undefined: always fchown.
    */
   createdAs: { uid: number; gid: number } | undefined;
+  /**
+   * Permission bits that creation removes (the umask, as observed on a probe file), or undefined
+   * when creation does not give exactly `mode & ~umask` (a default ACL): then always fchmod.
+   */
+  creationMask: number | undefined;
+}
+
+const S_ISGID = 0o2000;
+const PERMISSIONS = 0o777;
+
+/**
+ * Observe, once, what creating a file under `root` does: its owner (fchown can be skipped for
+ * files that already have the image's owner) and its mode (fchmod can be skipped for plain modes
+ * the umask leaves alone). A probe file is created with mode 0777, inspected and removed.
+ */
+export function creationPolicy(root: string, privileged: boolean): CreationPolicy {
+  const dir = statSync(root);
+  const uid = process.geteuid?.();
+  const gid = process.getegid?.();
+  const plainOwner = (dir.mode & S_ISGID) === 0 && dir.gid === gid && uid !== undefined && gid !== undefined;
+  const probe = join(root, '.bramble-create-probe');
+  const fd = openSync(probe, 'wx', PERMISSIONS);
+  let created: number;
+  try {
+    created = fstatSync(fd).mode & 0o7777;
+  } finally {
+    closeSync(fd);
+    unlinkSync(probe);
+  }
+  // A umask only clears permission bits; anything else means: always fchmod.
+  const mask = PERMISSIONS & ~created;
+  const umaskLike = (created & ~PERMISSIONS) === 0;
+  return {
+    privileged,
+    createdAs: plainOwner ? { uid, gid } : undefined,
+    creationMask: umaskLike ? mask : undefined,
+  };
 }
 
 /**
@@ -34,7 +84,7 @@ export async function writeFileData(
   fs: FileSystem,
   node: FsNode,
   dest: string,
-  owner: OwnerPolicy,
+  policy: CreationPolicy,
   progress: ProgressTracker,
 ): Promise<void> {
   const ranges = await fs.dataRanges(node);
@@ -42,7 +92,11 @@ export async function writeFileData(
   // Small contiguous file: one read before opening, so no descriptor is held across an image read.
   const whole = ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === size && size <= CHUNK;
   const first = whole ? await fs.read(node, 0, size) : undefined;
-  const fd = await openFd(dest, 'wx', 0o600);
+  // A plain mode the umask leaves alone is given at creation; others are set by fchmod below
+  // (special bits after fchown, which clears them). The descriptor is writable either way.
+  const modeAtCreation =
+    policy.creationMask !== undefined && (mode & ~PERMISSIONS) === 0 && (mode & policy.creationMask) === 0;
+  const fd = await openFd(dest, 'wx', modeAtCreation ? mode : 0o600);
   try {
     let end = 0;
     if (first) {
@@ -61,11 +115,11 @@ export async function writeFileData(
       }
     }
     if (end !== size) await truncateFd(fd, size);
-    const created = owner.createdAs;
-    if (owner.privileged && (created === undefined || created.uid !== uid || created.gid !== gid)) {
+    const created = policy.createdAs;
+    if (policy.privileged && (created === undefined || created.uid !== uid || created.gid !== gid)) {
       await chownFd(fd, uid, gid);
     }
-    await chmodFd(fd, mode);
+    if (!modeAtCreation) await chmodFd(fd, mode);
   } finally {
     await closeFd(fd);
   }
