@@ -3,6 +3,7 @@ import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageError } from '../errors.js';
 import type { FileSystem, FsNode, Stat, Xattr } from '../filesystem.js';
+import { JobQueue } from './job-queue.js';
 import { MetaHelper, type MetaOp } from './meta-helper.js';
 import type { ExtractResult } from './options.js';
 import type { ProgressTracker } from './progress.js';
@@ -58,18 +59,9 @@ export async function writeTree(
   const dirOps: MetaOp[] = [];
   const firstPath = new Map<number, string>();
   const links: [string, string][] = [];
-  const inflight = new Set<Promise<void>>();
-  let failure: unknown;
+  /** File contents and symlinks, written in parallel; the first failure stops the walk. */
+  const jobs = new JobQueue(opts.concurrency);
   const owner = creationPolicy(root, opts.privileged);
-  /** Run `work` as a bounded parallel job; the first failure stops the walk. */
-  const spawnJob = async (work: () => Promise<void>): Promise<void> => {
-    const job = work().catch((e: unknown) => {
-      failure ??= e;
-    });
-    inflight.add(job);
-    void job.finally(() => inflight.delete(job));
-    if (inflight.size >= opts.concurrency) await Promise.race(inflight);
-  };
 
   const metaOf = async (dest: string, node: FsNode, s: Stat): Promise<MetaOp> => {
     const op: MetaOp = {
@@ -95,7 +87,7 @@ export async function writeTree(
   try {
     for await (const { path, node } of fs.walk('/')) {
       progress.check();
-      if (failure) throw failure;
+      if (jobs.failure) throw jobs.failure;
       const s = node.stat;
       const isRoot = path === '/';
       const dest = isRoot ? root : join(root, checkedRelativePath(path));
@@ -120,7 +112,7 @@ export async function writeTree(
           counted.bytes += s.size;
           // owner and mode are set on the descriptor by writeFileData; the helper sets xattrs and ns times
           const { uid: _uid, gid: _gid, mode: _mode, ...op } = await metaOf(dest, node, s);
-          await spawnJob(async () => {
+          await jobs.run(async () => {
             await writeFileData(fs, node, dest, owner, progress);
             await helper.send(op);
           });
@@ -130,7 +122,7 @@ export async function writeTree(
           const target = await fs.readlink(node);
           const op = await metaOf(dest, node, s);
           counted.symlinks++;
-          await spawnJob(async () => {
+          await jobs.run(async () => {
             await symlink(target, dest);
             await helper.send(op);
           });
@@ -157,15 +149,15 @@ export async function writeTree(
       }
       progress.emit('write');
     }
-    await Promise.all(inflight);
-    if (failure) throw failure;
+    await jobs.drain();
+    if (jobs.failure) throw jobs.failure;
     for (const [target, name] of links) linkSync(target, name);
     // Directory metadata last (deepest first is not needed: utime on a child does not touch its parent).
     for (const op of dirOps) await helper.send(op);
     await helper.finish();
   } catch (e) {
     helper.kill();
-    await Promise.allSettled(inflight);
+    await jobs.drain();
     if (e instanceof ImageError) throw e;
     throw new ImageError('IO', `extraction failed: ${(e as Error).message}`, { cause: e });
   }
