@@ -9,14 +9,15 @@ import { type DirParseOptions, parseDirEntries, type RawDirEntry, verifyDirBlock
 import { assertDisjoint, type BlockRun, type MapContext, mapExtents } from './extents.js';
 import { BG_INODE_UNINIT, type GroupDesc } from './group-desc.js';
 import { type Inode, InodeFlag, inodeCsumSeed, parseInode } from './inode.js';
+import { ReadWindow } from './read-window.js';
 import { formatUuid, Incompat, RoCompat, type Superblock } from './superblock.js';
 import { parseInodeXattrs, parseXattrBlock, type RawXattr, toLinuxXattrs } from './xattr.js';
 
 export const ROOT_INO = 2;
 const READ_CHUNK = 1024 * 1024;
-/** Data read-ahead: window size, and the windows kept (bounded: 16 × 256 KiB = 4 MiB). */
+/** Data read-ahead: window size, and the windows kept (bounded: (16 + 4 spare) × 256 KiB = 5 MiB). */
 const DATA_WINDOW = 256 * 1024;
-const DATA_WINDOW_CACHE = 16 * DATA_WINDOW;
+const DATA_WINDOWS = 16;
 /** Reads up to this size go through the data window; larger ones are sequential already. */
 const SMALL_READ = 64 * 1024;
 const MAX_SYMLINK = 65536;
@@ -57,7 +58,7 @@ export class Ext4FileSystem implements FileSystem {
   readonly usedBytes: number;
   private readonly cache: BlockCache;
   /** Read-ahead window for small file data (see readData). */
-  private readonly dataWindow: BlockCache;
+  private readonly dataWindow: ReadWindow;
   private readonly maps = new Map<number, Promise<BlockRun[]>>();
   private readonly verify: boolean;
   private readonly logger: Logger | undefined;
@@ -72,7 +73,7 @@ export class Ext4FileSystem implements FileSystem {
     this.uuid = formatUuid(superblock.uuid);
     this.usedBytes = usedBlocks(superblock, groups) * superblock.blockSize;
     this.cache = new BlockCache(source, Math.max(65536, superblock.blockSize));
-    this.dataWindow = new BlockCache(source, DATA_WINDOW, DATA_WINDOW_CACHE);
+    this.dataWindow = new ReadWindow(source, DATA_WINDOW, DATA_WINDOWS);
     this.verify = opts.verifyChecksums && superblock.metadataCsum;
     this.logger = opts.logger;
   }
