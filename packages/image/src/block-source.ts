@@ -10,6 +10,8 @@ export interface BlockSource {
   readonly size: number;
   /** Read exactly `length` bytes at `position`; throws ImageError('TRUNCATED') past the end. */
   read(position: number, length: number): Promise<Buffer>;
+  /** Optional: fill `target` with the bytes at `position` (same checks), so callers can reuse buffers. */
+  readInto?(target: Buffer, position: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,14 +37,28 @@ export class FileBlockSource implements BlockSource {
       );
     }
     const buf = Buffer.allocUnsafe(length);
+    await this.fill(buf, position);
+    return buf;
+  }
+
+  async readInto(target: Buffer, position: number): Promise<void> {
+    if (position < 0 || position + target.length > this.size) {
+      throw new ImageError(
+        'TRUNCATED',
+        `read of ${target.length} bytes at ${position} is past the end of ${this.path} (${this.size} bytes): the image is truncated or corrupt`,
+      );
+    }
+    await this.fill(target, position);
+  }
+
+  private async fill(buf: Buffer, position: number): Promise<void> {
     let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.fh.read(buf, done, length - done, position + done);
+    while (done < buf.length) {
+      const { bytesRead } = await this.fh.read(buf, done, buf.length - done, position + done);
       if (bytesRead === 0)
         throw new ImageError('TRUNCATED', `unexpected end of ${this.path} at ${position + done}`);
       done += bytesRead;
     }
-    return buf;
   }
 
   close(): Promise<void> {
@@ -74,6 +90,16 @@ export class SliceSource implements BlockSource {
       );
     }
     return this.parent.read(this.offset + position, length);
+  }
+  async readInto(target: Buffer, position: number): Promise<void> {
+    if (position < 0 || position + target.length > this.size) {
+      throw new ImageError(
+        'TRUNCATED',
+        `read of ${target.length} bytes at ${position} is past the partition end (${this.size})`,
+      );
+    }
+    if (this.parent.readInto) return this.parent.readInto(target, this.offset + position);
+    (await this.parent.read(this.offset + position, target.length)).copy(target);
   }
   close(): Promise<void> {
     return Promise.resolve();

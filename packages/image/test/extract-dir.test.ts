@@ -1,4 +1,4 @@
-import { lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRoot } from '@bramble/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -107,6 +107,38 @@ describe.runIf(isRoot())('extract to a directory (loop mount oracle)', () => {
         expect((await readdir(earlier)).includes('added-later')).toBe(false);
         expect((await readdir(earlier)).includes('hello.txt')).toBe(true);
       } finally {
+        await src.close();
+      }
+    });
+
+    it('owners and modes are the image’s whatever the umask, and under a setgid parent of another group', async () => {
+      const oracle = normaliseLinks(await withMount(img.path, (mnt) => dumpTree(mnt)));
+      // new files would take this directory's group (setgid), and the umask would clear mode bits
+      const parent = join(img.dir, 'setgid-parent');
+      await mkdir(parent);
+      await chown(parent, 0, 4321);
+      await chmod(parent, 0o2777);
+      const src = await FileBlockSource.open(img.path);
+      const saved = process.umask(0o022);
+      try {
+        const fs = await openExt4(src);
+        for (const [name, umask] of [
+          ['umask-000', 0o000],
+          ['umask-077', 0o077],
+        ] as const) {
+          process.umask(umask);
+          const to = join(parent, name);
+          await extract(fs, { to });
+          const mine = normaliseLinks(await dumpTree(to));
+          expect(Object.keys(mine).sort()).toEqual(Object.keys(oracle).sort());
+          for (const [p, e] of Object.entries(oracle)) {
+            const { atime: _a, ...want } = e;
+            const { atime: _b, ...got } = mine[p] ?? e;
+            expect({ path: p, umask, ...got }).toEqual({ path: p, umask, ...want });
+          }
+        }
+      } finally {
+        process.umask(saved);
         await src.close();
       }
     });

@@ -98,7 +98,7 @@ function settingsOf(options: Omit<ExtractPartitionsOptions, 'targets'>): Setting
     overwrite: options.overwrite ?? false,
     allowNonRoot: options.allowNonRoot ?? false,
     privileged: isRoot(),
-    concurrency: options.concurrency ?? 4,
+    concurrency: options.concurrency ?? 16,
     signal: options.signal,
     onProgress: options.onProgress,
     logger: options.logger,

@@ -1,27 +1,19 @@
-import {
-  closeSync,
-  fchmodSync,
-  fchownSync,
-  ftruncateSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  symlinkSync,
-  writeSync,
-} from 'node:fs';
+import { linkSync, mkdirSync } from 'node:fs';
+import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageError } from '../errors.js';
 import type { FileSystem, FsNode, Stat, Xattr } from '../filesystem.js';
+import { JobQueue } from './job-queue.js';
 import { MetaHelper, type MetaOp } from './meta-helper.js';
 import type { ExtractResult } from './options.js';
 import type { ProgressTracker } from './progress.js';
 import { checkedRelativePath } from './safe-path.js';
-
-const CHUNK = 1024 * 1024;
+import { creationPolicy, writeFileData } from './write-file.js';
 
 export interface DirWriteOptions {
   /** Apply ownership, devices and every xattr (root). Otherwise skip those parts. */
   privileged: boolean;
+  /** Jobs (file contents, symlinks) in flight at once. */
   concurrency: number;
   /** The python3 that applies what Node cannot (requirePython). */
   python: string;
@@ -51,58 +43,10 @@ function needsRoot(x: Xattr): boolean {
 }
 
 /**
- * Copy one regular file's data ranges (holes stay holes), then size it with ftruncate. Image reads
- * are async; local writes are synchronous on purpose: they land in the page cache in microseconds,
- * and a thread-pool round trip per open/write/close costs more than the write itself.
- */
-async function writeFileData(
-  fs: FileSystem,
-  node: FsNode,
-  dest: string,
-  privileged: boolean,
-  progress: ProgressTracker,
-): Promise<void> {
-  const ranges = await fs.dataRanges(node);
-  const size = node.stat.size;
-  // Small contiguous file: one read before opening, so no descriptor is held across an await.
-  const whole = ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === size && size <= CHUNK;
-  const first = whole ? await fs.read(node, 0, size) : undefined;
-  const fd = openSync(dest, 'wx', 0o600);
-  try {
-    let end = 0;
-    if (first) {
-      progress.countBytes(first.length);
-      writeAll(fd, first, 0);
-      end = first.length;
-    } else {
-      for (const r of ranges) {
-        for (let off = r.offset; off < r.offset + r.length; off += CHUNK) {
-          progress.check();
-          const buf = await fs.read(node, off, Math.min(CHUNK, r.offset + r.length - off));
-          progress.countBytes(buf.length);
-          writeAll(fd, buf, off);
-          end = off + buf.length;
-        }
-      }
-    }
-    if (end !== size) ftruncateSync(fd, size);
-    // Owner, then mode (chown clears setuid/setgid), on the open descriptor: no path lookups.
-    if (privileged) fchownSync(fd, node.stat.uid, node.stat.gid);
-    fchmodSync(fd, node.stat.mode);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function writeAll(fd: number, buf: Buffer, position: number): void {
-  let done = 0;
-  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
-}
-
-/**
  * Materialise a file-system tree under `root` (which must exist and be empty): directories first
- * (walk order), file contents in parallel, hard links after their first name, then metadata via
- * the helper; directory metadata and times last, so writing children does not disturb them.
+ * (walk order, synchronously: children need them), file contents and symlinks as parallel jobs
+ * (bounded by `concurrency`), hard links after their first name, then metadata via the helper;
+ * directory metadata and times last, so writing children does not disturb them.
  */
 export async function writeTree(
   fs: FileSystem,
@@ -115,8 +59,9 @@ export async function writeTree(
   const dirOps: MetaOp[] = [];
   const firstPath = new Map<number, string>();
   const links: [string, string][] = [];
-  const inflight = new Set<Promise<void>>();
-  let failure: unknown;
+  /** File contents and symlinks, written in parallel; the first failure stops the walk. */
+  const jobs = new JobQueue(opts.concurrency);
+  const owner = creationPolicy(root, opts.privileged);
 
   const metaOf = async (dest: string, node: FsNode, s: Stat): Promise<MetaOp> => {
     const op: MetaOp = {
@@ -142,7 +87,7 @@ export async function writeTree(
   try {
     for await (const { path, node } of fs.walk('/')) {
       progress.check();
-      if (failure) throw failure;
+      if (jobs.failure) throw jobs.failure;
       const s = node.stat;
       const isRoot = path === '/';
       const dest = isRoot ? root : join(root, checkedRelativePath(path));
@@ -167,20 +112,20 @@ export async function writeTree(
           counted.bytes += s.size;
           // owner and mode are set on the descriptor by writeFileData; the helper sets xattrs and ns times
           const { uid: _uid, gid: _gid, mode: _mode, ...op } = await metaOf(dest, node, s);
-          const job = writeFileData(fs, node, dest, opts.privileged, progress)
-            .then(() => helper.send(op))
-            .catch((e: unknown) => {
-              failure ??= e;
-            });
-          inflight.add(job);
-          void job.finally(() => inflight.delete(job));
-          if (inflight.size >= opts.concurrency) await Promise.race(inflight);
+          await jobs.run(async () => {
+            await writeFileData(fs, node, dest, owner, progress);
+            await helper.send(op);
+          });
           break;
         }
         case 'symlink': {
-          symlinkSync(await fs.readlink(node), dest);
+          const target = await fs.readlink(node);
+          const op = await metaOf(dest, node, s);
           counted.symlinks++;
-          await helper.send(await metaOf(dest, node, s));
+          await jobs.run(async () => {
+            await symlink(target, dest);
+            await helper.send(op);
+          });
           break;
         }
         case 'char':
@@ -204,15 +149,15 @@ export async function writeTree(
       }
       progress.emit('write');
     }
-    await Promise.all(inflight);
-    if (failure) throw failure;
+    await jobs.drain();
+    if (jobs.failure) throw jobs.failure;
     for (const [target, name] of links) linkSync(target, name);
     // Directory metadata last (deepest first is not needed: utime on a child does not touch its parent).
     for (const op of dirOps) await helper.send(op);
     await helper.finish();
   } catch (e) {
     helper.kill();
-    await Promise.allSettled(inflight);
+    await jobs.drain();
     if (e instanceof ImageError) throw e;
     throw new ImageError('IO', `extraction failed: ${(e as Error).message}`, { cause: e });
   }
