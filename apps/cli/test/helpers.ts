@@ -40,6 +40,22 @@ export async function bramble(args: readonly string[], opts: Options = {}): Prom
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
+/** A Raspberry-Pi-OS-shaped root (bookworm, users root and pi) for buildPiImage: `motd` marks the image, `passwdExtra` adds passwd lines. */
+export function piOsRoot(motd: string, passwdExtra = ''): Record<string, string> {
+  return {
+    'etc/os-release':
+      'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
+    'etc/passwd': `root:x:0:0:root:/root:/bin/bash\npi:x:1000:1000:,,,:/home/pi:/bin/bash\n${passwdExtra}`,
+    'etc/shadow': 'root:*:19500:0:99999:7:::\npi:!:19500:0:99999:7:::\n',
+    'etc/group': 'root:x:0:\nsudo:x:27:pi\npi:x:1000:\n',
+    'etc/hostname': 'raspberrypi\n',
+    'etc/hosts': '127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n',
+    'etc/fstab': 'proc /proc proc defaults 0 0\nPARTUUID=12345678-01 /boot/firmware vfat defaults 0 2\n',
+    'etc/motd': motd,
+    'lib/systemd/system/ssh.service': '[Unit]\n',
+  };
+}
+
 /**
  * A small Raspberry Pi OS–shaped disk image built with the real tools: MBR (sfdisk), p1 FAT16 boot
  * (mkfs.vfat + mcopy), p2 ext4 root (mkfs.ext4 -d) from `rootFiles`. Returns the image path.

@@ -9,20 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { requireTool } from '@bramble/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bramble, buildPiImage, tempDir } from './helpers.js';
-
-const root = (passwdExtra: string, motd: string): Record<string, string> => ({
-  'etc/os-release':
-    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
-  'etc/passwd': `root:x:0:0:root:/root:/bin/bash\npi:x:1000:1000:,,,:/home/pi:/bin/bash\n${passwdExtra}`,
-  'etc/shadow': 'root:*:19500:0:99999:7:::\npi:!:19500:0:99999:7:::\n',
-  'etc/group': 'root:x:0:\nsudo:x:27:pi\npi:x:1000:\n',
-  'etc/hostname': 'raspberrypi\n',
-  'etc/hosts': '127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n',
-  'etc/fstab': 'proc /proc proc defaults 0 0\nPARTUUID=12345678-01 /boot/firmware vfat defaults 0 2\n',
-  'etc/motd': motd,
-  'lib/systemd/system/ssh.service': '[Unit]\n',
-});
+import { bramble, buildPiImage, piOsRoot, tempDir } from './helpers.js';
 
 let work: string;
 let oldImg: string;
@@ -32,10 +19,10 @@ beforeAll(async () => {
   for (const tool of ['sfdisk', 'mkfs.ext4', 'mkfs.vfat', 'mcopy', 'mke2fs', 'debugfs', 'ssh-keygen', 'dd'])
     requireTool(tool);
   work = await tempDir('update');
-  oldImg = await buildPiImage(join(work, 'old'), root('', 'old\n'));
+  oldImg = await buildPiImage(join(work, 'old'), piOsRoot('old\n'));
   newImg = await buildPiImage(
     join(work, 'new'),
-    root('svc-new:x:990:990::/:/usr/sbin/nologin\n', 'new motd\n'),
+    piOsRoot('new motd\n', 'svc-new:x:990:990::/:/usr/sbin/nologin\n'),
   );
 }, 120_000);
 

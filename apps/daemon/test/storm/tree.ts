@@ -1,23 +1,7 @@
 /** The TFTP tree of a storm: bootcode.bin in the root and every node's boot files (hard links of one copy). */
 import { link, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
-/** Firmware file sizes of a Raspberry Pi OS boot partition (small), kernel and initramfs set by the storm. */
-const FIRMWARE: Record<string, number> = {
-  'start.elf': 40_000,
-  'fixup.dat': 7_000,
-  'start4.elf': 45_000,
-  'fixup4.dat': 5_400,
-  'bcm2710-rpi-3-b.dtb': 3_000,
-  'bcm2710-rpi-3-b-plus.dtb': 3_100,
-  'bcm2711-rpi-4-b.dtb': 5_000,
-  'bcm2711-rpi-400.dtb': 5_100,
-  'bcm2711-rpi-cm4.dtb': 5_200,
-  'bcm2712-rpi-5-b.dtb': 7_000,
-  'bcm2712-rpi-500.dtb': 7_100,
-  'bcm2712-rpi-cm5-cm5io.dtb': 7_200,
-  'overlays/vc4-kms-v3d.dtbo': 1_500,
-};
+import { PI_OS_FIRMWARE_SIZES } from '@bramble/testkit';
 
 const CONFIG_TXT = 'dtoverlay=vc4-kms-v3d\nauto_initramfs=1\n[all]\narm_64bit=1\n';
 
@@ -33,7 +17,7 @@ export async function writeStormTree(
   sizes: StormSizes,
 ): Promise<void> {
   const files: Record<string, number> = {
-    ...FIRMWARE,
+    ...PI_OS_FIRMWARE_SIZES,
     'kernel8.img': sizes.kernel,
     'kernel_2712.img': sizes.kernel,
     initramfs8: sizes.initramfs,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { PI_OS_FIRMWARE_SIZES } from '@bramble/testkit';
 
 /** Deterministic pseudo-firmware bytes: content depends only on the name, so checksums are predictable. */
 export function fakeBytes(name: string, size: number): Buffer {
@@ -20,19 +21,7 @@ export function sha256(b: Buffer): string {
 
 /** Boot files of a Raspberry Pi OS boot partition, with small sizes (names are what matters). */
 export const BOOT_FILES: Record<string, number> = {
-  'start.elf': 40_000,
-  'fixup.dat': 7_000,
-  'start4.elf': 45_000,
-  'fixup4.dat': 5_400,
-  'bcm2710-rpi-3-b.dtb': 3_000,
-  'bcm2710-rpi-3-b-plus.dtb': 3_100,
-  'bcm2711-rpi-4-b.dtb': 5_000,
-  'bcm2711-rpi-400.dtb': 5_100,
-  'bcm2711-rpi-cm4.dtb': 5_200,
-  'bcm2712-rpi-5-b.dtb': 7_000,
-  'bcm2712-rpi-500.dtb': 7_100,
-  'bcm2712-rpi-cm5-cm5io.dtb': 7_200,
-  'overlays/vc4-kms-v3d.dtbo': 1_500,
+  ...PI_OS_FIRMWARE_SIZES,
   'kernel8.img': 120_000,
   'kernel_2712.img': 130_000,
   initramfs8: 60_000,
