@@ -58,7 +58,13 @@ function checkName(path: string): string {
 const hex8 = (value: number): string => value.toString(16).padStart(8, '0');
 const pad4 = (length: number): number => (4 - (length % 4)) % 4;
 
-function header(fields: { ino: number; mode: number; nlink: number; size: number; nameBytes: number }): string {
+function header(fields: {
+  ino: number;
+  mode: number;
+  nlink: number;
+  size: number;
+  nameBytes: number;
+}): string {
   return [
     MAGIC,
     hex8(fields.ino),
@@ -80,10 +86,7 @@ function header(fields: { ino: number; mode: number; nlink: number; size: number
 /** One header + name + data record, each part padded to 4 bytes as newc wants. */
 function record(name: string, fields: { ino: number; mode: number; nlink: number }, data: Buffer): Buffer {
   const nameBuf = Buffer.from(`${name}\0`, 'utf8');
-  const head = Buffer.from(
-    header({ ...fields, size: data.length, nameBytes: nameBuf.length }),
-    'latin1',
-  );
+  const head = Buffer.from(header({ ...fields, size: data.length, nameBytes: nameBuf.length }), 'latin1');
   return Buffer.concat([
     head,
     nameBuf,
@@ -106,7 +109,9 @@ export function writeCpio(entries: readonly CpioEntry[]): Buffer {
     seen.add(name);
     const ino = index + 1;
     if (entry.type === 'directory') {
-      parts.push(record(name, { ino, mode: S_IFDIR | ((entry.mode ?? 0o755) & 0o7777), nlink: 2 }, Buffer.alloc(0)));
+      parts.push(
+        record(name, { ino, mode: S_IFDIR | ((entry.mode ?? 0o755) & 0o7777), nlink: 2 }, Buffer.alloc(0)),
+      );
     } else if (entry.type === 'file') {
       const data = typeof entry.data === 'string' ? Buffer.from(entry.data, 'utf8') : Buffer.from(entry.data);
       if (data.length > MAX_FILE_BYTES)

@@ -21,6 +21,7 @@ export {
   runRules,
 } from './check.js';
 export { type CloneMode, type CloneOptions, cloneTree } from './clone.js';
+export { type CpioDirectory, type CpioEntry, type CpioFile, type CpioSymlink, writeCpio } from './cpio.js';
 export { BootTreeError, type BootTreeErrorCode } from './errors.js';
 export { type ApplyKernelExportsOptions, applyKernelExports } from './exports/apply.js';
 export type { ExportNode, ExportScopeOptions } from './exports/common.js';
@@ -94,6 +95,16 @@ export {
   releaseFromOsRelease,
 } from './release.js';
 export {
+  appendArchive,
+  type BootArchive,
+  bootArchive,
+  type InstalledBootArchive,
+  initramfsNames,
+  installBootArchive,
+  moduleName,
+  OVERLAY_MODULES,
+} from './shared-root/boot-archive.js';
+export {
   parseSharedCmdline,
   patchSharedCmdline,
   type SharedCmdlineOptions,
@@ -110,6 +121,9 @@ export {
   stageIdentity,
 } from './shared-root/identity.js';
 export {
+  BOOT_SCRIPT,
+  BOOT_SCRIPT_NAME,
+  INITRAMFS_OVERLAY_PATH,
   installOverlayScript,
   OVERLAY_HOOK,
   OVERLAY_HOOK_PATH,

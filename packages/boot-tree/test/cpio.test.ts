@@ -81,7 +81,9 @@ describe('writeCpio (newc)', () => {
       reject: false,
     });
     expect(head.stdout.trim()).toBe('cpio.test.ts');
-    const tail = await execa('cpio', ['-t', '--quiet'], { input: joined.subarray(joined.length - writeCpio(entries).length) });
+    const tail = await execa('cpio', ['-t', '--quiet'], {
+      input: joined.subarray(joined.length - writeCpio(entries).length),
+    });
     expect(tail.stdout.split('\n')).toEqual(entries.map((e) => e.path));
   });
 
