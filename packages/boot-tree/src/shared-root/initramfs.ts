@@ -157,7 +157,7 @@ bramble_fail() {
 bramble_main() {
   base=$(bramble_param base) || return 0
   # Once per boot: the boot=bramble script and an nfs-bottom copy of this script may both be present.
-  [ -e "$BRAMBLE_RUN/assembled" ] && return 0
+  bramble_is_mounted "$BRAMBLE_RUN/base" && return 0
   bramble_load_modules
   layer=$(bramble_param layer) || { bramble_fail "bramble.base= without bramble.layer="; return 1; }
   kind=$(bramble_param upper) || kind=volume
@@ -172,7 +172,6 @@ bramble_main() {
   bramble_mount_src "$layer" "$BRAMBLE_RUN/layer" "rw,$opts" || { bramble_fail "cannot mount layer $layer"; return 1; }
   bramble_assemble "$lower" "$BRAMBLE_RUN/layer" "$kind" "$rootmnt" || { bramble_fail "cannot assemble the overlay"; return 1; }
   bramble_apply_identity "$BRAMBLE_RUN/layer" "$rootmnt" || { bramble_fail "cannot apply the node identity"; return 1; }
-  : > "$BRAMBLE_RUN/assembled"
 }
 
 if [ "\${BRAMBLE_OVERLAY_LIB:-0}" != 1 ]; then
