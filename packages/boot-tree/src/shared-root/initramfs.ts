@@ -91,10 +91,13 @@ bramble_tool() {
   if command -v "$1" >/dev/null 2>&1; then "$@"; else bramble_base_exec "$@"; fi
 }
 
-# bramble_mount_loop FILE DIR: FILE (ext4) loop-mounted at DIR: util-linux/busybox mount when the
-# initramfs has one that does loop devices, else the base's mount.
+# bramble_mount_loop FILE DIR: FILE (ext4) loop-mounted at DIR: util-linux mount when the initramfs has
+# it, else the base's (klibc mount has no loop option), else whatever mount the initramfs has (busybox).
 bramble_mount_loop() {
-  mount -t ext4 -o loop,noatime "$1" "$2" 2>/dev/null || bramble_base_exec mount -t ext4 -o loop,noatime "$1" "$2"
+  case "$(mount -V 2>&1)" in
+    *util-linux*) mount -t ext4 -o loop,noatime "$1" "$2" ;;
+    *) bramble_base_exec mount -t ext4 -o loop,noatime "$1" "$2" || mount -t ext4 -o loop,noatime "$1" "$2" ;;
+  esac
 }
 
 # bramble_load_modules: the kernel modules Bramble appended to the initramfs (/bramble/modules/KVER,
