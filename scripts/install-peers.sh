@@ -6,12 +6,13 @@
 # The real-boot test (apps/cli/test/real-boot.test.ts) builds a Debian arm64 image with debootstrap and
 # qemu-user-static (binfmt_misc), and boots it with qemu-system-arm's qemu-system-aarch64 and u-boot-qemu;
 # u-boot-tools (mkimage, dumpimage) checks Bramble's U-Boot script.
+# cpio (-t, -i) is the oracle for the newc archives Bramble appends to an initramfs.
 # Needs root (apt-get). Idempotent: a machine that has them all does nothing.
 set -euo pipefail
 PKGS=(
   tftp-hpa atftp curl busybox dnsmasq tftpd-hpa udhcpc tshark
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
-  mtools dosfstools e2fsprogs fdisk xz-utils gzip zip unzip p7zip-full rsync attr acl libcap2-bin
+  mtools dosfstools e2fsprogs fdisk cpio xz-utils gzip zip unzip p7zip-full rsync attr acl libcap2-bin
   gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libc6-dev iproute2 iputils-ping nftables isc-dhcp-server kea-dhcp4-server openssh-client openssh-server openssl util-linux systemd whois python3 time xfsprogs btrfs-progs
   chromium
   debootstrap qemu-user-static binfmt-support qemu-system-arm u-boot-qemu u-boot-tools ipxe-qemu

@@ -9,248 +9,53 @@
  *   ganesha      + rpcbind serving `bramble nfs config --format ganesha`
  * Then, over ssh with the configured user and key, pinned to the host key Bramble generated: systemd
  * is `running` with no failed unit, the hostname is the node's, / is NFS from the node's own export,
- * machine-ids differ across the two nodes, and an overlayfs mount works.
+ * machine-ids differ across the two nodes, and an overlayfs mount on the node's scratch volume (ext4,
+ * loop-mounted at /var/lib/containerd) works. The lab (image, LAN, peers, ssh) is helpers/boot-lab.ts.
  */
-import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  createTapLan,
-  isRoot,
-  type Peer,
-  type QemuVm,
-  requireTool,
-  startPeer,
-  startQemuVm,
-  type TapLan,
-  UBOOT_QEMU_ARM64,
-  waitFor,
-} from '@bramble/testkit';
+import { type Peer, type QemuVm, startPeer, startQemuVm, type TapLan, waitFor } from '@bramble/testkit';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, bramble, tempDir } from './helpers.js';
+import {
+  BOOT_TIMEOUT_MS,
+  type Booted,
+  type BootLab,
+  canBoot,
+  IMAGE_BUILD_TIMEOUT_MS,
+  startBootLab,
+} from './helpers/boot-lab.js';
+import { bin } from './helpers.js';
 
-const repoRoot = join(import.meta.dirname, '..', '..', '..');
-const buildScript = join(repoRoot, 'scripts', 'build-test-os-image.sh');
-const daemonBin = join(repoRoot, 'apps', 'daemon', 'dist', 'main.js');
 const USER = 'kube';
 const NODES = [
   { hostname: 'rb-node-01', mac: '52:54:00:b7:00:01', host: 11 },
   { hostname: 'rb-node-02', mac: '52:54:00:b7:00:02', host: 12 },
 ];
-/** Generous but bounded: TCG emulation of two machines on a loaded 2-core host. */
-const BOOT_TIMEOUT_MS = 10 * 60_000;
-const IMAGE_BUILD_TIMEOUT_MS = 60 * 60_000;
-
-/**
- * Root only (namespaces, debootstrap, chroot). As root a missing peer fails the test: CI installs them all.
- * BRAMBLE_SKIP_REAL_BOOT=1 skips it on a developer machine (never set in CI).
- */
-const canBoot = isRoot() && (process.env.CI === 'true' || process.env.BRAMBLE_SKIP_REAL_BOOT !== '1');
-
-interface Booted {
-  hostname: string;
-  address: string;
-  vm: QemuVm;
-  startedAt: number;
-  loginAfterMs?: number;
-}
 
 describe.runIf(canBoot)(
   'real boot: U-Boot in QEMU → brambled TFTP → Debian kernel → NFS root (ganesha)',
   () => {
+    let lab: BootLab;
     let lan: TapLan;
     let dir: string;
-    let cfg: string;
-    let image: string;
-    const peers: Peer[] = [];
     const booted: Booted[] = [];
     let daemon: Peer;
     const provisionedMachineIds = new Map<string, string>();
 
-    const ssh = async (node: Booted, command: string): Promise<string> => {
-      const r = await execa(
-        'ip',
-        [
-          'netns',
-          'exec',
-          lan.ns.name,
-          'ssh',
-          '-i',
-          join(dir, 'id_ed25519'),
-          '-o',
-          `UserKnownHostsFile=${join(dir, 'known_hosts')}`,
-          '-o',
-          'StrictHostKeyChecking=yes',
-          '-o',
-          'HostKeyAlgorithms=ssh-ed25519',
-          '-o',
-          'BatchMode=yes',
-          '-o',
-          'ConnectTimeout=20',
-          `${USER}@${node.address}`,
-          command,
-        ],
-        { timeout: 180_000, reject: false },
-      );
-      if (r.exitCode !== 0)
-        throw new Error(`ssh ${node.hostname} '${command}' → ${r.exitCode}: ${r.stdout}\n${r.stderr}`);
-      return String(r.stdout).trim();
-    };
+    const ssh = (node: Booted, command: string): Promise<string> => lab.ssh(node, command);
 
     beforeAll(
       async () => {
-        for (const t of [
-          'qemu-system-aarch64',
-          'dnsmasq',
-          'ganesha.nfsd',
-          'rpcbind',
-          'unshare',
-          'ssh',
-          'ssh-keygen',
-          'ssh-keyscan',
-          'debootstrap',
-          'qemu-aarch64-static',
-          'mkfs.vfat',
-          'mcopy',
-          'sfdisk',
-          'mkfs.ext4',
-        ])
-          requireTool(t);
-        if (!existsSync(UBOOT_QEMU_ARM64))
-          throw new Error(`${UBOOT_QEMU_ARM64} missing: run scripts/install-peers.sh (u-boot-qemu)`);
-        // The image: built once (debootstrap + qemu-user second stage), then reused from its cache.
-        const built = await execa('bash', [buildScript], { timeout: IMAGE_BUILD_TIMEOUT_MS, reject: false });
-        if (built.exitCode !== 0) throw new Error(`build-test-os-image failed:\n${built.stderr}`);
-        image = String(built.stdout).trim().split('\n').pop() ?? '';
-
-        lan = await createTapLan('rboot', NODES.length);
-        const server = lan.address;
-        dir = await tempDir('real-boot');
-        cfg = join(dir, 'bramble.yaml');
-        await execa('ssh-keygen', [
-          '-q',
-          '-t',
-          'ed25519',
-          '-N',
-          '',
-          '-C',
-          'real-boot',
-          '-f',
-          join(dir, 'id_ed25519'),
-        ]);
-        const run = async (args: string[]) => {
-          const r = await bramble(['-c', cfg, ...args], { cwd: dir, timeout: 20 * 60_000 });
-          if (r.exitCode !== 0) throw new Error(`bramble ${args.join(' ')}: ${r.stderr}`);
-          return r.stdout;
-        };
-        await run(['init', '--server', server, '--state', './state', '--dhcp', 'proxy', '--nfs', 'ganesha']);
-        for (const n of NODES)
-          await run([
-            '-q',
-            'node',
-            'add',
-            n.hostname,
-            '--mac',
-            n.mac,
-            '--address',
-            `${lan.prefix}.${n.host}`,
-            '--image',
-            image,
-            '--user',
-            USER,
-            '--ssh-key',
-            join(dir, 'id_ed25519.pub'),
-            '--nfs-server',
-            server,
-          ]);
+        // Each node gets a scratch volume (ext4 in a file, loop-mounted at /var/lib/containerd).
+        lab = await startBootLab({ tag: 'rboot', nodes: NODES, user: USER, nodeArgs: ['--scratch', '1G'] });
+        ({ lan, dir, daemon } = lab);
         for (const n of NODES) {
           const id = await readFile(join(dir, 'state', 'nfs', n.hostname, 'etc/machine-id'), 'utf8').catch(
             () => '',
           );
           provisionedMachineIds.set(n.hostname, id.trim());
         }
-        // ssh trusts exactly the host keys Bramble generated for each node.
-        const knownHosts: string[] = [];
-        for (const n of NODES) {
-          const pub = await readFile(
-            join(dir, 'state', 'nfs', n.hostname, 'etc/ssh/ssh_host_ed25519_key.pub'),
-            'utf8',
-          );
-          const [type, key] = pub.trim().split(/\s+/);
-          knownHosts.push(`${lan.prefix}.${n.host} ${type} ${key}`);
-        }
-        await writeFile(join(dir, 'known_hosts'), `${knownHosts.join('\n')}\n`);
-
-        // nfs-ganesha + rpcbind (private /run so rpcbind never meets the host's).
-        const conf = join(dir, 'ganesha.conf');
-        await writeFile(
-          conf,
-          await run([
-            'nfs',
-            'config',
-            '--format',
-            'ganesha',
-            '--graceless',
-            '--recovery-root',
-            join(dir, 'recovery'),
-          ]),
-        );
-        const script = [
-          'set -e',
-          'mount -t tmpfs bramble-run /run',
-          'mkdir -p /run/rpcbind',
-          'rpcbind -f -w &',
-          'i=0; while [ ! -S /run/rpcbind.sock ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done',
-          `exec ganesha.nfsd -F -f ${conf} -L ${join(dir, 'ganesha.log')} -p ${join(dir, 'ganesha.pid')} -N NIV_EVENT`,
-        ].join('\n');
-        peers.push(startPeer([...lan.ns.prefix, 'unshare', '-m', 'sh', '-c', script]));
-
-        // dnsmasq: addresses only (no TFTP, no boot options), one fixed address per node MAC.
-        const dnsmasq = startPeer([
-          ...lan.ns.prefix,
-          requireTool('dnsmasq'),
-          '-d',
-          '--conf-file=/dev/null',
-          '--port=0',
-          `--interface=${lan.bridge}`,
-          '--bind-interfaces',
-          '--user=root',
-          '--group=root',
-          '--pid-file=',
-          `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`,
-          `--dhcp-range=${lan.prefix}.100,${lan.prefix}.150,255.255.255.0,1h`,
-          ...NODES.map((n) => `--dhcp-host=${n.mac},${lan.prefix}.${n.host}`),
-          '--no-ping',
-          '--log-dhcp',
-        ]);
-        peers.push(dnsmasq);
-        await waitFor(
-          () => dnsmasq.output().includes('DHCP, IP range') || dnsmasq.proc.exitCode !== null,
-          10_000,
-        );
-        if (dnsmasq.proc.exitCode !== null) throw new Error(`dnsmasq exited: ${dnsmasq.output()}`);
-
-        // TFTP on the server address: '0.0.0.0' binds only the addresses of interfaces that are up and
-        // running when brambled starts (libuv), and the bridge has no carrier until QEMU opens a tap.
-        daemon = startPeer([
-          ...lan.ns.prefix,
-          'node',
-          daemonBin,
-          '-c',
-          cfg,
-          '--tftp-listen',
-          `${server}:69`,
-          '--log-format',
-          'json',
-          '--no-watch',
-        ]);
-        peers.push(daemon);
-        await waitFor(
-          () => daemon.output().includes('"service":"http"') || daemon.proc.exitCode !== null,
-          30_000,
-        );
-        if (daemon.proc.exitCode !== null) throw new Error(`brambled exited: ${daemon.output()}`);
       },
       IMAGE_BUILD_TIMEOUT_MS + 20 * 60_000,
     );
@@ -262,7 +67,7 @@ describe.runIf(canBoot)(
           'node',
           bin,
           '-c',
-          cfg,
+          lab.cfg,
           'doctor',
           '--emulate',
           hostname,
@@ -302,10 +107,7 @@ describe.runIf(canBoot)(
     };
 
     afterAll(async () => {
-      for (const b of booted) await b.vm.stop();
-      for (const p of peers.reverse()) await p.stop();
-      await lan?.destroy();
-      if (dir && !process.env.BRAMBLE_KEEP_REAL_BOOT) await rm(dir, { recursive: true, force: true });
+      await lab?.stop(booted);
     });
 
     it(
@@ -434,20 +236,24 @@ describe.runIf(canBoot)(
       }
     }, 300_000);
 
-    it('an overlayfs mount works (what containerd needs)', async () => {
-      // TODO(issue 15 scratch volume): on the node's scratch volume once `--scratch` lands; a tmpfs until then.
+    it('an overlayfs mount on the scratch volume works (what containerd needs)', async () => {
+      // /var/lib/containerd is the node's scratch volume: ext4 on a loop device (fstab), not NFS.
       const script = [
         'set -e',
-        'd=$(mktemp -d)',
-        'mount -t tmpfs scratch $d',
-        'mkdir $d/lower $d/upper $d/work $d/merged',
+        'findmnt -n -o FSTYPE,SOURCE /var/lib/containerd',
+        'd=/var/lib/containerd/bramble-overlay-check',
+        'rm -rf $d; mkdir -p $d/lower $d/upper $d/work $d/merged',
         'echo lower > $d/lower/f',
         'mount -t overlay overlay -o lowerdir=$d/lower,upperdir=$d/upper,workdir=$d/work $d/merged',
         'echo upper > $d/merged/f',
         'cat $d/lower/f $d/upper/f',
-        'umount $d/merged; umount $d; rmdir $d',
+        'umount $d/merged; rm -rf $d',
       ].join('; ');
-      for (const b of booted) expect(await ssh(b, `sudo -n sh -c '${script}'`)).toBe('lower\nupper');
+      for (const b of booted) {
+        const [mount, ...rest] = (await ssh(b, `sudo -n sh -c '${script}'`)).split('\n');
+        expect(mount).toMatch(/^ext4\s+\/dev\/loop\d+$/);
+        expect(rest).toEqual(['lower', 'upper']);
+      }
     }, 300_000);
   },
 );

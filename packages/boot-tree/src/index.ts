@@ -21,6 +21,7 @@ export {
   runRules,
 } from './check.js';
 export { type CloneMode, type CloneOptions, cloneTree } from './clone.js';
+export { type CpioDirectory, type CpioEntry, type CpioFile, type CpioSymlink, writeCpio } from './cpio.js';
 export { BootTreeError, type BootTreeErrorCode } from './errors.js';
 export { type ApplyKernelExportsOptions, applyKernelExports } from './exports/apply.js';
 export type { ExportNode, ExportScopeOptions } from './exports/common.js';
@@ -115,6 +116,16 @@ export {
   type StoredBase,
 } from './shared-root/bases.js';
 export {
+  appendArchive,
+  type BootArchive,
+  bootArchive,
+  type InstalledBootArchive,
+  initramfsNames,
+  installBootArchive,
+  moduleName,
+  OVERLAY_MODULES,
+} from './shared-root/boot-archive.js';
+export {
   parseSharedCmdline,
   patchSharedCmdline,
   type SharedCmdlineOptions,
@@ -131,6 +142,9 @@ export {
   stageIdentity,
 } from './shared-root/identity.js';
 export {
+  BOOT_SCRIPT,
+  BOOT_SCRIPT_NAME,
+  INITRAMFS_OVERLAY_PATH,
   installOverlayScript,
   OVERLAY_HOOK,
   OVERLAY_HOOK_PATH,

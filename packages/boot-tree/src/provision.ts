@@ -30,6 +30,7 @@ import {
   writeUserconf,
 } from './personalise/user.js';
 import { detectRelease, type ReleaseInfo } from './release.js';
+import { installBootArchive } from './shared-root/boot-archive.js';
 import { patchSharedCmdline } from './shared-root/cmdline.js';
 import { commitIdentity, type Stage, stageIdentity } from './shared-root/identity.js';
 import { installOverlayScript } from './shared-root/initramfs.js';
@@ -191,12 +192,33 @@ async function provisionPlanned(
     const script = encodeUbootScript(ubootNetbootScript());
     if (await writeText(join(tftpRoot, UBOOT_SCRIPT_NAME), script)) changes.push(`tftp:${UBOOT_SCRIPT_NAME}`);
   }
+  const upper = upperKind(node);
+  if (upper) {
+    // The overlay step rides on the image's own initramfs (an appended cpio; inert without boot=bramble).
+    const step = await installBootArchive({
+      bootDir: options.image.bootDir,
+      sharedDir,
+      baseRoot: options.image.rootDir,
+    });
+    changes.push(
+      ...step.written.map((name) => `tftp:${IMAGES_DIR}/${options.image.name}/${name}: overlay step`),
+    );
+    if (step.initramfs.length === 0)
+      log?.warn(
+        { image: options.image.name },
+        'the image has no initramfs: a shared root cannot assemble its overlay',
+      );
+    else if (step.kernels.length === 0)
+      log?.warn(
+        { image: options.image.name },
+        "no kernel in the base's /lib/modules has overlay, loop and ext4 modules: the kernel must have them built in",
+      );
+  }
   const linked = await linkNodeBoot(sharedDir, tftpDir, options.linkMode ?? 'hardlink');
   if (linked) changes.push(`tftp:${dirName}: ${linked} shared boot files linked`);
   const shared = await NodeTree.open(sharedDir);
   const boot = await NodeTree.open(tftpDir);
   const imgCmdline = (await shared.readText('/cmdline.txt')) ?? '';
-  const upper = upperKind(node);
   const cmdline =
     upper && plan.basePath
       ? patchSharedCmdline(imgCmdline, {

@@ -3,7 +3,7 @@
  * overlay assembly as root in a private mount namespace (unshare -m) with a local base directory bound
  * read-only in place of the NFS base and a real ext4 upper volume (mke2fs on a sparse file, loop-mounted).
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from '@bramble/testkit';
@@ -72,6 +72,55 @@ describe('overlay script: parsing', () => {
     const r = await lib(`bramble_mount_src relative "${work}/x" ro; echo "rc=$?"`);
     expect(r.stdout).toBe('rc=1');
     expect(r.stderr).toMatch(/neither/);
+  });
+});
+
+describe('overlay script: what a klibc initramfs lacks', () => {
+  it("runs cp and rm the initramfs lacks from the base, through the base's own loader", async () => {
+    // The host's / stands in for the base; PATH has no cp/rm, as in a klibc-only initramfs.
+    const run = join(work, 'run-base-exec');
+    await mkdir(run, { recursive: true });
+    await rm(join(run, 'base'), { force: true });
+    await symlink('/', join(run, 'base'));
+    await mkdir(join(work, 'src/d'), { recursive: true });
+    await writeFile(join(work, 'src/d/f'), 'copied\n', { mode: 0o640 });
+    const r = await lib(
+      `PATH=/nonexistent; command -v cp || echo "no cp"; bramble_tool cp -a "${work}/src/." "${work}/dst/" && IFS= read -r line < "${work}/dst/d/f" && echo "$line"; bramble_tool rm -rf "${work}/dst/d"; [ -e "${work}/dst/d" ] || echo removed`,
+      { BRAMBLE_RUN: run },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['no cp', 'copied', 'removed']);
+    expect((await stat(join(work, 'src/d/f'))).mode & 0o777).toBe(0o640);
+    const missing = await lib('PATH=/nonexistent; bramble_tool no-such-tool; echo "rc=$?"', {
+      BRAMBLE_RUN: run,
+    });
+    expect(missing.stdout).toBe('rc=127');
+    expect(missing.stderr).toMatch(/no no-such-tool in the initramfs or the base/);
+  });
+
+  it('loads the appended modules of the running kernel in order, skipping loaded and modprobe-able ones', async () => {
+    const bin = join(work, 'fake-bin');
+    const mods = join(work, 'modules');
+    await mkdir(bin, { recursive: true });
+    await mkdir(join(mods, 'kv-test'), { recursive: true });
+    const tool = async (name: string, body: string) => {
+      await writeFile(join(bin, name), `#!/bin/sh\n${body}\n`);
+      await chmod(join(bin, name), 0o755);
+    };
+    await tool('uname', 'echo kv-test');
+    await tool('modprobe', 'echo "modprobe $*" >&2; [ "$2" = in-initramfs ]');
+    await tool('insmod', 'echo "insmod $1"');
+    // /sys/module/kernel exists on every Linux: a module already there is skipped.
+    await writeFile(join(mods, 'kv-test/load'), 'fake-dash.ko.xz\nkernel.ko\nin-initramfs.ko\nlast.ko\n');
+    const r = await lib(`PATH=${bin}:/usr/bin:/bin; bramble_load_modules`, { BRAMBLE_MODULES: mods });
+    expect(r.stdout.split('\n')).toEqual([
+      `insmod ${mods}/kv-test/fake-dash.ko.xz`,
+      `insmod ${mods}/kv-test/last.ko`,
+    ]);
+    const none = await lib(`PATH=${bin}:/usr/bin:/bin; bramble_load_modules; echo "rc=$?"`, {
+      BRAMBLE_MODULES: join(work, 'no-modules'),
+    });
+    expect(none.stdout).toBe('rc=0');
   });
 });
 

@@ -1,12 +1,14 @@
 /**
  * cmdline.txt of a shared-root node: the stock NFS-root tokens point at the image's read-only base (the
- * initramfs `nfs` script mounts it at ${rootmnt}, read-only), and three `bramble.*` tokens tell the
- * initramfs overlay script (initramfs.ts) where the node's layer is and what its writable upper is.
+ * initramfs `nfs` script mounts it at ${rootmnt}, read-only), `boot=bramble` selects Bramble's boot
+ * script, and three `bramble.*` tokens tell the initramfs overlay script (initramfs.ts) where the node's
+ * layer is and what its writable upper is.
  * Nothing per node is hard-coded in the image: everything is on this line.
  */
 import type { NfsVersion } from '../node-spec.js';
 import { patchCmdline } from '../patch/cmdline.js';
 import { checkPath, checkServer } from '../patch/validate.js';
+import { BOOT_SCRIPT_NAME } from './initramfs.js';
 
 /** Where a shared node's writable upper layer lives: an ext4 volume file in its layer export, or RAM. */
 export type UpperKind = 'volume' | 'tmpfs';
@@ -22,9 +24,12 @@ export interface SharedCmdlineOptions {
 }
 
 const BRAMBLE_PREFIX = 'bramble.';
+/** initramfs-tools' boot script selector (init sources /scripts/${BOOT}). */
+const BOOT_PREFIX = 'boot=';
 
 /**
  * Patch an image's cmdline.txt for a shared root: patchCmdline's NFS root on the base, mounted `ro`, plus
+ * `boot=bramble` (the boot script Bramble appends to the initramfs, boot-archive.ts) and
  * `bramble.base=SERVER:/BASE bramble.layer=SERVER:/LAYER bramble.upper=volume|tmpfs`. Pure, idempotent,
  * one line.
  */
@@ -34,7 +39,7 @@ export function patchSharedCmdline(text: string, o: SharedCmdlineOptions): strin
   const layer = checkPath(o.layerPath, 'layerPath');
   const kept = text
     .split(/\s+/)
-    .filter((t) => t.length > 0 && !t.startsWith(BRAMBLE_PREFIX))
+    .filter((t) => t.length > 0 && !t.startsWith(BRAMBLE_PREFIX) && !t.startsWith(BOOT_PREFIX))
     .join(' ');
   const nfs = patchCmdline(kept, { nfsServer: server, nfsPath: base, nfsVersion: o.nfsVersion })
     .trim()
@@ -42,6 +47,7 @@ export function patchSharedCmdline(text: string, o: SharedCmdlineOptions): strin
     // The base export is read-only: the initramfs mounts it ro and the overlay makes `/` writable.
     .map((t) => (t === 'rw' ? 'ro' : t));
   const ours = [
+    `${BOOT_PREFIX}${BOOT_SCRIPT_NAME}`,
     `bramble.base=${server}:${base}`,
     `bramble.layer=${server}:${layer}`,
     `bramble.upper=${o.upper}`,

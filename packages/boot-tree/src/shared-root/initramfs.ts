@@ -8,8 +8,11 @@
  * initramfs-tools moves /run into the new root, so the three mounts stay visible after switch_root.
  * Without `bramble.base=` it does nothing (copy-mode nodes boot the same image unchanged).
  *
- * The initramfs must be regenerated in the image for the script to take effect (update-initramfs in the
- * arm64 root under qemu-user; see the package README).
+ * Two ways into an initramfs, one script: Bramble appends it (with BOOT_SCRIPT and the kernel modules
+ * it needs) to the image's own initramfs as an uncompressed cpio, selected by `boot=bramble` on the
+ * cmdline (boot-archive.ts, no root needed); or the script and hook below go into the base's
+ * /etc/initramfs-tools for an initramfs regenerated with update-initramfs. Tools the initramfs lacks
+ * (klibc has no cp, rm or loop mount) are run from the base through its own dynamic loader.
  */
 import { NodeTree } from '../node-tree.js';
 
@@ -65,6 +68,55 @@ bramble_mount_src() {
   esac
 }
 
+# bramble_base_exec TOOL ARGS...: run the base's own TOOL through the base's dynamic loader (the
+# initramfs may have only klibc, which has no cp, rm or loop mount). Needs the base at $BRAMBLE_RUN/base.
+bramble_base_exec() {
+  b="$BRAMBLE_RUN/base"; tool=""; loader=""; libs=""
+  for d in /usr/bin /bin /usr/sbin /sbin; do
+    if [ -x "$b$d/$1" ]; then tool="$b$d/$1"; break; fi
+  done
+  for l in "$b"/lib/ld-linux*.so.* "$b"/usr/lib/ld-linux*.so.* "$b"/lib64/ld-linux*.so.*; do
+    if [ -x "$l" ]; then loader="$l"; break; fi
+  done
+  if [ -z "$tool" ] || [ -z "$loader" ]; then echo "bramble: no $1 in the initramfs or the base" >&2; return 127; fi
+  for d in "$b"/usr/lib/*-linux-gnu* "$b"/lib/*-linux-gnu*; do
+    if [ -d "$d" ]; then libs="$libs\${libs:+:}$d"; fi
+  done
+  shift
+  "$loader" --library-path "$libs" "$tool" "$@"
+}
+
+# bramble_tool TOOL ARGS...: the initramfs's TOOL when it has one, else the base's.
+bramble_tool() {
+  if command -v "$1" >/dev/null 2>&1; then "$@"; else bramble_base_exec "$@"; fi
+}
+
+# bramble_mount_loop FILE DIR: FILE (ext4) loop-mounted at DIR: util-linux mount when the initramfs has
+# it, else the base's (klibc mount has no loop option), else whatever mount the initramfs has (busybox).
+bramble_mount_loop() {
+  case "$(mount -V 2>&1)" in
+    *util-linux*) mount -t ext4 -o loop,noatime "$1" "$2" ;;
+    *) bramble_base_exec mount -t ext4 -o loop,noatime "$1" "$2" || mount -t ext4 -o loop,noatime "$1" "$2" ;;
+  esac
+}
+
+# bramble_load_modules: the kernel modules Bramble appended to the initramfs (/bramble/modules/KVER,
+# loaded in the order of its load list) that are neither loaded nor loadable by the initramfs itself.
+bramble_load_modules() {
+  dir="\${BRAMBLE_MODULES:-/bramble/modules}/$(uname -r)"
+  [ -f "$dir/load" ] || return 0
+  insmod_cmd=insmod
+  if [ -x /bramble/bin/insmod ]; then insmod_cmd=/bramble/bin/insmod; fi
+  while read -r rel; do
+    [ -n "$rel" ] || continue
+    name="\${rel##*/}"; name="\${name%%.ko*}"
+    mod=$(IFS=-; set -f; set -- $name; IFS=_; echo "$*")
+    [ -d "/sys/module/$mod" ] && continue
+    modprobe -q "$name" 2>/dev/null && continue
+    "$insmod_cmd" "$dir/$rel" || echo "bramble: cannot load $rel" >&2
+  done < "$dir/load"
+}
+
 # bramble_assemble LOWER LAYERDIR volume|tmpfs TARGET: mount the upper and the overlay at TARGET.
 bramble_assemble() {
   up="$BRAMBLE_RUN/upper"
@@ -73,7 +125,7 @@ bramble_assemble() {
     tmpfs) mount -t tmpfs -o mode=0755 bramble-upper "$up" || return 1 ;;
     volume)
       if [ ! -f "$2/upper.ext4" ]; then echo "bramble: $2/upper.ext4 missing" >&2; return 1; fi
-      mount -t ext4 -o loop,noatime "$2/upper.ext4" "$up" || return 1
+      bramble_mount_loop "$2/upper.ext4" "$up" || return 1
       ;;
     *) echo "bramble: bramble.upper='$3' is not volume or tmpfs" >&2; return 1 ;;
   esac
@@ -88,12 +140,12 @@ bramble_apply_identity() {
   want=$(cat "$1/identity.stamp")
   have=$(cat "$2/var/lib/bramble/identity.stamp" 2>/dev/null || true)
   [ "$want" = "$have" ] && return 0
-  if [ -d "$1/identity" ]; then cp -a "$1/identity/." "$2/" || return 1; fi
+  if [ -d "$1/identity" ]; then bramble_tool cp -a "$1/identity/." "$2/" || return 1; fi
   if [ -f "$1/identity.removed" ]; then
     while IFS= read -r p; do
       case "$p" in /*) ;; *) continue ;; esac
       case "$p/" in */../*) continue ;; esac
-      rm -rf "$2$p"
+      bramble_tool rm -rf "$2$p"
     done < "$1/identity.removed"
   fi
   mkdir -p "$2/var/lib/bramble" && echo "$want" > "$2/var/lib/bramble/identity.stamp"
@@ -107,6 +159,9 @@ bramble_fail() {
 
 bramble_main() {
   base=$(bramble_param base) || return 0
+  # Once per boot: the boot=bramble script and an nfs-bottom copy of this script may both be present.
+  bramble_is_mounted "$BRAMBLE_RUN/base" && return 0
+  bramble_load_modules
   layer=$(bramble_param layer) || { bramble_fail "bramble.base= without bramble.layer="; return 1; }
   kind=$(bramble_param upper) || kind=volume
   opts=$(bramble_nfs_opts)
@@ -125,6 +180,25 @@ bramble_main() {
 if [ "\${BRAMBLE_OVERLAY_LIB:-0}" != 1 ]; then
   bramble_main
 fi
+`;
+
+/** `boot=bramble` on the kernel command line makes initramfs-tools' init source /scripts/bramble. */
+export const BOOT_SCRIPT_NAME = 'bramble';
+/** Where the overlay script goes in an initramfs Bramble appends to (sourced by the boot script). */
+export const INITRAMFS_OVERLAY_PATH = 'scripts/bramble-overlay';
+
+/**
+ * initramfs-tools boot script (`/scripts/bramble`, chosen by `boot=bramble`): init has sourced
+ * /scripts/nfs already, so mountroot mounts the base over NFS as `boot=nfs` would, then assembles the
+ * node's overlay with OVERLAY_SCRIPT's functions. mount_top/premount/bottom stay the nfs script's.
+ */
+export const BOOT_SCRIPT = `# /scripts/bramble: shared base + per-node overlay root (boot=bramble; appended by Bramble).
+BRAMBLE_OVERLAY_LIB=1
+. /${INITRAMFS_OVERLAY_PATH}
+mountroot() {
+  nfs_mount_root
+  bramble_main || panic "bramble: cannot assemble the node's root"
+}
 `;
 
 /** initramfs-tools hook: the modules and util-linux tools the script needs (klibc mount has no loop). */
