@@ -114,6 +114,7 @@ export {
   pruneBases,
   removeImageBases,
   type StoredBase,
+  withOlderBases,
 } from './shared-root/bases.js';
 export {
   appendArchive,

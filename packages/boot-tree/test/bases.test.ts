@@ -12,11 +12,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   baseUsers,
   currentBaseName,
+  exportsFile,
+  ganeshaConfig,
   listBases,
   newBaseName,
   patchSharedCmdline,
   pruneBases,
   removeImageBases,
+  withOlderBases,
 } from '../src/index.js';
 
 let work: string;
@@ -121,4 +124,48 @@ describe('store bases', () => {
       }
     },
   );
+});
+
+describe('old bases stay exported until pruned', () => {
+  it("a node on the newest base still gets the image's older bases read-only, scoped to it", async () => {
+    const node = (hostname: string, address: string, base: string) => ({
+      hostname,
+      address,
+      rootPath: join(work, 'nfs', hostname),
+      basePath: join(images, base, 'root'),
+      bootPath: join(work, 'tftp', hostname),
+      nfsVersion: '3' as const,
+      usesInitramfs: true,
+    });
+    const copyNode = { ...node('c1', '10.0.0.13', 'os'), basePath: undefined };
+    const [a, b, c] = await withOlderBases([
+      node('n1', '10.0.0.11', 'os@20260201T000000Z'),
+      node('n2', '10.0.0.12', 'other'),
+      copyNode,
+    ]);
+    expect(a?.olderBasePaths).toEqual([
+      join(images, 'os', 'root'),
+      join(images, 'os@20260101T000000Z', 'root'),
+    ]);
+    expect(b?.olderBasePaths).toBeUndefined(); // 'other' has one base
+    expect(c).toBe(copyNode);
+    const exports = exportsFile(
+      [a, b, c].filter((n) => n !== undefined),
+      {},
+    );
+    for (const old of ['os', 'os@20260101T000000Z'])
+      expect(exports).toMatch(
+        new RegExp(`^"?${join(images, old, 'root')}"?\\s+10\\.0\\.0\\.11\\(ro[,)]`, 'm'),
+      );
+    const ganesha = ganeshaConfig(
+      [a, b, c].filter((n) => n !== undefined),
+      {},
+    );
+    expect(ganesha).toContain(`Path = "${join(images, 'os@20260101T000000Z', 'root')}"`);
+    // Pruned: the old bases go from the exports too.
+    await rm(join(images, 'os'), { recursive: true });
+    await rm(join(images, 'os@20260101T000000Z'), { recursive: true });
+    const [after] = await withOlderBases([node('n1', '10.0.0.11', 'os@20260201T000000Z')]);
+    expect(after?.olderBasePaths).toBeUndefined();
+  });
 });

@@ -23,9 +23,12 @@ export async function nfsConfigText(
   ganesha: { graceless?: boolean; recoveryRoot?: string } = {},
 ): Promise<string> {
   const bt = await loadBootTree();
-  const { layouts, missing } = await readLayouts(manifest);
+  const read = await readLayouts(manifest);
+  const { missing } = read;
   if (missing.length > 0)
     out?.warn(`not provisioned yet, left out: ${missing.join(', ')} (bramble node add / bramble node adopt)`);
+  // Old shared-root bases stay exported (read-only) until `image prune`: nodes run on them until they reboot.
+  const layouts = await bt.withOlderBases(read.layouts);
   if (format === 'ganesha') return bt.ganeshaConfig(layouts, { ...exportScope(manifest), ...ganesha });
   if (format === 'compose') {
     for (const w of bt.composeWarnings(layouts)) out?.warn(w);

@@ -15,6 +15,12 @@ export interface ExportNode {
    * system.nfs4_acl xattr, so shared bases are best mounted with NFSv3 or from an export without ACLs.
    */
   basePath?: string | undefined;
+  /**
+   * Shared-root nodes: the image's other stored bases (`storedBasePaths`). A node keeps running on the
+   * base it booted until it reboots, so after `image update` the old base stays exported, read-only, until
+   * `image prune` deletes it.
+   */
+  olderBasePaths?: readonly string[] | undefined;
   /** Exported boot (TFTP) directory of the node, mounted at /boot or /boot/firmware. */
   bootPath: string;
   nfsVersion: NfsVersion;
@@ -56,6 +62,7 @@ export function exportedPaths(
   const out: { path: string; node: ExportNode; kind: 'root' | 'boot' | 'base' }[] = [];
   for (const n of nodes) {
     if (n.basePath) out.push({ path: n.basePath, node: n, kind: 'base' });
+    for (const older of n.olderBasePaths ?? []) out.push({ path: older, node: n, kind: 'base' });
     out.push({ path: n.rootPath, node: n, kind: 'root' });
     out.push({ path: n.bootPath, node: n, kind: 'boot' });
   }

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { BootTreeError } from '../errors.js';
 import { MAX_TREE_ENTRIES } from '../node-tree.js';
 import { parseSharedCmdline } from './cmdline.js';
@@ -256,4 +256,32 @@ async function finishDeletions(imagesDir: string, images: readonly string[]): Pr
     done.push(entry.name);
   }
   return done;
+}
+
+/**
+ * The layouts with each shared-root node's `olderBasePaths`: the root of every other base its image has
+ * in the store (found from the node's basePath, `<images>/NAME[@STAMP]/root`). Nodes running on an old
+ * base keep it until they reboot, so NFS exports must keep serving it until `image prune` removes it.
+ */
+export async function withOlderBases<T extends { basePath?: string | undefined }>(
+  layouts: readonly T[],
+): Promise<(T & { olderBasePaths?: string[] })[]> {
+  const byStore = new Map<string, Promise<StoredBase[]>>();
+  return Promise.all(
+    layouts.map(async (layout) => {
+      if (!layout.basePath) return layout;
+      const basePath = resolve(layout.basePath);
+      const storeDir = dirname(basePath);
+      const image = basename(storeDir).split('@')[0] ?? '';
+      if (!DIR_NAME.test(basename(storeDir)) || !DIR_NAME.test(image)) return layout;
+      const key = `${dirname(storeDir)}\0${image}`;
+      let stored = byStore.get(key);
+      if (!stored) {
+        stored = listBases(dirname(storeDir), image, []);
+        byStore.set(key, stored);
+      }
+      const olderBasePaths = (await stored).map((base) => base.rootDir).filter((path) => path !== basePath);
+      return olderBasePaths.length > 0 ? { ...layout, olderBasePaths } : layout;
+    }),
+  );
 }
