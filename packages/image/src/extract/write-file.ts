@@ -14,6 +14,7 @@ import {
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FileSystem, FsNode } from '../filesystem.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { ProgressTracker } from './progress.js';
 
 /** Largest single image read and local write: bounds a job's buffer (concurrency × CHUNK in all). */
@@ -86,43 +87,63 @@ export async function writeFileData(
   dest: string,
   policy: CreationPolicy,
   progress: ProgressTracker,
+  buffers: BufferPool,
 ): Promise<void> {
   const ranges = await fs.dataRanges(node);
   const { size, uid, gid, mode } = node.stat;
-  // Small contiguous file: one read before opening, so no descriptor is held across an image read.
-  const whole = ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === size && size <= CHUNK;
-  const first = whole ? await fs.read(node, 0, size) : undefined;
-  // A plain mode the umask leaves alone is given at creation; others are set by fchmod below
-  // (special bits after fchown, which clears them). The descriptor is writable either way.
-  const modeAtCreation =
-    policy.creationMask !== undefined && (mode & ~PERMISSIONS) === 0 && (mode & policy.creationMask) === 0;
-  const fd = await openFd(dest, 'wx', modeAtCreation ? mode : 0o600);
+  // One pooled CHUNK-sized buffer per job, given back only after its last write completed.
+  const buf = buffers.take();
   try {
-    let end = 0;
-    if (first) {
-      progress.countBytes(first.length);
-      await writeAll(fd, first, 0);
-      end = first.length;
-    } else {
-      for (const r of ranges) {
-        for (let off = r.offset; off < r.offset + r.length; off += CHUNK) {
-          progress.check();
-          const buf = await fs.read(node, off, Math.min(CHUNK, r.offset + r.length - off));
-          progress.countBytes(buf.length);
-          await writeAll(fd, buf, off);
-          end = off + buf.length;
+    // Small contiguous file: one read before opening, so no descriptor is held across an image read.
+    const whole = ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === size && size <= CHUNK;
+    const first = whole ? await readChunk(fs, node, 0, size, buf) : undefined;
+    // A plain mode the umask leaves alone is given at creation; others are set by fchmod below
+    // (special bits after fchown, which clears them). The descriptor is writable either way.
+    const modeAtCreation =
+      policy.creationMask !== undefined && (mode & ~PERMISSIONS) === 0 && (mode & policy.creationMask) === 0;
+    const fd = await openFd(dest, 'wx', modeAtCreation ? mode : 0o600);
+    try {
+      let end = 0;
+      if (first) {
+        progress.countBytes(first.length);
+        await writeAll(fd, first, 0);
+        end = first.length;
+      } else {
+        for (const r of ranges) {
+          for (let off = r.offset; off < r.offset + r.length; off += CHUNK) {
+            progress.check();
+            const chunk = await readChunk(fs, node, off, Math.min(CHUNK, r.offset + r.length - off), buf);
+            progress.countBytes(chunk.length);
+            await writeAll(fd, chunk, off);
+            end = off + chunk.length;
+          }
         }
       }
+      if (end !== size) await truncateFd(fd, size);
+      const created = policy.createdAs;
+      if (policy.privileged && (created === undefined || created.uid !== uid || created.gid !== gid)) {
+        await chownFd(fd, uid, gid);
+      }
+      if (!modeAtCreation) await chmodFd(fd, mode);
+    } finally {
+      await closeFd(fd);
     }
-    if (end !== size) await truncateFd(fd, size);
-    const created = policy.createdAs;
-    if (policy.privileged && (created === undefined || created.uid !== uid || created.gid !== gid)) {
-      await chownFd(fd, uid, gid);
-    }
-    if (!modeAtCreation) await chmodFd(fd, mode);
   } finally {
-    await closeFd(fd);
+    buffers.give(buf);
   }
+}
+
+/** `length` (≤ CHUNK) file bytes at `position`: into the job's buffer when the file system can, else a fresh one. */
+async function readChunk(
+  fs: FileSystem,
+  node: FsNode,
+  position: number,
+  length: number,
+  buf: Buffer,
+): Promise<Buffer> {
+  if (!fs.readInto) return fs.read(node, position, length);
+  const filled = await fs.readInto(node, position, buf.subarray(0, length));
+  return buf.subarray(0, filled);
 }
 
 async function writeAll(fd: number, buf: Buffer, position: number): Promise<void> {
