@@ -8,6 +8,7 @@ import { JobQueue } from './job-queue.js';
 import { MetaHelper, type MetaOp } from './meta-helper.js';
 import type { ExtractResult } from './options.js';
 import type { ProgressTracker } from './progress.js';
+import { entriesOf, type ScannedEntry } from './scan.js';
 import { checkedRelativePath } from './safe-path.js';
 import { CHUNK, creationPolicy, writeFileData } from './write-file.js';
 
@@ -54,6 +55,7 @@ export async function writeTree(
   root: string,
   opts: DirWriteOptions,
   progress: ProgressTracker,
+  scanned?: readonly ScannedEntry[],
 ): Promise<Omit<ExtractResult, 'format' | 'to' | 'durationMs'>> {
   const counted = counts();
   const helper = new MetaHelper(opts.python);
@@ -88,7 +90,7 @@ export async function writeTree(
   };
 
   try {
-    for await (const { path, node } of fs.walk('/')) {
+    for await (const { path, node, ranges } of entriesOf(fs, scanned)) {
       progress.check();
       if (jobs.failure) throw jobs.failure;
       const s = node.stat;
@@ -116,7 +118,7 @@ export async function writeTree(
           // owner and mode are set on the descriptor by writeFileData; the helper sets xattrs and ns times
           const { uid: _uid, gid: _gid, mode: _mode, ...op } = await metaOf(dest, node, s);
           await jobs.run(async () => {
-            await writeFileData(fs, node, dest, owner, progress, buffers);
+            await writeFileData(fs, node, dest, owner, progress, buffers, ranges);
             await helper.send(op);
           });
           break;

@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { FileSystem, FsNode } from '../filesystem.js';
+import type { DataRange, FileSystem, FsNode } from '../filesystem.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { ProgressTracker } from './progress.js';
 
@@ -88,8 +88,10 @@ export async function writeFileData(
   policy: CreationPolicy,
   progress: ProgressTracker,
   buffers: BufferPool,
+  /** The ranges the scan summed, when it kept them. */
+  scannedRanges?: readonly DataRange[],
 ): Promise<void> {
-  const ranges = await fs.dataRanges(node);
+  const ranges = scannedRanges ?? (await fs.dataRanges(node));
   const { size, uid, gid, mode } = node.stat;
   // One pooled CHUNK-sized buffer per job, given back only after its last write completed.
   const buf = buffers.take();
