@@ -11,10 +11,11 @@ export interface ScannedEntry {
 }
 
 /**
- * Entries the scan keeps for the writer (a parsed inode, its path and ranges: well under 1 KiB
- * each, so at most a few tens of MiB). A larger tree is walked again by the writer instead.
+ * Entries the scan keeps for the writer: a parsed inode, its path and ranges, about 1.5 KiB each
+ * (measured: +31 MB peak RSS for 21,294 entries), so at most ~48 MiB. A larger tree is walked
+ * and parsed again by the writer instead, as before.
  */
-export const MAX_KEPT_ENTRIES = 65_536;
+export const MAX_KEPT_ENTRIES = 32_768;
 
 /**
  * Pre-walk (metadata and block maps only, no file data): count the entries and the file data

@@ -8,8 +8,8 @@ import { JobQueue } from './job-queue.js';
 import { MetaHelper, type MetaOp } from './meta-helper.js';
 import type { ExtractResult } from './options.js';
 import type { ProgressTracker } from './progress.js';
-import { entriesOf, type ScannedEntry } from './scan.js';
 import { checkedRelativePath } from './safe-path.js';
+import { entriesOf, type ScannedEntry } from './scan.js';
 import { CHUNK, creationPolicy, writeFileData } from './write-file.js';
 
 export interface DirWriteOptions {

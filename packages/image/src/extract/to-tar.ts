@@ -4,8 +4,8 @@ import type { DataRange, FileSystem, FsNode, Stat } from '../filesystem.js';
 import type { ExtractResult } from './options.js';
 import { BLOCK, padding, paxHeader, paxRecord, paxTime, TypeFlag, ustarHeader } from './pax.js';
 import type { ProgressTracker } from './progress.js';
-import { entriesOf, type ScannedEntry } from './scan.js';
 import { checkedRelativePath } from './safe-path.js';
+import { entriesOf, type ScannedEntry } from './scan.js';
 
 const CHUNK = 1024 * 1024;
 

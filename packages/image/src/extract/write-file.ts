@@ -97,7 +97,8 @@ export async function writeFileData(
   const buf = buffers.take();
   try {
     // Small contiguous file: one read before opening, so no descriptor is held across an image read.
-    const whole = ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === size && size <= CHUNK;
+    const whole =
+      ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === size && size <= CHUNK;
     const first = whole ? await readChunk(fs, node, 0, size, buf) : undefined;
     // A plain mode the umask leaves alone is given at creation; others are set by fchmod below
     // (special bits after fchown, which clears them). The descriptor is writable either way.
