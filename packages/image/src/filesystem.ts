@@ -67,6 +67,11 @@ export interface FileSystem {
   readlink(link: FsNode): Promise<string>;
   /** Read file bytes [position, position+length) (clamped to the file size). */
   read(file: FsNode, position: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: like `read`, into `target` (its length is the length asked for), so a caller can
+   * reuse its buffers. Returns the bytes filled (clamped to the file size); holes read as zeros.
+   */
+  readInto?(file: FsNode, position: number, target: Buffer): Promise<number>;
   createReadStream(file: FsNode): Readable;
   /** Where a file has data; holes are the gaps. FAT returns one range covering the file. */
   dataRanges(file: FsNode): Promise<DataRange[]>;

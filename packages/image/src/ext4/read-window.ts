@@ -6,7 +6,7 @@ import type { BlockSource } from '../block-source.js';
  * systems written in one go (mkfs -d, an OS build) lay small files out one after another, so one
  * window read serves dozens of files instead of one read each.
  *
- * Callers get a copy, never a view, so an evicted window's buffer is reused for the next window
+ * Callers get a copy (a fresh buffer, or into theirs), never a view, so an evicted window's buffer is reused for the next window
  * (no allocation churn, which would drive V8's full GCs through external memory). A window is
  * copied from only when it is already loaded, in the same tick as the lookup, so a reused buffer
  * is never read while the next load fills it.
@@ -23,23 +23,32 @@ export class ReadWindow {
 
   /** `length` bytes at `position` (a fresh buffer); reads spanning two windows go direct. */
   async read(position: number, length: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(length);
+    await this.readInto(out, position);
+    return out;
+  }
+
+  /** Fill `target` with the bytes at `position` (copied from a window; spanning reads go direct). */
+  async readInto(target: Buffer, position: number): Promise<void> {
+    const length = target.length;
     const index = Math.floor(position / this.windowSize);
     const offset = position - index * this.windowSize;
-    if (offset + length > this.windowSize) return this.source.read(position, length);
-    // Bounded: each pass either copies, or waits for a load that completes or fails.
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const entry = this.windows.get(index) ?? this.load(index);
-      if (entry instanceof Buffer) {
-        this.windows.delete(index);
-        this.windows.set(index, entry);
-        if (offset + length > entry.length) break;
-        const out = Buffer.allocUnsafe(length);
-        entry.copy(out, 0, offset, offset + length);
-        return out;
+    if (offset + length <= this.windowSize) {
+      // Bounded: each pass either copies, or waits for a load that completes or fails.
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const entry = this.windows.get(index) ?? this.load(index);
+        if (entry instanceof Buffer) {
+          this.windows.delete(index);
+          this.windows.set(index, entry);
+          if (offset + length > entry.length) break;
+          entry.copy(target, 0, offset, offset + length);
+          return;
+        }
+        await entry;
       }
-      await entry;
     }
-    return this.source.read(position, length);
+    if (this.source.readInto) await this.source.readInto(target, position);
+    else (await this.source.read(position, length)).copy(target);
   }
 
   private load(index: number): Promise<Buffer> {

@@ -284,18 +284,38 @@ export class Ext4FileSystem implements FileSystem {
 
   async read(file: FsNode, position: number, length: number): Promise<Buffer> {
     const node = await this.toNode(file);
-    const inode = node.inode;
-    const size = inode.stat.size;
+    const [start, end] = this.clamp(node.inode, position, length);
+    if (end === start) return Buffer.alloc(0);
+    const out = Buffer.allocUnsafe(end - start);
+    await this.fill(node.inode, start, out);
+    return out;
+  }
+
+  /** `read` into the caller's buffer (reused by extraction); returns the bytes filled. */
+  async readInto(file: FsNode, position: number, target: Buffer): Promise<number> {
+    const node = await this.toNode(file);
+    const [start, end] = this.clamp(node.inode, position, target.length);
+    if (end > start) await this.fill(node.inode, start, target.subarray(0, end - start));
+    return end - start;
+  }
+
+  /** [start, end) of a read, clamped to the file size; directories are refused. */
+  private clamp(inode: Inode, position: number, length: number): [number, number] {
     if (inode.stat.type === 'directory')
       throw new ImageError('IS_A_DIRECTORY', `inode ${inode.ino} is a directory`);
+    const size = inode.stat.size;
     const start = Math.max(0, Math.min(position, size));
-    const end = Math.max(start, Math.min(size, position + length));
-    if (end === start) return Buffer.alloc(0);
+    return [start, Math.max(start, Math.min(size, position + length))];
+  }
+
+  /** Fill `out` with the file bytes from `start` (within the file); holes and unwritten extents read as zeros. */
+  private async fill(inode: Inode, start: number, out: Buffer): Promise<void> {
+    const end = start + out.length;
     if (this.isInline(inode)) {
       const data = await this.inlineData(inode);
-      const out = Buffer.alloc(end - start);
+      out.fill(0);
       data.copy(out, 0, start, Math.min(end, data.length));
-      return out;
+      return;
     }
     const bs = this.superblock.blockSize;
     const runs = await this.runs(inode);
@@ -305,11 +325,11 @@ export class Ext4FileSystem implements FileSystem {
     for (const r of runs) {
       if (r.logical <= firstBlock && r.logical + r.length >= lastBlock && !r.uninit) {
         const pos = (r.physical + firstBlock - r.logical) * bs + (start - firstBlock * bs);
-        return this.readData(pos, end - start);
+        return this.readData(pos, out);
       }
       if (r.logical > firstBlock) break;
     }
-    const out = Buffer.alloc(end - start);
+    out.fill(0);
     for (const r of runs) {
       if (r.uninit) continue;
       const rs = r.logical * bs;
@@ -317,10 +337,8 @@ export class Ext4FileSystem implements FileSystem {
       const s = Math.max(rs, start);
       const e = Math.min(re, end);
       if (s >= e) continue;
-      const buf = await this.source.read(r.physical * bs + (s - rs), e - s);
-      buf.copy(out, s - start);
+      await this.readSource(out.subarray(s - start, e - start), r.physical * bs + (s - rs));
     }
-    return out;
   }
 
   /**
@@ -328,9 +346,14 @@ export class Ext4FileSystem implements FileSystem {
    * file systems written in one go (mkfs -d, an OS build) lay small files out one after another,
    * so one 256 KiB read serves dozens of them instead of one read each. Large reads go direct.
    */
-  private readData(position: number, length: number): Promise<Buffer> {
-    if (length > SMALL_READ) return this.source.read(position, length);
-    return this.dataWindow.read(position, length);
+  private readData(position: number, target: Buffer): Promise<void> {
+    if (target.length > SMALL_READ) return this.readSource(target, position);
+    return this.dataWindow.readInto(target, position);
+  }
+
+  private async readSource(target: Buffer, position: number): Promise<void> {
+    if (this.source.readInto) await this.source.readInto(target, position);
+    else (await this.source.read(position, target.length)).copy(target);
   }
 
   createReadStream(file: FsNode): Readable {

@@ -1,7 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '@bramble/logger';
-import { ImageError, OutputLimitError } from '../errors.js';
+import { ImageError } from '../errors.js';
 import type { FileSystem } from '../filesystem.js';
 import { commit, type Destination, discard, planDestinations, stage } from './destination.js';
 import { requirePython } from './meta-helper.js';
@@ -13,6 +13,7 @@ import {
 } from './options.js';
 import { ProgressTracker } from './progress.js';
 import { type ExtractSource, openSource, type PartitionedImage } from './resolve.js';
+import { scanTotals } from './scan.js';
 import { writeTree } from './to-dir.js';
 import { writeTar } from './to-tar.js';
 
@@ -202,7 +203,7 @@ async function writeOne(
   const progress = new ProgressTracker(shownAs, settings.onProgress, settings.signal);
   progress.check();
   const output = await stage(dest);
-  await scanTotals(fs, progress);
+  const scanned = await scanTotals(fs, progress);
   settings.logger?.debug(
     { files: progress.totalFiles, bytes: progress.totalBytes, format: settings.format, to: dest.to },
     'extracting',
@@ -215,11 +216,12 @@ async function writeOne(
       output,
       { privileged: settings.privileged, concurrency: settings.concurrency, python: python as string },
       progress,
+      scanned,
     );
   } else {
     const fh = await open(output, 'wx', 0o644);
     try {
-      counts = await writeTar(fs, fh, progress);
+      counts = await writeTar(fs, fh, progress, scanned);
     } finally {
       await fh.close();
     }
@@ -227,33 +229,4 @@ async function writeOne(
   progress.check();
   progress.emit('finish', true);
   return counts;
-}
-
-/**
- * Pre-walk (metadata and block maps only, no file data): count the entries and the file data
- * bytes extraction will write — data ranges, so holes do not count; each inode once when it is a
- * hard link (link count > 1), as the writers do — and refuse, before writing anything, a tree
- * whose data does not fit in the bytes the file system has in use.
- */
-async function scanTotals(fs: FileSystem, progress: ProgressTracker): Promise<void> {
-  const linked = new Set<number>();
-  const limit = fs.usedBytes;
-  let files = 0;
-  let bytes = 0;
-  for await (const { node } of fs.walk('/')) {
-    progress.check();
-    files++;
-    const s = node.stat;
-    if (s.type !== 'file' || s.size === 0) continue;
-    if (s.nlink > 1) {
-      if (linked.has(s.ino)) continue;
-      linked.add(s.ino);
-    }
-    for (const range of await fs.dataRanges(node)) bytes += range.length;
-    if (bytes > limit) throw new OutputLimitError(bytes, limit);
-  }
-  progress.totalFiles = files;
-  progress.totalBytes = bytes;
-  progress.limitBytes = limit;
-  progress.emit('scan', true);
 }

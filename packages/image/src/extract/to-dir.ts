@@ -3,12 +3,14 @@ import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageError } from '../errors.js';
 import type { FileSystem, FsNode, Stat, Xattr } from '../filesystem.js';
+import { BufferPool } from './buffer-pool.js';
 import { JobQueue } from './job-queue.js';
 import { MetaHelper, type MetaOp } from './meta-helper.js';
 import type { ExtractResult } from './options.js';
 import type { ProgressTracker } from './progress.js';
 import { checkedRelativePath } from './safe-path.js';
-import { creationPolicy, writeFileData } from './write-file.js';
+import { entriesOf, type ScannedEntry } from './scan.js';
+import { CHUNK, creationPolicy, writeFileData } from './write-file.js';
 
 export interface DirWriteOptions {
   /** Apply ownership, devices and every xattr (root). Otherwise skip those parts. */
@@ -53,6 +55,7 @@ export async function writeTree(
   root: string,
   opts: DirWriteOptions,
   progress: ProgressTracker,
+  scanned?: readonly ScannedEntry[],
 ): Promise<Omit<ExtractResult, 'format' | 'to' | 'durationMs'>> {
   const counted = counts();
   const helper = new MetaHelper(opts.python);
@@ -62,6 +65,8 @@ export async function writeTree(
   /** File contents and symlinks, written in parallel; the first failure stops the walk. */
   const jobs = new JobQueue(opts.concurrency);
   const owner = creationPolicy(root, opts.privileged);
+  /** One CHUNK buffer per file job in flight (jobs ≤ concurrency), reused: bounded by concurrency × CHUNK. */
+  const buffers = new BufferPool(CHUNK, opts.concurrency);
 
   const metaOf = async (dest: string, node: FsNode, s: Stat): Promise<MetaOp> => {
     const op: MetaOp = {
@@ -85,7 +90,7 @@ export async function writeTree(
   };
 
   try {
-    for await (const { path, node } of fs.walk('/')) {
+    for await (const { path, node, ranges } of entriesOf(fs, scanned)) {
       progress.check();
       if (jobs.failure) throw jobs.failure;
       const s = node.stat;
@@ -113,7 +118,7 @@ export async function writeTree(
           // owner and mode are set on the descriptor by writeFileData; the helper sets xattrs and ns times
           const { uid: _uid, gid: _gid, mode: _mode, ...op } = await metaOf(dest, node, s);
           await jobs.run(async () => {
-            await writeFileData(fs, node, dest, owner, progress);
+            await writeFileData(fs, node, dest, owner, progress, buffers, ranges);
             await helper.send(op);
           });
           break;

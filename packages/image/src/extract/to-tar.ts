@@ -5,6 +5,7 @@ import type { ExtractResult } from './options.js';
 import { BLOCK, padding, paxHeader, paxRecord, paxTime, TypeFlag, ustarHeader } from './pax.js';
 import type { ProgressTracker } from './progress.js';
 import { checkedRelativePath } from './safe-path.js';
+import { entriesOf, type ScannedEntry } from './scan.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -58,6 +59,7 @@ export async function writeTar(
   fs: FileSystem,
   fh: FileHandle,
   progress: ProgressTracker,
+  scanned?: readonly ScannedEntry[],
 ): Promise<Omit<ExtractResult, 'format' | 'to' | 'durationMs'>> {
   const out = new Sink(fh);
   const first = new Map<number, string>();
@@ -73,7 +75,7 @@ export async function writeTar(
     bytes: 0,
     skipped: { ownership: false, devices: 0, xattrs: 0, sockets: 0 },
   };
-  for await (const { path, node } of fs.walk('/')) {
+  for await (const { path, node, ranges: scannedRanges } of entriesOf(fs, scanned)) {
     progress.check();
     const s = node.stat;
     progress.files++;
@@ -108,7 +110,7 @@ export async function writeTar(
     // data ranges in front of the data, so `tar -x` recreates the holes.
     let sparse: { map: Buffer; ranges: DataRange[]; dataBytes: number } | undefined;
     if (size > 0) {
-      const ranges = await fs.dataRanges(node);
+      const ranges = scannedRanges ?? (await fs.dataRanges(node));
       const dataBytes = ranges.reduce((a, x) => a + x.length, 0);
       if (dataBytes < size) sparse = { map: sparseMap(ranges, size), ranges, dataBytes };
     }

@@ -2,18 +2,23 @@ import {
   close,
   closeSync,
   fchmod,
+  fchmodSync,
   fchown,
+  fchownSync,
   fstatSync,
   ftruncate,
+  ftruncateSync,
   open,
   openSync,
   statSync,
   unlinkSync,
   write,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { FileSystem, FsNode } from '../filesystem.js';
+import type { DataRange, FileSystem, FsNode } from '../filesystem.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { ProgressTracker } from './progress.js';
 
 /** Largest single image read and local write: bounds a job's buffer (concurrency × CHUNK in all). */
@@ -76,9 +81,9 @@ export function creationPolicy(root: string, privileged: boolean): CreationPolic
 
 /**
  * Copy one regular file's data ranges (holes stay holes), size it with ftruncate, then set owner
- * and mode on the open descriptor (owner first: chown clears setuid/setgid). Every local call is
- * asynchronous, on libuv's thread pool: file creation and page-cache copies are kernel work that
- * runs on the other cores while this thread parses the image, and several jobs overlap.
+ * and mode on the open descriptor (owner first: chown clears setuid/setgid). Image reads are
+ * asynchronous; a small file (≤ SYNC_MAX) is then written synchronously on this thread, a larger
+ * one on libuv's thread pool, so its page-cache copies overlap the parsing and other jobs.
  */
 export async function writeFileData(
   fs: FileSystem,
@@ -86,43 +91,107 @@ export async function writeFileData(
   dest: string,
   policy: CreationPolicy,
   progress: ProgressTracker,
+  buffers: BufferPool,
+  /** The ranges the scan summed, when it kept them. */
+  scannedRanges?: readonly DataRange[],
 ): Promise<void> {
-  const ranges = await fs.dataRanges(node);
+  const ranges = scannedRanges ?? (await fs.dataRanges(node));
   const { size, uid, gid, mode } = node.stat;
-  // Small contiguous file: one read before opening, so no descriptor is held across an image read.
-  const whole = ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === size && size <= CHUNK;
-  const first = whole ? await fs.read(node, 0, size) : undefined;
-  // A plain mode the umask leaves alone is given at creation; others are set by fchmod below
-  // (special bits after fchown, which clears them). The descriptor is writable either way.
-  const modeAtCreation =
-    policy.creationMask !== undefined && (mode & ~PERMISSIONS) === 0 && (mode & policy.creationMask) === 0;
-  const fd = await openFd(dest, 'wx', modeAtCreation ? mode : 0o600);
+  // One pooled CHUNK-sized buffer per job, given back only after its last write completed.
+  const buf = buffers.take();
   try {
-    let end = 0;
-    if (first) {
+    // Small contiguous file: one read before opening, so no descriptor is held across an image read.
+    const whole =
+      ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === size && size <= CHUNK;
+    const first = whole ? await readChunk(fs, node, 0, size, buf) : undefined;
+    // A plain mode the umask leaves alone is given at creation; others are set by fchmod below
+    // (special bits after fchown, which clears them). The descriptor is writable either way.
+    const modeAtCreation =
+      policy.creationMask !== undefined && (mode & ~PERMISSIONS) === 0 && (mode & policy.creationMask) === 0;
+    if (first && first.length <= SYNC_MAX) {
       progress.countBytes(first.length);
-      await writeAll(fd, first, 0);
-      end = first.length;
-    } else {
-      for (const r of ranges) {
-        for (let off = r.offset; off < r.offset + r.length; off += CHUNK) {
-          progress.check();
-          const buf = await fs.read(node, off, Math.min(CHUNK, r.offset + r.length - off));
-          progress.countBytes(buf.length);
-          await writeAll(fd, buf, off);
-          end = off + buf.length;
+      writeSmallSync(dest, first, size, modeAtCreation ? mode : undefined, node.stat, policy);
+      return;
+    }
+    const fd = await openFd(dest, 'wx', modeAtCreation ? mode : 0o600);
+    try {
+      let end = 0;
+      if (first) {
+        progress.countBytes(first.length);
+        await writeAll(fd, first, 0);
+        end = first.length;
+      } else {
+        for (const r of ranges) {
+          for (let off = r.offset; off < r.offset + r.length; off += CHUNK) {
+            progress.check();
+            const chunk = await readChunk(fs, node, off, Math.min(CHUNK, r.offset + r.length - off), buf);
+            progress.countBytes(chunk.length);
+            await writeAll(fd, chunk, off);
+            end = off + chunk.length;
+          }
         }
       }
+      if (end !== size) await truncateFd(fd, size);
+      const created = policy.createdAs;
+      if (policy.privileged && (created === undefined || created.uid !== uid || created.gid !== gid)) {
+        await chownFd(fd, uid, gid);
+      }
+      if (!modeAtCreation) await chmodFd(fd, mode);
+    } finally {
+      await closeFd(fd);
     }
-    if (end !== size) await truncateFd(fd, size);
-    const created = policy.createdAs;
-    if (policy.privileged && (created === undefined || created.uid !== uid || created.gid !== gid)) {
-      await chownFd(fd, uid, gid);
-    }
-    if (!modeAtCreation) await chmodFd(fd, mode);
   } finally {
-    await closeFd(fd);
+    buffers.give(buf);
   }
+}
+
+/**
+ * Files up to this size are written with synchronous calls on this thread. Handing open, write,
+ * fchown and close to the thread pool costs more (a request, a futex wake and a callback each)
+ * than the kernel work itself for a small file: measured on the bench tree (18,000 small files,
+ * ext4 in RAM, 2 cores), synchronous small files took ~0.4 s less system CPU and ~15% less wall
+ * time. The image read before stays asynchronous; large files stay on the pool.
+ */
+const SYNC_MAX = 64 * 1024;
+
+/** A small file's whole content, owner and mode, synchronously (see SYNC_MAX). */
+function writeSmallSync(
+  dest: string,
+  data: Buffer,
+  size: number,
+  createMode: number | undefined,
+  stat: FsNode['stat'],
+  policy: CreationPolicy,
+): void {
+  const fd = openSync(dest, 'wx', createMode ?? 0o600);
+  try {
+    let done = 0;
+    while (done < data.length) done += writeSync(fd, data, done, data.length - done, done);
+    if (data.length !== size) ftruncateSync(fd, size);
+    const created = policy.createdAs;
+    if (
+      policy.privileged &&
+      (created === undefined || created.uid !== stat.uid || created.gid !== stat.gid)
+    ) {
+      fchownSync(fd, stat.uid, stat.gid);
+    }
+    if (createMode === undefined) fchmodSync(fd, stat.mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `length` (≤ CHUNK) file bytes at `position`: into the job's buffer when the file system can, else a fresh one. */
+async function readChunk(
+  fs: FileSystem,
+  node: FsNode,
+  position: number,
+  length: number,
+  buf: Buffer,
+): Promise<Buffer> {
+  if (!fs.readInto) return fs.read(node, position, length);
+  const filled = await fs.readInto(node, position, buf.subarray(0, length));
+  return buf.subarray(0, filled);
 }
 
 async function writeAll(fd: number, buf: Buffer, position: number): Promise<void> {
