@@ -81,6 +81,7 @@ export const NODE_FLAGS: Record<string, string> = {
   'node.sshKeys': '--ssh-key',
   'node.nfsVersion': '--nfs-version',
   'node.root': '--root',
+  'node.hostKeys': '--host-keys',
   'server.address': '--nfs-server',
   stateDir: '--state',
 };

@@ -79,7 +79,12 @@ export {
 } from './personalise/host-keys.js';
 export { setHostname } from './personalise/hostname.js';
 export { newMachineId, setMachineId } from './personalise/machine-id.js';
-export { generateOpenSshKeyPair, type OpenSshKeyPair, RSA_BITS } from './personalise/openssh-key.js';
+export {
+  generateOpenSshKeyPair,
+  HOST_KEY_TYPES,
+  type OpenSshKeyPair,
+  RSA_BITS,
+} from './personalise/openssh-key.js';
 export {
   ensureScratchVolume,
   parseScratchFlag,

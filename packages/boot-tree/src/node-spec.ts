@@ -1,6 +1,7 @@
 import { Ipv4Schema, MacSchema, PI_MODELS, SerialSchema } from '@bramble/pi';
 import { z } from 'zod';
 import { BootTreeError } from './errors.js';
+import { HOST_KEY_TYPES } from './personalise/openssh-key.js';
 import { ScratchSpec } from './personalise/scratch.js';
 import { ROOT_MODES } from './shared-root/layer.js';
 
@@ -52,6 +53,15 @@ export const NodeSpec = z
     tftpPrefix: z.enum(['serial', 'mac']).optional(),
     /** Root mode: 'copy' (default, own full root), 'shared' (read-only image base + per-node overlay on an ext4 volume), 'shared-tmpfs' (overlay upper in RAM: stateless). */
     root: z.enum(ROOT_MODES).optional(),
+    /**
+     * SSH host key types made for the node (default ed25519, ecdsa, rsa: what Raspberry Pi OS makes).
+     * Leaving out rsa makes provisioning faster (RSA-3072 generation is most of a shared node's time).
+     */
+    hostKeys: z
+      .array(z.enum(HOST_KEY_TYPES))
+      .min(1)
+      .refine((types) => new Set(types).size === types.length, 'hostKeys must not repeat a type')
+      .optional(),
   })
   .strict()
   .refine((n) => n.serial !== undefined || n.mac !== undefined, {

@@ -297,7 +297,7 @@ async function personaliseRoot(
   const { release, nfsVersion, tftpDirName: dirName, tftpDir } = plan;
   const userMode = options.userMode ?? 'bake';
   // The host keys are made in the thread pool while the rest of the root is personalised.
-  const keyTypes = options.hostKeyTypes ?? DEFAULT_HOST_KEY_TYPES;
+  const keyTypes = node.hostKeys ?? options.hostKeyTypes ?? DEFAULT_HOST_KEY_TYPES;
   const writeHostKeys = keyTypes.length
     ? await prepareHostKeys(root, { hostname: node.hostname, types: keyTypes })
     : undefined;

@@ -66,6 +66,8 @@ export const ManifestNode = z
     scratch: node.scratch,
     /** Root mode (copy | shared | shared-tmpfs); the rule lives in @bramble/boot-tree. */
     root: node.root,
+    /** SSH host key types (default ed25519, ecdsa, rsa); the rule lives in @bramble/boot-tree. */
+    hostKeys: node.hostKeys,
   })
   .strict()
   .superRefine((manifestNode, ctx) => {

@@ -10,7 +10,9 @@ import { generateKeyPair, type JsonWebKey, type KeyObject, randomBytes } from 'n
 import { promisify } from 'node:util';
 import { BootTreeError } from '../errors.js';
 
-export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
+/** The SSH host key types Bramble makes (ssh-keygen -A's set on Raspberry Pi OS). */
+export const HOST_KEY_TYPES = ['ed25519', 'ecdsa', 'rsa'] as const;
+export type HostKeyType = (typeof HOST_KEY_TYPES)[number];
 
 /** An OpenSSH key pair: the private key file's bytes and the public key line. */
 export interface OpenSshKeyPair {

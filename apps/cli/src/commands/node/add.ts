@@ -26,6 +26,7 @@ export interface AddOptions {
   nfsVersion?: string;
   scratch?: string;
   root?: string;
+  hostKeys?: string;
   state?: string;
 }
 
@@ -56,6 +57,10 @@ export function registerAdd(node: Command): void {
     .option(
       '--root <mode>',
       "copy (default: the node's own root), shared (the image's read-only base + the node's overlay on an ext4 volume in its layer) or shared-tmpfs (overlay in RAM: stateless)",
+    )
+    .option(
+      '--host-keys <types>',
+      'SSH host key types, comma-separated (default ed25519,ecdsa,rsa; leaving out rsa provisions faster)',
     )
     .option('--state <dir>', 'state directory when creating a manifest')
     .addHelpText(
@@ -191,6 +196,8 @@ function nodeEntry(
   if (options.nfsVersion) entry.nfsVersion = options.nfsVersion;
   if (scratch) entry.scratch = scratch;
   if (options.root && options.root !== 'copy') entry.root = options.root;
+  // Checked against @bramble/boot-tree's rule with the rest of the entry (errors name hostKeys).
+  if (options.hostKeys) entry.hostKeys = options.hostKeys.split(',').map((type) => type.trim());
   return entry;
 }
 
