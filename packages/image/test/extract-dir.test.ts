@@ -171,13 +171,22 @@ describe.runIf(isRoot())('extract to a directory (loop mount oracle)', () => {
         const fs = await openExt4(src);
         const to = join(img.dir, 'aborted');
         const ac = new AbortController();
-        const err = await extract(fs, {
-          to,
-          signal: ac.signal,
-          onProgress: (p) => {
-            if (p.phase === 'write' && p.files > 100) ac.abort();
+        // Cancel in the middle of the write phase, deterministically: the writer reads each entry's
+        // xattrs as it writes it (progress events are throttled to 100 ms, longer than this whole write).
+        let entriesWritten = 0;
+        const cancelling = new Proxy(fs, {
+          get(target, prop) {
+            const value = Reflect.get(target, prop, target);
+            if (typeof value !== 'function') return value;
+            if (prop !== 'xattrs') return value.bind(target);
+            return (...args: unknown[]) => {
+              if (++entriesWritten === 100) ac.abort();
+              return value.apply(target, args);
+            };
           },
-        }).catch((e: unknown) => e);
+        });
+        const err = await extract(cancelling, { to, signal: ac.signal }).catch((e: unknown) => e);
+        expect(entriesWritten).toBe(100);
         expect((err as ImageError).code).toBe('ABORTED');
         await expect(lstat(to)).rejects.toThrow();
         await expect(lstat(`${to}.partial`)).rejects.toThrow();
