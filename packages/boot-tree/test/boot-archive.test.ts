@@ -118,6 +118,22 @@ describe('bootArchive', () => {
     expect(listed.some((p) => p.endsWith('.ko'))).toBe(false);
   });
 
+  it('hostile base: module symlinks and `..` resolve inside the base, never to the host', async () => {
+    const hostile = join(work, 'hostile');
+    const mods = join(hostile, 'lib/modules/6.1.0-evil');
+    await write(join(mods, 'modules.dep'), 'kernel/fs/overlayfs/overlay.ko:\n');
+    await write(join(mods, 'modules.builtin'), 'kernel/drivers/block/loop.ko\nkernel/fs/ext4/ext4.ko\n');
+    await write(join(hostile, 'etc/hostname'), 'the base hostname\n');
+    await mkdir(join(mods, 'kernel/fs/overlayfs'), { recursive: true });
+    // An absolute link to the host's /etc/hostname, climbing with `..`: the node's own /etc/hostname.
+    await symlink('/../../../../../etc/hostname', join(mods, 'kernel/fs/overlayfs/overlay.ko'));
+    const { archive } = await bootArchive(hostile);
+    const dir = await extract(archive);
+    expect(await readFile(join(dir, 'bramble/modules/6.1.0-evil/overlay.ko'), 'utf8')).toBe(
+      'the base hostname\n',
+    );
+  });
+
   it('module names as the kernel has them', () => {
     expect(moduleName('kernel/fs/overlayfs/overlay.ko.zst')).toBe('overlay');
     expect(moduleName('kernel/drivers/net/virtio-net.ko')).toBe('virtio_net');
