@@ -5,7 +5,7 @@
  * left unanswered so the firmware's next DISCOVER asks again from the same place in line. Slots go
  * back when the boot timeline says the boot ended (see release.ts), on timeouts, or on reloads.
  */
-import type { ProxyClient, ProxyDecision } from '@bramble/dhcp';
+import { DhcpMessageType, type ProxyClient, type ProxyDecision } from '@bramble/dhcp';
 import { isPiModelName, piModel } from '@bramble/pi';
 import type { Logger } from 'pino';
 import type { BootTimeline } from '../timeline/index.js';
@@ -53,7 +53,6 @@ const MAX_HELD_PER_NODE = 4;
 const TICK_MS = 250;
 /** At most one summary log line per this interval. */
 const LOG_INTERVAL_MS = 5_000;
-const DHCP_DISCOVER = 1;
 
 interface Held {
   resolve: (decision: ProxyDecision) => void;
@@ -119,7 +118,7 @@ export class BootGate {
   decide(client: ProxyClient): ProxyDecision | Promise<ProxyDecision> {
     // Only the firmware's DISCOVER is paced: a REQUEST follows an offer already made, and the booted
     // OS's own DHCP (no PXEClient vendor class) is not a firmware boot.
-    if (!this.settings.enabled || client.messageType !== DHCP_DISCOVER) return 'boot';
+    if (!this.settings.enabled || client.messageType !== DhcpMessageType.DISCOVER) return 'boot';
     if (!client.vendorClass?.startsWith('PXEClient')) return 'boot';
     const hostname = this.timeline.nodeFor(client);
     const key = hostname ?? client.mac.toLowerCase();

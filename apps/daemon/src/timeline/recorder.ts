@@ -4,6 +4,7 @@
  * for the manifest's nodes only — unknown addresses never create entries.
  */
 import { EventEmitter } from 'node:events';
+import { DhcpMessageType } from '@bramble/dhcp';
 import { isPiModelName, parseTftpPath, pi3MacFromSerial, piModel } from '@bramble/pi';
 import { type FirmwareFileRoles, firmwareFileRoles } from '@bramble/virtual-pi';
 import {
@@ -79,8 +80,6 @@ interface OpenTransfer {
 
 /** Open transfers tracked at once (a flood of requests cannot grow the table without bound). */
 const MAX_OPEN = 4096;
-const DHCP_DISCOVER = 1;
-const DHCP_REQUEST = 3;
 
 /** Events: 'change' (hostname) whenever a node's timeline or state changed. */
 export class BootTimeline extends EventEmitter {
@@ -143,18 +142,19 @@ export class BootTimeline extends EventEmitter {
       (seen.serial ? this.bySerial.get(seen.serial.toLowerCase()) : undefined) ??
       this.byMac.get(seen.mac.toLowerCase());
     if (!entry) return;
-    if (seen.messageType !== DHCP_DISCOVER && seen.messageType !== DHCP_REQUEST) return;
+    if (seen.messageType !== DhcpMessageType.DISCOVER && seen.messageType !== DhcpMessageType.REQUEST) return;
     const now = this.now();
     let boot = this.latest(entry);
     // The booted OS asks for its address too (a Pi MAC, no PXEClient option 60): not a firmware boot.
     const firmware = seen.vendorClass?.startsWith('PXEClient') ?? false;
-    if (!firmware && (seen.messageType === DHCP_DISCOVER || !boot || boot.files.length > 0)) return;
+    if (!firmware && (seen.messageType === DhcpMessageType.DISCOVER || !boot || boot.files.length > 0))
+      return;
     entry.learnedMac = seen.mac.toLowerCase();
-    if (seen.messageType === DHCP_DISCOVER && discoverStartsBoot(boot, now, this.rules))
+    if (seen.messageType === DhcpMessageType.DISCOVER && discoverStartsBoot(boot, now, this.rules))
       boot = this.newBoot(entry, now, 'dhcp');
     if (!boot) boot = this.newBoot(entry, now, 'dhcp');
     boot.dhcp.push({
-      kind: seen.messageType === DHCP_DISCOVER ? 'discover' : 'request',
+      kind: seen.messageType === DhcpMessageType.DISCOVER ? 'discover' : 'request',
       at: now,
       via: seen.via,
     });
